@@ -1,0 +1,62 @@
+# paystorm — every target creates .venv and installs the project first.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SCENARIOS := $(sort $(basename $(notdir $(wildcard scenarios/*.yaml))))
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+.PHONY: help
+help: ## show this help, with every scenario
+	@echo "paystorm — load and chaos lab for credit-pay checkouts"
+	@echo
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | sort | \
+		awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-18s %s\n", $$1, $$2}'
+	@echo
+	@echo "Scenarios (make <name>):"
+	@for f in $(wildcard scenarios/*.yaml); do \
+		n=$$(basename $$f .yaml); \
+		d=$$(grep -m1 '^description:' $$f | sed 's/^description: *//'); \
+		printf "  make %-18s %s\n" "$$n" "$$d"; \
+	done
+
+.PHONY: install
+install: $(STAMP) ## create .venv and install paystorm with its dev tools
+
+.PHONY: demo
+demo: $(STAMP) ## run the flagship promo-spike scenario end to end and print where the report is
+	$(BIN)/paystorm run flash-sale
+
+.PHONY: test
+test: $(STAMP) ## run the test suite (a few minutes)
+	$(BIN)/python -m pytest -q
+
+.PHONY: lint
+lint: $(STAMP) ## ruff and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy paystorm mock_gateway scenarios reports locustfiles tests
+
+.PHONY: format
+format: $(STAMP) ## apply ruff's formatting and safe fixes
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+.PHONY: gateway
+gateway: $(STAMP) ## start the mock gateway on 127.0.0.1:8080 (Ctrl-C stops it)
+	$(BIN)/paystorm gateway --port 8080 --db gateway.db
+
+.PHONY: clean
+clean: ## remove results, caches and the virtual environment
+	rm -rf $(VENV) results .pytest_cache .mypy_cache .ruff_cache *.egg-info gateway.db*
+
+.PHONY: $(SCENARIOS)
+$(SCENARIOS): $(STAMP)
+	$(BIN)/paystorm run $@

@@ -1,0 +1,111 @@
+"""`python -m mock_gateway` / `paystorm gateway`: serve until SIGINT or SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import os
+import secrets
+import signal
+import socket
+import sys
+from pathlib import Path
+
+from aiohttp import web
+
+from mock_gateway.app import create_app
+from mock_gateway.config import MEMORY_DB, GatewayConfig
+from paystorm.argparsing import EXIT_USAGE, ArgumentParser, fail
+
+TOKEN_ENV = "PAYSTORM_ADMIN_TOKEN"
+PROG = "paystorm gateway"
+
+
+def build_parser() -> ArgumentParser:
+    p = ArgumentParser(prog=PROG, description="The mock credit-pay gateway.")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to bind (default 127.0.0.1; anything else is exposed)")
+    p.add_argument("--port", type=int, default=8080, help="TCP port; 0 picks a free one")
+    p.add_argument("--db", default=MEMORY_DB,
+                   help="SQLite ledger file (created and seeded when new); :memory: is a "
+                        "throwaway file")
+    p.add_argument("--seed", type=int, default=1, help="seed for the Faker population")
+    p.add_argument("--accounts", type=int, default=10_000, help="users seeded: u000001 …")
+    p.add_argument("--merchants", type=int, default=500, help="merchants seeded: m00001 …")
+    p.add_argument("--admin-token", default=None,
+                   help=f"bearer token for /_admin and /_chaos (or ${TOKEN_ENV}); "
+                        "random and printed once when neither is given")
+    return p
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _url(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+async def serve(config: GatewayConfig, host: str, port: int) -> int:
+    app = create_app(config)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=10.0)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, backlog=1024)
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        return fail(PROG, f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+    bound = runner.addresses[0]
+    print(f"paystorm gateway listening on {_url(host, bound[1])}", flush=True)
+    if not _is_loopback(host):
+        print(f"WARNING: bound to {host}, not loopback: anyone who can reach this machine "
+              "can send payments to this gateway", file=sys.stderr, flush=True)
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        # Stays installed: a second signal while draining must not kill the flush.
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    print("paystorm gateway stopping: draining requests and flushing the ledger", flush=True)
+    await runner.cleanup()
+    print("paystorm gateway stopped", flush=True)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    token = args.admin_token or os.environ.get(TOKEN_ENV) or ""
+    if not token:
+        token = secrets.token_urlsafe(24)
+        print(f"admin token (for /_admin and /_chaos, shown once): {token}", flush=True)
+    if args.db != MEMORY_DB and not Path(args.db).parent.is_dir():
+        return fail(PROG, f"--db {args.db}: folder {Path(args.db).parent} does not exist")
+    if not 0 <= args.port <= 65535:
+        return fail(PROG, f"--port {args.port}: expected 0..65535")
+    try:
+        socket.getaddrinfo(args.host, None)
+        config = GatewayConfig(db=args.db, seed=args.seed, accounts=args.accounts,
+                               merchants=args.merchants, admin_token=token)
+    except (ValueError, OSError) as exc:
+        return fail(PROG, f"{exc}")
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    runner = _loop_runner()
+    with runner:
+        code = runner.run(serve(config, args.host, args.port))
+    return code if code is not None else EXIT_USAGE
+
+
+def _loop_runner() -> asyncio.Runner:
+    try:
+        import uvloop
+    except ImportError:  # uvloop is optional where it cannot be installed (Windows)
+        return asyncio.Runner()
+    return asyncio.Runner(loop_factory=uvloop.new_event_loop)

@@ -1,0 +1,22 @@
+"""Every piece of application state, under a typed key."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from aiohttp import web
+
+from mock_gateway.config import GatewayConfig
+from mock_gateway.metrics import Metrics
+from mock_gateway.payments import PaymentService
+from mock_gateway.writer import Writer
+
+config_key = web.AppKey("config", GatewayConfig)
+metrics_key = web.AppKey("metrics", Metrics)
+db_path_key = web.AppKey("db_path", str)
+reader_key = web.AppKey("reader", sqlite3.Connection)
+writer_key = web.AppKey("writer", Writer)
+payments_key = web.AppKey("payments", PaymentService)
+
+# Per-request state (a request is a MutableMapping of str keys).
+REQUEST_ID = "request_id"

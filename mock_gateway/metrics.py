@@ -1,0 +1,81 @@
+"""Prometheus metrics in a registry of the app's own (no process globals)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.registry import Collector
+
+from mock_gateway.writer import WriterStats
+
+__all__ = ["CONTENT_TYPE_LATEST", "Metrics"]
+
+_LATENCY_BUCKETS_S = (
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+)
+
+
+@dataclass(frozen=True)
+class Metrics:
+    registry: CollectorRegistry
+    requests: Counter
+    latency: Histogram
+    inflight: Gauge
+    payments: Counter
+
+    @classmethod
+    def create(cls) -> Metrics:
+        reg = CollectorRegistry(auto_describe=True)
+        return cls(
+            registry=reg,
+            requests=Counter(
+                "paystorm_http_requests", "HTTP requests answered, by route and status.",
+                ["route", "status"], registry=reg,
+            ),
+            latency=Histogram(
+                "paystorm_http_request_duration_seconds",
+                "Time from request received to response ready, by route.",
+                ["route"], buckets=_LATENCY_BUCKETS_S, registry=reg,
+            ),
+            inflight=Gauge(
+                "paystorm_inflight_requests", "Requests being handled right now.", registry=reg
+            ),
+            payments=Counter(
+                "paystorm_payment_outcomes",
+                "Outcomes of POST /v1/payments by code (OK for success), replays excluded.",
+                ["code"], registry=reg,
+            ),
+        )
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
+
+    def watch_writer(self, stats: Callable[[], WriterStats]) -> None:
+        self.registry.register(_WriterCollector(stats))
+
+
+class _WriterCollector(Collector):
+    """Reads the writer's own counters at scrape time: nothing is added to the commit path."""
+
+    def __init__(self, stats: Callable[[], WriterStats]) -> None:
+        self._stats = stats
+
+    def collect(self) -> Iterator[Metric]:
+        s = self._stats()
+        yield CounterMetricFamily(
+            "paystorm_ledger_commits", "Ledger transactions committed (group commits).",
+            value=s.commits,
+        )
+        yield CounterMetricFamily(
+            "paystorm_ledger_committed_writes",
+            "Request writes committed; divided by commits it is the mean batch size.",
+            value=s.units,
+        )
+        yield GaugeMetricFamily(
+            "paystorm_ledger_largest_batch", "Most request writes in one commit so far.",
+            value=s.largest_batch,
+        )
