@@ -64,7 +64,9 @@ def _authorized(request: web.Request) -> bool:
     given = request.headers.get("Authorization", "")
     # Always compare, even without a token configured, so timing says nothing.
     expected = f"Bearer {token}" if token else "\x00"
-    return hmac.compare_digest(given.encode(), expected.encode()) and bool(token)
+    # Header bytes that are not UTF-8 arrive as surrogate escapes: compare them as the bytes sent.
+    sent = given.encode("utf-8", "surrogateescape")
+    return hmac.compare_digest(sent, expected.encode()) and bool(token)
 
 
 @web.middleware

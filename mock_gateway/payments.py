@@ -134,6 +134,15 @@ class PaymentService:
             (route, key),
         ).fetchone()
         if row is None:
+            if route == "pay":
+                # Seeded payments have keys but no stored response: reusing one is a different
+                # request, and must not reach the writer, where the UNIQUE key would fail the
+                # whole group commit.
+                taken = self._reader.execute(
+                    "SELECT payment_id FROM payments WHERE idempotency_key = ?", (key,)
+                ).fetchone()
+                if taken is not None:
+                    raise GatewayError("IDEMPOTENCY_MISMATCH", payment_id=taken[0])
             return None
         if row[0] != fingerprint:
             raise GatewayError("IDEMPOTENCY_MISMATCH", payment_id=row[3])

@@ -14,7 +14,8 @@ from mock_gateway.clock import utc_now_iso
 # Shares of the seeded population that make legitimate declines happen.
 NEARLY_EXHAUSTED_SHARE = 0.08  # less than 50 CNY of credit left
 FROZEN_SHARE = 0.02
-NO_CREDIT_MERCHANT_SHARE = 0.10
+NO_CREDIT_MERCHANT_SHARE = 0.03
+POPULAR_MERCHANTS = 20  # m00001..m00020 take most checkouts and all accept credit-pay
 
 _LIMITS_CNY = (1_000, 2_000, 3_000, 5_000, 8_000, 10_000, 20_000, 30_000, 50_000)
 _TXN_LIMITS_CNY = (2_000, 5_000, 10_000, 20_000)
@@ -62,7 +63,8 @@ def merchants(seed: int, count: int) -> Iterator[tuple[str, str, int]]:
     fake = Faker("zh_CN")
     fake.seed_instance(seed + 1)
     for n in range(1, count + 1):
-        accepts = 0 if rng.random() < NO_CREDIT_MERCHANT_SHARE else 1
+        refuses = n > POPULAR_MERCHANTS and rng.random() < NO_CREDIT_MERCHANT_SHARE
+        accepts = 0 if refuses else 1
         yield merchant_id(n), fake.company(), accepts
 
 

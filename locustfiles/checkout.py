@@ -1,0 +1,139 @@
+"""The shared part of every paystorm user: one HTTP exchange, classified by its code, and the
+retry policy of the scenario's client. User classes only say what a person does."""
+
+from __future__ import annotations
+
+import random
+import time
+from typing import Any
+
+import gevent
+import orjson
+from locust import FastHttpUser
+from locust.contrib.fasthttp import ResponseContextManager
+
+from locustfiles.context import RunContext
+from locustfiles.outcomes import (
+    BAD_RESPONSE,
+    CLIENT_TIMEOUT,
+    CONNECTION_ERROR,
+    Payment,
+    outcome_of,
+)
+from mock_gateway.errors import CATALOGUE
+
+BACKOFF_BASE_S = 0.1
+BACKOFF_CAP_S = 5.0
+JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
+
+
+class Exchange:
+    """One request's result as the client understood it."""
+
+    __slots__ = ("body", "code", "retry_after_s", "status")
+
+    def __init__(self, status: int, code: str | None, body: dict[str, Any] | None,
+                 retry_after_s: float | None) -> None:
+        self.status = status
+        self.code = code
+        self.body = body
+        self.retry_after_s = retry_after_s
+
+    @property
+    def retryable(self) -> bool:
+        if self.code is None:
+            return False
+        spec = CATALOGUE.get(self.code)
+        return spec.retryable if spec is not None else self.code in (CLIENT_TIMEOUT,
+                                                                      CONNECTION_ERROR)
+
+
+def classify(resp: ResponseContextManager) -> Exchange:
+    """Read a response; mark it in Locust's stats (a legitimate decline is not a failure)."""
+    if resp.status_code == 0:  # no HTTP response at all
+        error = getattr(resp, "error", None) or resp.request_meta.get("exception")
+        timed_out = isinstance(error, TimeoutError | gevent.Timeout)
+        code = CLIENT_TIMEOUT if timed_out else CONNECTION_ERROR
+        resp.failure(f"{code}: {type(error).__name__}")
+        return Exchange(0, code, None, None)
+    try:
+        body = orjson.loads(resp.content or b"")
+        if not isinstance(body, dict):
+            raise ValueError("not an object")
+        error = body.get("error")
+        code = None if error is None else str(error["code"])
+    except (ValueError, KeyError, TypeError):
+        snippet = (resp.content or b"")[:80].decode("utf-8", "replace")
+        resp.failure(f"{BAD_RESPONSE}: HTTP {resp.status_code} {snippet!r}")
+        return Exchange(resp.status_code, BAD_RESPONSE, None, None)
+    if code is not None and code not in CATALOGUE:
+        resp.failure(f"{BAD_RESPONSE}: unknown code {code!r}")
+        return Exchange(resp.status_code, BAD_RESPONSE, body, None)
+    if resp.status_code >= 400 and code is None:
+        resp.failure(f"{BAD_RESPONSE}: HTTP {resp.status_code} without an error body")
+        return Exchange(resp.status_code, BAD_RESPONSE, body, None)
+    if code is None or outcome_of(code) == "declined":
+        resp.success()
+    else:
+        resp.failure(code)
+    retry_after = resp.headers.get("Retry-After") if resp.headers else None
+    try:
+        retry_after_s = float(retry_after) if retry_after else None
+    except ValueError:
+        retry_after_s = None
+    return Exchange(resp.status_code, code, body, retry_after_s)
+
+
+class PaystormUser(FastHttpUser):
+    """Base of the paystorm users: holds the run context and a reproducible random stream."""
+
+    abstract = True
+    ctx: RunContext
+    rng: random.Random
+
+    def on_start(self) -> None:
+        self.ctx = self.environment.paystorm
+        self.rng = self.ctx.user_rng()
+
+    def get_json(self, path: str, name: str) -> Exchange:
+        with self.client.get(path, name=name, headers=JSON_HEADERS,
+                             catch_response=True) as resp:
+            return classify(resp)
+
+    def post_payment(self, payment: Payment, body: bytes) -> Exchange:
+        """POST /v1/payments with the scenario's retry policy, always under the same key."""
+        policy = self.ctx.scenario.client
+        headers = {**JSON_HEADERS, "Idempotency-Key": payment.key}
+        retries = 0
+        while True:
+            self.ctx.recorder.attempted(payment)
+            with self.client.post("/v1/payments", data=body, headers=headers,
+                                  name="/v1/payments", catch_response=True) as resp:
+                ex = classify(resp)
+            if ex.code is not None:
+                payment.codes.append(ex.code)
+            if ex.body is not None and payment.payment_id is None:
+                payment.payment_id = _payment_id(ex.body)
+            if not ex.retryable or policy.retry == "none" or retries >= policy.max_retries:
+                return ex
+            retries += 1
+            if policy.retry == "backoff":
+                gevent.sleep(self._backoff_s(retries, ex.retry_after_s))
+
+    def _backoff_s(self, retry: int, retry_after_s: float | None) -> float:
+        # Exponential with full jitter (AWS architecture blog), never sooner than Retry-After.
+        delay = self.rng.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** retry))
+        return max(delay, retry_after_s or 0.0)
+
+    def finish(self, payment: Payment, code: str | None) -> None:
+        payment.code = code
+        self.ctx.recorder.finish(payment, time.time() - self.ctx.t0)
+
+
+def _payment_id(body: dict[str, Any]) -> str | None:
+    if "payment_id" in body:
+        return str(body["payment_id"])
+    error = body.get("error")
+    if isinstance(error, dict) and "payment_id" in error:
+        return str(error["payment_id"])
+    return None

@@ -1,0 +1,51 @@
+"""What one Locust process knows about the run: the scenario, the target's population, the
+recorder and the clock every payment is timed against (no Locust import here)."""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from locustfiles.outcomes import Recorder
+from mock_gateway.seed import POPULAR_MERCHANTS, merchant_id
+from scenarios.model import Scenario
+
+POPULAR_SHARE = 0.8  # of checkouts go to the popular merchants, as on a promo day
+BASKET_MEDIAN_FEN = 15_000
+BASKET_SIGMA = 1.0  # lognormal: most baskets small, a heavy tail of big ones
+APP_VERSIONS = ("8.0.50", "8.0.49", "8.0.47", "7.0.20")
+
+
+@dataclass
+class RunContext:
+    scenario: Scenario
+    results_dir: Path | None
+    accounts: int = 1
+    merchants: int = 1
+    t0: float = field(default_factory=time.time)  # wall clock of second 0
+    recorder: Recorder = field(default_factory=Recorder)
+    payments_log: IO[bytes] | None = None
+    users_created: int = 0
+    key_prefix: str = ""  # keeps two runs against one gateway from sharing keys
+
+    def now_s(self) -> float:
+        return time.time() - self.t0
+
+    def user_rng(self) -> random.Random:
+        """A reproducible stream per user: the n-th user of a run always shops alike."""
+        self.users_created += 1
+        return random.Random(f"{self.scenario.population.seed}:{self.users_created}")
+
+
+def pick_merchant(rng: random.Random, merchants: int) -> str:
+    if rng.random() < POPULAR_SHARE:
+        return merchant_id(rng.randint(1, min(POPULAR_MERCHANTS, merchants)))
+    return merchant_id(rng.randint(1, merchants))
+
+
+def basket_fen(rng: random.Random) -> int:
+    amount = int(rng.lognormvariate(0.0, BASKET_SIGMA) * BASKET_MEDIAN_FEN)
+    return max(100, min(amount, 5_000_000))

@@ -1,0 +1,198 @@
+"""What happened to every payment, per second of its intended start (no Locust import here).
+
+A payment is counted in the second it was due to start, not the one it finished in, so a slow
+second shows up where the load was offered."""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+from mock_gateway.errors import LEGITIMATE_DECLINES
+
+# Client-side codes, beside the gateway's catalogue: nothing is "other".
+CLIENT_TIMEOUT = "CLIENT_TIMEOUT"
+CONNECTION_ERROR = "CONNECTION_ERROR"
+BAD_RESPONSE = "BAD_RESPONSE"
+RUN_ENDED = "RUN_ENDED"  # the run stopped before the payment's outcome was known
+# Codes after which the client cannot know whether it was charged.
+UNCERTAIN = frozenset({
+    "PAYMENT_PENDING", "CHANNEL_TIMEOUT", "DB_TIMEOUT", CLIENT_TIMEOUT, CONNECTION_ERROR,
+    BAD_RESPONSE, RUN_ENDED,
+})
+
+COLUMNS = (
+    "time", "users", "offered", "dropped", "payments", "had_credit", "had_credit_failed",
+    "attempts", "succeeded", "declined", "failed", "unknown", "p50_ms", "p95_ms", "p99_ms",
+)
+
+
+def outcome_of(code: str | None) -> str:
+    if code is None:
+        return "succeeded"
+    if code in LEGITIMATE_DECLINES:
+        return "declined"
+    if code in UNCERTAIN:
+        return "unknown"
+    return "failed"
+
+
+@dataclass(slots=True)
+class Payment:
+    """One checkout as the client lived it."""
+
+    key: str
+    user_id: str
+    merchant_id: str
+    amount: int
+    start_s: float  # intended start, seconds since the run's t0
+    credit_shown: int | None = None
+    payment_id: str | None = None
+    attempts: int = 0
+    codes: list[str] = field(default_factory=list)
+    code: str | None = None
+    latency_ms: float = 0.0
+
+    @property
+    def had_credit(self) -> bool:
+        # A checkout page that failed to show the credit is the gateway's failure too.
+        return self.credit_shown is None or self.credit_shown >= self.amount
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "key": self.key, "payment_id": self.payment_id, "user_id": self.user_id,
+            "merchant_id": self.merchant_id, "amount": self.amount,
+            "credit_shown": self.credit_shown, "had_credit": self.had_credit,
+            "start_s": round(self.start_s, 4), "latency_ms": round(self.latency_ms, 2),
+            "attempts": self.attempts, "codes": self.codes, "outcome": outcome_of(self.code),
+            "code": self.code,
+        }
+
+
+@dataclass(slots=True)
+class Second:
+    users: int = 0
+    dropped: int = 0
+    payments: int = 0
+    had_credit: int = 0
+    had_credit_failed: int = 0
+    attempts: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)
+    codes: Counter[str] = field(default_factory=Counter)
+    latencies_ms: list[float] = field(default_factory=list)
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    """Nearest-rank percentile of an ascending list."""
+    rank = max(1, math.ceil(q / 100 * len(sorted_values)))
+    return sorted_values[rank - 1]
+
+
+class Recorder:
+    """Per-second buckets and the per-payment log of one Locust process."""
+
+    def __init__(self, payments_log: IO[bytes] | None = None) -> None:
+        self.seconds: dict[int, Second] = {}
+        self._log = payments_log
+        self._open: dict[int, Payment] = {}
+        self.finished = 0
+        self.live: Counter[str] = Counter()  # since the last take_live(), for progress lines
+
+    def _bucket(self, t_s: float) -> Second:
+        sec = int(t_s) if t_s >= 0 else 0
+        bucket = self.seconds.get(sec)
+        if bucket is None:
+            bucket = self.seconds[sec] = Second()
+        return bucket
+
+    def started(self, payment: Payment) -> None:
+        self._bucket(payment.start_s).payments += 1
+        self.live["started"] += 1
+        self._open[id(payment)] = payment
+
+    def attempted(self, payment: Payment) -> None:
+        payment.attempts += 1
+        self._bucket(payment.start_s).attempts += 1
+
+    def dropped(self, t_s: float, count: int = 1) -> None:
+        self._bucket(t_s).dropped += count
+        self.live["dropped"] += count
+
+    def users(self, t_s: float, count: int) -> None:
+        bucket = self._bucket(t_s)
+        bucket.users = max(bucket.users, count)
+
+    def finish(self, payment: Payment, now_s: float) -> None:
+        if self._open.pop(id(payment), None) is None:
+            return  # already finished (or closed at the run's end)
+        payment.latency_ms = max(0.0, (now_s - payment.start_s) * 1000)
+        bucket = self._bucket(payment.start_s)
+        outcome = outcome_of(payment.code)
+        bucket.outcomes[outcome] += 1
+        if payment.code is not None:
+            bucket.codes[payment.code] += 1
+        if payment.had_credit:
+            bucket.had_credit += 1
+            if outcome != "succeeded":
+                bucket.had_credit_failed += 1
+        bucket.latencies_ms.append(payment.latency_ms)
+        self.finished += 1
+        self.live["finished"] += 1
+        self.live[outcome] += 1
+        if payment.had_credit:
+            self.live["had_credit"] += 1
+            self.live["had_credit_failed"] += outcome != "succeeded"
+        if self._log is not None:
+            self._log.write(orjson.dumps(payment.as_json()) + b"\n")
+
+    def take_live(self) -> Counter[str]:
+        live, self.live = self.live, Counter()
+        return live
+
+    def close_open(self, now_s: float) -> int:
+        """Payments still without an outcome when the run ends: counted, never lost."""
+        still_open = list(self._open.values())
+        for payment in still_open:
+            payment.code = RUN_ENDED
+            payment.codes.append(RUN_ENDED)
+            self.finish(payment, now_s)
+        return len(still_open)
+
+    def rows(self) -> list[dict[str, Any]]:
+        if not self.seconds:
+            return []
+        codes = sorted({c for s in self.seconds.values() for c in s.codes})
+        rows = []
+        for sec in range(0, max(self.seconds) + 1):
+            s = self.seconds.get(sec, Second())
+            lat = sorted(s.latencies_ms)
+            row: dict[str, Any] = {
+                "time": sec, "users": s.users, "offered": s.payments + s.dropped,
+                "dropped": s.dropped, "payments": s.payments, "had_credit": s.had_credit,
+                "had_credit_failed": s.had_credit_failed, "attempts": s.attempts,
+                "succeeded": s.outcomes["succeeded"], "declined": s.outcomes["declined"],
+                "failed": s.outcomes["failed"], "unknown": s.outcomes["unknown"],
+                "p50_ms": round(percentile(lat, 50), 2) if lat else "",
+                "p95_ms": round(percentile(lat, 95), 2) if lat else "",
+                "p99_ms": round(percentile(lat, 99), 2) if lat else "",
+            }
+            for code in codes:
+                row[f"code_{code}"] = s.codes[code]
+            rows.append(row)
+        return rows
+
+    def write_outcomes(self, path: Path) -> None:
+        rows = self.rows()
+        codes = sorted({k for r in rows for k in r if k.startswith("code_")})
+        tmp = path.with_suffix(".tmp")
+        with tmp.open("w", newline="", encoding="utf-8") as fh:
+            writer = csv.DictWriter(fh, fieldnames=[*COLUMNS, *codes])
+            writer.writeheader()
+            writer.writerows(rows)
+        tmp.replace(path)

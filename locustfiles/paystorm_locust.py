@@ -1,0 +1,137 @@
+"""The locustfile paystorm runs: `locust -f locustfiles/paystorm_locust.py --scenario FILE`.
+
+It wires the run context, the per-second recorder, the progress file and the guard into
+Locust's events; the users and the shape live in their own modules."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import gevent
+from locust import between, events
+from locust.env import Environment
+from locust.runners import MasterRunner, WorkerRunner
+
+from locustfiles.context import RunContext
+from locustfiles.outcomes import Recorder
+from locustfiles.shape import ScenarioShape
+from locustfiles.shoppers import Shopper
+from scenarios.loader import ScenarioError, load_scenario
+
+__all__ = ["ScenarioShape", "Shopper"]
+
+PROGRESS_FILE = "progress.json"
+GUARD_FILE = "guard.json"
+
+
+@events.init_command_line_parser.add_listener
+def _arguments(parser: Any) -> None:
+    parser.add_argument("--scenario", default="steady", help="paystorm scenario name or file")
+    parser.add_argument("--results-dir", default="", help="where outcomes.csv and "
+                        "payments.jsonl go (none: nothing is written)")
+
+
+@events.init.add_listener
+def _init(environment: Environment, **_: Any) -> None:
+    options = environment.parsed_options
+    try:
+        scenario = load_scenario(options.scenario if options else "steady")
+    except ScenarioError as exc:
+        raise SystemExit(f"paystorm: {exc}") from None
+    results = Path(options.results_dir) if options and options.results_dir else None
+    ctx = RunContext(scenario=scenario, results_dir=results)
+    ctx.key_prefix = hashlib.blake2s(
+        f"{results or os.getpid()}:{time.time_ns()}".encode(), digest_size=4
+    ).hexdigest()
+    environment.paystorm = ctx  # type: ignore[attr-defined]
+    low, high = scenario.load.think_time_s
+    Shopper.wait_time = between(low, high)
+    Shopper.network_timeout = scenario.client.timeout_s
+    Shopper.connection_timeout = scenario.client.timeout_s
+
+
+@events.test_start.add_listener
+def _test_start(environment: Environment, **_: Any) -> None:
+    ctx: RunContext = environment.paystorm  # type: ignore[attr-defined]
+    population = _population(environment.host or "")
+    ctx.accounts = population.get("accounts", ctx.scenario.population.accounts)
+    ctx.merchants = population.get("merchants", ctx.scenario.population.merchants)
+    ctx.t0 = time.time()
+    if isinstance(environment.runner, MasterRunner | WorkerRunner):
+        return  # distributed mode gathers outcomes differently
+    if ctx.results_dir is not None:
+        ctx.results_dir.mkdir(parents=True, exist_ok=True)
+        ctx.payments_log = (ctx.results_dir / "payments.jsonl").open("wb")
+        ctx.recorder = Recorder(ctx.payments_log)
+    gevent.spawn(_every_second, environment, ctx)
+
+
+def _population(host: str) -> dict[str, int]:
+    """The target's seeded population, from its /healthz."""
+    try:
+        with urllib.request.urlopen(f"{host.rstrip('/')}/healthz", timeout=5) as resp:
+            data = json.load(resp)
+        return {k: int(data[k]) for k in ("accounts", "merchants")}
+    except (OSError, ValueError, KeyError):
+        return {}
+
+
+def _every_second(environment: Environment, ctx: RunContext) -> None:
+    """Users per second, the live progress line's numbers, and the guard."""
+    guard = ctx.scenario.guard
+    low_since: float | None = None
+    runner = environment.runner
+    assert runner is not None
+    while True:
+        gevent.sleep(1.0 - (ctx.now_s() % 1.0))
+        now = ctx.now_s()
+        ctx.recorder.users(now - 0.5, runner.user_count)
+        live = ctx.recorder.take_live()
+        rate = None
+        if live["had_credit"]:
+            rate = 1 - live["had_credit_failed"] / live["had_credit"]
+        _write_json(ctx, PROGRESS_FILE, {
+            "elapsed_s": round(now, 1), "duration_s": ctx.scenario.run_duration_s,
+            "users": runner.user_count, "started_per_s": live["started"],
+            "finished_per_s": live["finished"], "succeeded_per_s": live["succeeded"],
+            "dropped_per_s": live["dropped"], "success_rate": rate,
+        })
+        if guard.min_success_rate is None or rate is None:
+            continue
+        if rate >= guard.min_success_rate:
+            low_since = None
+            continue
+        low_since = now if low_since is None else low_since
+        if now - low_since >= guard.for_s:
+            reason = (f"success rate below {guard.min_success_rate:.0%} for "
+                      f"{now - low_since:.0f} s (last second {rate:.0%})")
+            _write_json(ctx, GUARD_FILE, {"at_s": round(now, 1), "reason": reason})
+            runner.quit()
+            return
+
+
+def _write_json(ctx: RunContext, name: str, data: dict[str, Any]) -> None:
+    if ctx.results_dir is None:
+        return
+    tmp = ctx.results_dir / f".{name}.tmp"
+    tmp.write_text(json.dumps(data))
+    tmp.replace(ctx.results_dir / name)
+
+
+@events.test_stop.add_listener
+def _test_stop(environment: Environment, **_: Any) -> None:
+    ctx: RunContext = environment.paystorm  # type: ignore[attr-defined]
+    if isinstance(environment.runner, MasterRunner | WorkerRunner):
+        return
+    ctx.recorder.close_open(ctx.now_s())
+    if ctx.payments_log is not None:
+        ctx.payments_log.close()
+        ctx.payments_log = None
+    if ctx.results_dir is not None:
+        ctx.recorder.write_outcomes(ctx.results_dir / "outcomes.csv")
