@@ -28,6 +28,7 @@ __all__ = ["ScenarioShape", "Shopper"]
 
 PROGRESS_FILE = "progress.json"
 GUARD_FILE = "guard.json"
+CLOCK_FILE = "clock.json"  # second 0 of the run, so other samplers can line up with it
 
 
 @events.init_command_line_parser.add_listener
@@ -67,6 +68,7 @@ def _test_start(environment: Environment, **_: Any) -> None:
         return  # distributed mode gathers outcomes differently
     if ctx.results_dir is not None:
         ctx.results_dir.mkdir(parents=True, exist_ok=True)
+        _write_json(ctx, CLOCK_FILE, {"t0_unix": ctx.t0})
         ctx.payments_log = (ctx.results_dir / "payments.jsonl").open("wb")
         ctx.recorder = Recorder(ctx.payments_log)
     gevent.spawn(_every_second, environment, ctx)

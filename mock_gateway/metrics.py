@@ -5,7 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    generate_latest,
+)
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
@@ -30,6 +37,7 @@ class Metrics:
     @classmethod
     def create(cls) -> Metrics:
         reg = CollectorRegistry(auto_describe=True)
+        ProcessCollector(registry=reg)  # memory, CPU and open files, read at scrape time
         return cls(
             registry=reg,
             requests=Counter(

@@ -25,8 +25,6 @@ CATALOGUE_DIR = Path(__file__).resolve().parent
 # Kinds the gateway's fault engine knows; the engine itself validates their params.
 FAULT_KINDS = ()
 GATEWAY_OVERRIDES: tuple[str, ...] = ()
-# What the shoppers implement so far; resolve_uncertain and weak_network_share come with the
-# uncertain-result and weak-network clients.
 CLIENT_FIELDS = ("timeout_s", "retry", "max_retries")
 AVAILABLE_USER_TYPES = ("shopper",)
 LOAD_MODELS = ("users",)
@@ -226,10 +224,6 @@ def _client(f: _Fields, value: Any) -> ClientPolicy:
                        ("none", "immediate", "backoff")),
         max_retries=int(f.number(m.get("max_retries", d.max_retries), "client.max_retries",
                                  low=0, high=20, integer=True)),
-        resolve_uncertain=f.boolean(m.get("resolve_uncertain", d.resolve_uncertain),
-                                    "client.resolve_uncertain"),
-        weak_network_share=f.number(m.get("weak_network_share", d.weak_network_share),
-                                    "client.weak_network_share", low=0, high=1),
     )
 
 

@@ -39,8 +39,6 @@ class ClientPolicy:
     timeout_s: float = 5.0
     retry: RetryPolicy = "none"
     max_retries: int = 0
-    resolve_uncertain: bool = False
-    weak_network_share: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

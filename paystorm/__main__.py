@@ -1,0 +1,5 @@
+import sys
+
+from paystorm.cli import main
+
+sys.exit(main())

@@ -1,0 +1,55 @@
+"""`paystorm <command>`: one console script that dispatches to each stage's command line."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+from paystorm.argparsing import EXIT_USAGE
+
+USAGE = """usage: paystorm <command> [options]
+
+commands:
+  gateway   start the mock credit-pay gateway
+  run       run a scenario end to end (gateway, Locust, report)
+  report    rebuild the report of a results folder
+
+`paystorm <command> --help` describes each one."""
+
+
+def _gateway(argv: list[str]) -> int:
+    from mock_gateway.cli import main
+
+    return main(argv)
+
+
+def _run(argv: list[str]) -> int:
+    from scenarios.cli import main
+
+    return main(argv)
+
+
+def _report(argv: list[str]) -> int:
+    from reports.cli import main
+
+    return main(argv)
+
+
+COMMANDS: dict[str, Callable[[list[str]], int]] = {
+    "gateway": _gateway,
+    "run": _run,
+    "report": _report,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if not args or args[0] in ("-h", "--help"):
+        print(USAGE)
+        return 0 if args else EXIT_USAGE
+    command = COMMANDS.get(args[0])
+    if command is None:
+        sys.stderr.write(f"paystorm: unknown command {args[0]!r}; expected one of "
+                         f"{', '.join(COMMANDS)}\n")
+        return EXIT_USAGE
+    return command(args[1:])

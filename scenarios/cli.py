@@ -1,0 +1,63 @@
+"""`paystorm run <scenario>`: exit 0 when every SLO holds, 1 when one fails, 2 on a usage or
+setup error (one line, no traceback)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from paystorm.argparsing import EXIT_SLO_FAILED, EXIT_USAGE, ArgumentParser, fail
+from reports.build import build_report
+from reports.model import RunError
+from scenarios.loader import ScenarioError, catalogue
+from scenarios.processes import SetupError
+from scenarios.runner import RunOptions, execute
+
+PROG = "paystorm run"
+
+
+def build_parser() -> ArgumentParser:
+    p = ArgumentParser(prog=PROG, description="Run one scenario end to end: gateway, Locust, "
+                       "results folder, report.")
+    p.add_argument("scenario", help=f"a catalogue name ({', '.join(catalogue())}) or a YAML "
+                   "file")
+    p.add_argument("--out", type=Path, default=Path("results"),
+                   help="folder for run folders (default: results/)")
+    p.add_argument("--speed", type=float, default=None,
+                   help="compress the scenario's time by this factor (rates stay the same)")
+    p.add_argument("--target", default=None,
+                   help="an already running gateway's base URL instead of the embedded one; "
+                        "its admin token from $PAYSTORM_ADMIN_TOKEN")
+    p.add_argument("--allow-remote", action="store_true",
+                   help="allow a --target that is not on this machine's loopback")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="show Locust's own output instead of the progress line")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    options = RunOptions(
+        scenario=args.scenario, out=args.out, speed=args.speed, target=args.target,
+        allow_remote=args.allow_remote, verbose=args.verbose,
+        admin_token=os.environ.get("PAYSTORM_ADMIN_TOKEN") if args.target else None,
+    )
+    try:
+        outcome = execute(options)
+    except (ScenarioError, SetupError) as exc:
+        return fail(PROG, str(exc))
+    try:
+        report = build_report(outcome.run_dir)
+    except RunError as exc:
+        print(f"{PROG}: the run left no readable results: {exc}")
+        return EXIT_USAGE
+    summary = report.summary
+    rate = summary.get("success_rate")
+    print(f"{outcome.run_dir.name}: {summary.get('payments', 0)} payments, success rate "
+          f"{'n/a' if rate is None else f'{rate:.2%}'}, stop: {outcome.stop_reason}")
+    failed = [o["name"] for o in summary.get("slo", []) if not o.get("passed")]
+    print("SLO met" if report.slo_passed else f"SLO failed: {', '.join(failed)}")
+    print(f"report: {report.html_path}")
+    if outcome.exit_code:
+        return outcome.exit_code
+    return 0 if report.slo_passed else EXIT_SLO_FAILED

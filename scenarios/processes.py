@@ -1,0 +1,102 @@
+"""Child processes of a run: started in their own session, stopped politely, then firmly."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+LISTENING = "listening on "
+GATEWAY_START_TIMEOUT_S = 60.0
+
+
+class SetupError(RuntimeError):
+    """The run could not start; the message is the one line the user sees."""
+
+
+@dataclass
+class Child:
+    name: str
+    proc: subprocess.Popen[bytes]
+    log: IO[bytes]
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self, sig: int = signal.SIGTERM, grace_s: float = 15.0) -> int:
+        """Send `sig`, wait up to `grace_s`, then kill the whole process group."""
+        if self.alive():
+            try:
+                os.killpg(self.proc.pid, sig)
+            except ProcessLookupError:
+                pass
+            try:
+                self.proc.wait(timeout=grace_s)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self.log.close()
+        return self.proc.returncode
+
+
+def spawn(name: str, argv: list[str], log_path: Path, *, env: dict[str, str] | None = None,
+          cwd: Path | None = None, echo: bool = False) -> Child:
+    log = log_path.open("wb")
+    proc = subprocess.Popen(
+        argv,
+        stdout=None if echo else log,
+        stderr=None if echo else subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+        start_new_session=True,  # Ctrl-C reaches the runner only; it stops the children
+    )
+    return Child(name, proc, log)
+
+
+def start_gateway(run_dir: Path, db: Path, token: str, *, seed: int, accounts: int,
+                  merchants: int) -> tuple[Child, str]:
+    log_path = run_dir / "gateway.log"
+    child = spawn(
+        "gateway",
+        [sys.executable, "-m", "mock_gateway", "--host", "127.0.0.1", "--port", "0",
+         "--db", str(db), "--seed", str(seed), "--accounts", str(accounts),
+         "--merchants", str(merchants)],
+        log_path,
+        env={"PAYSTORM_ADMIN_TOKEN": token},
+    )
+    deadline = time.monotonic() + GATEWAY_START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        text = log_path.read_text(encoding="utf-8", errors="replace")
+        for line in text.splitlines():
+            if LISTENING in line:
+                url = line.split(LISTENING, 1)[1].strip()
+                wait_healthy(url, deadline)
+                return child, url
+        if not child.alive():
+            last = text.strip().splitlines()[-1:] or ["no output"]
+            raise SetupError(f"the gateway exited before serving: {last[0]} "
+                             f"(see {log_path})")
+        time.sleep(0.05)  # polling the log for the address line
+    child.stop(signal.SIGKILL)
+    raise SetupError(f"the gateway did not start within {GATEWAY_START_TIMEOUT_S:.0f} s "
+                     f"(see {log_path})")
+
+
+def wait_healthy(url: str, deadline: float) -> None:
+    last_error = "no answer"
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except OSError as exc:
+            last_error = str(exc)
+        time.sleep(0.05)
+    raise SetupError(f"{url}/healthz did not answer 200 in time ({last_error})")

@@ -1,0 +1,191 @@
+"""`paystorm run`: one scenario end to end — gateway, Locust, results folder, report.
+
+The runner talks to the other stages only through processes, HTTP and files."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+import signal
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import locustfiles
+from scenarios.loader import dump, load_scenario
+from scenarios.model import Scenario
+from scenarios.processes import Child, SetupError, spawn, start_gateway
+from scenarios.progress import Progress
+from scenarios.sampler import MetricsSampler
+from scenarios.target import check_target
+
+LOCUSTFILE = Path(locustfiles.__file__).resolve().parent / "paystorm_locust.py"
+STARTUP_GRACE_S = 60.0  # Locust's own start, on a loaded machine
+EXIT_INTERRUPTED = 130
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    scenario: str
+    out: Path = Path("results")
+    speed: float | None = None
+    target: str | None = None
+    allow_remote: bool = False
+    admin_token: str | None = None
+    verbose: bool = False
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    run_dir: Path
+    stop_reason: str
+    exit_code: int
+
+
+def utc_stamp(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def iso(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds").replace(
+        "+00:00", "Z")
+
+
+def make_run_dir(out: Path, name: str) -> Path:
+    out.mkdir(parents=True, exist_ok=True)
+    base = out / f"{name}-{utc_stamp(time.time())}"
+    run_dir, n = base, 1
+    while run_dir.exists():
+        n += 1
+        run_dir = base.with_name(f"{base.name}-{n}")
+    run_dir.mkdir()
+    return run_dir
+
+
+def stop_timeout_s(scenario: Scenario) -> float:
+    """Long enough for a payment in flight to finish every attempt and back-off."""
+    client = scenario.client
+    return client.timeout_s * (client.max_retries + 1) + 5.0 * client.max_retries + 1.0
+
+
+def locust_argv(scenario: Scenario, url: str, run_dir: Path, verbose: bool) -> list[str]:
+    argv = [
+        sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
+        "--host", url, "--scenario", str(run_dir / "scenario.yaml"),
+        "--results-dir", str(run_dir), "--csv", str(run_dir / "locust"),
+        "--html", str(run_dir / "locust.html"),
+        "--stop-timeout", f"{stop_timeout_s(scenario):g}",
+        "--exit-code-on-error", "0",
+    ]
+    if not verbose:
+        argv += ["--only-summary", "--loglevel", "WARNING"]
+    return argv
+
+
+def execute(options: RunOptions) -> RunOutcome:
+    """Run one scenario; raises ScenarioError or SetupError for the user's mistakes."""
+    scenario = load_scenario(options.scenario)
+    if options.speed is not None:
+        if options.speed <= 0:
+            raise SetupError(f"--speed {options.speed:g}: expected a number above 0")
+        scenario = replace(scenario, speed=options.speed)
+    target = check_target(options.target, allow_remote=options.allow_remote) \
+        if options.target else None
+    run_dir = make_run_dir(options.out, scenario.name)
+    (run_dir / "scenario.yaml").write_text(dump(scenario), encoding="utf-8")
+    token = options.admin_token or secrets.token_urlsafe(24)
+    db_dir = Path(tempfile.mkdtemp(prefix="paystorm-run-"))
+    gateway: Child | None = None
+    locust: Child | None = None
+    sampler: MetricsSampler | None = None
+    stop_reason, stop_detail = "completed", None
+    started = time.time()
+    try:
+        if target is None:
+            pop = scenario.population
+            gateway, url = start_gateway(run_dir, db_dir / "ledger.db", token, seed=pop.seed,
+                                         accounts=pop.accounts, merchants=pop.merchants)
+        else:
+            url = target
+        sampler = MetricsSampler(url)
+        sampler.start()
+        locust = spawn("locust", locust_argv(scenario, url, run_dir, options.verbose),
+                       run_dir / "locust.log", cwd=run_dir, echo=options.verbose)
+        cap_s = scenario.run_duration_s + stop_timeout_s(scenario) + STARTUP_GRACE_S
+        progress = Progress(run_dir, scenario, enabled=not options.verbose)
+        try:
+            while locust.alive():
+                if time.time() - started > cap_s:
+                    stop_reason = "time_cap"
+                    stop_detail = f"the run passed its hard cap of {cap_s:.0f} s"
+                    break
+                progress.tick()
+                time.sleep(0.25)  # polling the child and the progress file
+        except KeyboardInterrupt:
+            stop_reason, stop_detail = "interrupted", "stopped with Ctrl-C"
+        progress.done()
+        # SIGINT lets Locust stop its users and write its files; the grace covers payments
+        # still in flight.
+        locust.stop(signal.SIGINT, grace_s=stop_timeout_s(scenario) + 15)
+        sampler.stop()
+        if not (run_dir / "outcomes.csv").exists():
+            raise SetupError(f"Locust wrote no outcomes: {_last_line(run_dir / 'locust.log')} "
+                             f"(see {run_dir / 'locust.log'})")
+        guard = _read_json(run_dir / "guard.json")
+        if guard is not None and stop_reason == "completed":
+            stop_reason, stop_detail = "guard", str(guard.get("reason"))
+        _fetch(f"{url}/_admin/audit", token, run_dir / "audit.json")
+        (run_dir / "faults.json").write_text("[]\n")  # no fault engine on this gateway yet
+    finally:
+        if sampler is not None:
+            sampler.stop()
+        if locust is not None:
+            locust.stop(signal.SIGKILL, grace_s=5)
+        if gateway is not None:
+            gateway.stop(signal.SIGTERM, grace_s=20)
+        shutil.rmtree(db_dir, ignore_errors=True)
+    clock = _read_json(run_dir / "clock.json") or {"t0_unix": started}
+    t0 = float(clock["t0_unix"])
+    if sampler is not None:
+        sampler.write(run_dir / "gateway_metrics.csv", t0)
+    ended = time.time()
+    run_info: dict[str, Any] = {
+        "scenario": scenario.name, "started_at": iso(t0), "ended_at": iso(ended),
+        "duration_s": round(ended - t0, 2), "target": url, "embedded_gateway": target is None,
+        "stop_reason": stop_reason, "stop_detail": stop_detail,
+        "locust_exit_code": locust.proc.returncode if locust else None,
+    }
+    (run_dir / "run.json").write_text(json.dumps(run_info, indent=2) + "\n")
+    code = EXIT_INTERRUPTED if stop_reason == "interrupted" else 0
+    return RunOutcome(run_dir, stop_reason, code)
+
+
+def _last_line(path: Path) -> str:
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+    except OSError:
+        return "no log"
+    return lines[-1] if lines else "no output"
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _fetch(url: str, token: str, dest: Path) -> None:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=120) as resp:
+            dest.write_bytes(resp.read())
+    except OSError as exc:
+        dest.write_text(json.dumps({"ok": False, "error": f"could not fetch {url}: {exc}"}))

@@ -1,0 +1,40 @@
+"""Where a run may send traffic: loopback, unless the user says otherwise out loud."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from urllib.parse import urlsplit
+
+from scenarios.processes import SetupError
+
+
+def check_target(url: str, *, allow_remote: bool) -> str:
+    """The normalised base URL; raises SetupError for a bad or non-loopback target."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SetupError(f"--target {url}: expected http://HOST:PORT")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise SetupError(f"--target {url}: expected no path or query, only http://HOST:PORT")
+    if not allow_remote and not is_loopback(parts.hostname):
+        raise SetupError(
+            f"--target {url}: {parts.hostname} is not a loopback address; paystorm sends load "
+            "and faults only to this machine unless you pass --allow-remote"
+        )
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def is_loopback(host: str) -> bool:
+    """True when every address `host` resolves to is loopback."""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except OSError:
+        return False
+    addresses = {info[4][0] for info in infos}
+    return bool(addresses) and all(
+        ipaddress.ip_address(str(a).split("%")[0]).is_loopback for a in addresses
+    )
