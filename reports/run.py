@@ -72,9 +72,12 @@ def _json(path: Path) -> Any:
         raise RunError(f"{path}: not valid JSON ({e.msg} at line {e.lineno})") from None
 
 
-def _field(path: Path, obj: Mapping[str, Any], key: str, kind: type | tuple[type, ...]) -> Any:
+def _field(
+    path: Path, obj: Mapping[str, Any], key: str, kind: type | tuple[type, ...], where: str = ""
+) -> Any:
     """obj[key] if present and not null, checked against `kind`; None when absent or null."""
     value = obj.get(key)
+    key = f"{where}{key}"
     if value is None:
         return None
     number = kind is float or (isinstance(kind, tuple) and float in kind)
@@ -122,7 +125,7 @@ def read_scenario(path: Path, fallback_name: str) -> Scenario:
     slo_doc = obj.get("slo") or {}
     slo: dict[str, float] = {}
     for key, value in _object(path, slo_doc, "slo").items():
-        target = _field(path, slo_doc, key, float)
+        target = _field(path, slo_doc, key, float, "slo.")
         if target is None:
             continue
         low, high = SLO_RANGES.get(key, (-math.inf, math.inf))
@@ -204,23 +207,29 @@ def load_run(path: Path) -> Run:
 
     info = read_run_info(run_json) if run_json.is_file() else None
     seconds, codes = read_outcomes(outcomes) if outcomes.is_file() else ((), ())
-    fallback_name = (info.scenario if info else None) or path.name
     scenario_file = optional("scenario.yaml")
+    fallback_name = (info.scenario if info else None) or path.name
+    scenario = read_scenario(scenario_file, fallback_name) if scenario_file else None
+    faults_file, gateway_file = optional("faults.json"), optional("gateway_metrics.csv")
+    audit_file, reconcile_file = optional("audit.json"), optional("reconcile.json")
+    faults = read_faults(faults_file) if faults_file else ()
+    gateway = read_gateway_metrics(gateway_file) if gateway_file else None
+    audit = read_audit(audit_file) if audit_file else None
+    reconcile = read_reconcile(reconcile_file) if reconcile_file else None
+    # The payment log is the big one: read last, once every small file has parsed.
     payments_file = optional("payments.jsonl")
-    faults_file = optional("faults.json")
-    gateway_file = optional("gateway_metrics.csv")
-    audit_file = optional("audit.json")
-    reconcile_file = optional("reconcile.json")
+    payments = read_payments(payments_file) if payments_file else None
     return Run(
         path=path,
         info=info,
-        scenario=read_scenario(scenario_file, fallback_name) if scenario_file else None,
+        scenario=scenario,
         seconds=seconds,
         code_names=codes,
-        payments=read_payments(payments_file) if payments_file else None,
-        faults=read_faults(faults_file) if faults_file else (),
-        gateway=read_gateway_metrics(gateway_file) if gateway_file else None,
-        audit=read_audit(audit_file) if audit_file else None,
-        reconcile=read_reconcile(reconcile_file) if reconcile_file else None,
+        # An empty log says nothing: the per-second rows are then the better source.
+        payments=payments if payments is not None and payments.count else None,
+        faults=faults,
+        gateway=gateway,
+        audit=audit,
+        reconcile=reconcile,
         has_locust_html=(path / "locust.html").is_file(),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import itertools
 import math
 from pathlib import Path
 
@@ -50,6 +51,8 @@ def _table(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
         raise RunError(f"{path}: not UTF-8 text ({e.reason})") from None
     except csv.Error as e:
         raise RunError(f"{path}: malformed CSV ({e})") from None
+    except OSError as e:
+        raise RunError(f"{path}: cannot read ({e.strerror})") from None
     return header, rows
 
 
@@ -94,7 +97,8 @@ def read_outcomes(path: Path) -> tuple[tuple[Second, ...], tuple[str, ...]]:
     missing = [c for c in (*COUNT_COLUMNS, *LATENCY_COLUMNS) if c not in header]
     if missing:
         raise RunError(f"{path}: missing column(s) {', '.join(missing)}")
-    codes = tuple(h[len(CODE_PREFIX) :] for h in header if h.startswith(CODE_PREFIX))
+    code_columns = [h for h in header if h.startswith(CODE_PREFIX)]
+    codes = tuple(h[len(CODE_PREFIX) :] for h in code_columns)
     seconds: list[Second] = []
     for line, row in rows:
         cells = dict(zip(header, row, strict=True))
@@ -106,7 +110,9 @@ def read_outcomes(path: Path) -> tuple[tuple[Second, ...], tuple[str, ...]]:
             )
         latency = {c: _float(path, line, c, cells[c]) for c in LATENCY_COLUMNS}
         by_code = {
-            code: _int(path, line, CODE_PREFIX + code, cells[CODE_PREFIX + code], empty_is_zero=True)
+            code: _int(
+                path, line, CODE_PREFIX + code, cells[CODE_PREFIX + code], empty_is_zero=True
+            )
             for code in codes
         }
         seconds.append(
@@ -119,7 +125,7 @@ def read_outcomes(path: Path) -> tuple[tuple[Second, ...], tuple[str, ...]]:
             )
         )
     seconds.sort(key=lambda s: s.time)
-    for before, after in zip(seconds, seconds[1:], strict=False):
+    for before, after in itertools.pairwise(seconds):
         if before.time == after.time:
             raise RunError(f"{path}: second {after.time} appears twice")
     return tuple(seconds), codes
@@ -131,7 +137,9 @@ def read_gateway_metrics(path: Path) -> GatewayMetrics:
     if "time" not in header:
         raise RunError(f"{path}: missing column time")
     times: list[int] = []
-    columns: dict[str, list[float | None]] = {name: [] for name in GATEWAY_COLUMNS if name in header}
+    columns: dict[str, list[float | None]] = {
+        name: [] for name in GATEWAY_COLUMNS if name in header
+    }
     for line, row in rows:
         cells = dict(zip(header, row, strict=True))
         times.append(_int(path, line, "time", cells["time"]))

@@ -1,0 +1,175 @@
+"""The tables and sections of report.html, each a function of the run and its summary.
+
+Every value that reaches the page goes through `text()`, which escapes it.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from reports import wording
+from reports.model import Run
+
+CHART_TITLES = {
+    "success_vs_load": "Success rate versus offered load",
+    "timeline": "Timeline",
+}
+
+
+def text(value: object) -> str:
+    """Escaped text; "://" is written as an entity so no URL appears literally in the page."""
+    return html.escape(str(value)).replace("://", ":&#47;&#47;")
+
+
+def table(head: Sequence[str], rows: Iterable[Sequence[object]], numeric: int = 0) -> str:
+    """A table whose last `numeric` columns are right-aligned numbers; cells are pre-escaped."""
+    first = len(head) - numeric
+
+    def cells(tag: str, values: Sequence[object]) -> str:
+        return "".join(
+            f"<{tag}{' class=num' if i >= first else ''}>{v}</{tag}>" for i, v in enumerate(values)
+        )
+
+    body = "".join(f"<tr>{cells('td', r)}</tr>" for r in rows)
+    return f"<table><thead><tr>{cells('th', head)}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _slo_rows(summary: Mapping[str, Any]) -> list[list[str]]:
+    rows = []
+    for o in summary.get("slo", []):
+        sign = wording.sign(o["comparison"])
+        result = (
+            '<span class="ok">passed</span>' if o["passed"] else '<span class="bad">failed</span>'
+        )
+        rows.append(
+            [
+                text(o["name"]),
+                text(o.get("meaning", "")),
+                text(f"{sign} {wording.objective_value(o['name'], o['target'])}"),
+                text(wording.objective_value(o["name"], o["measured"])),
+                result
+                + (f' <span class="muted">{text(o["note"])}</span>' if o.get("note") else ""),
+            ]
+        )
+    return rows
+
+
+def _causes_section(summary: Mapping[str, Any]) -> str:
+    causes = summary.get("had_credit_failures_by_cause") or {}
+    total = sum(causes.values()) or 1
+    rows = [[text(code), wording.count(n), wording.pct(n / total, 1)] for code, n in causes.items()]
+    causes_table = (
+        table(["final code", "payments", "share"], rows, numeric=2) if rows else "<p>None.</p>"
+    )
+    source = text(summary.get("had_credit_failures_by_cause_source", "n/a"))
+    return (
+        f"<h2>Had-credit failures by cause (有额度付不了)</h2>{causes_table}"
+        f'<p class="muted">Counted from {source}.</p>'
+    )
+
+
+def _totals_section(summary: Mapping[str, Any]) -> str:
+    totals = ["offered", "dropped", "payments", "attempts", "succeeded", "declined", "failed"]
+    totals += ["unknown", "had_credit", "had_credit_failures"]
+    rows = [[text(k.replace("_", " ")), wording.count(summary.get(k))] for k in totals]
+    latency = summary.get("latency_ms") or {}
+    rows += [[f"latency {q}", wording.ms(latency.get(q))] for q in ("p50", "p95", "p99", "max")]
+    return (
+        f"<h2>Payments and latency</h2>{table(['', 'value'], rows, numeric=1)}"
+        f'<p class="muted">Latency from {text(latency.get("source", "n/a"))}.</p>'
+    )
+
+
+def _bins_section(summary: Mapping[str, Any]) -> str:
+    knee = summary.get("knee") or {}
+    if not knee.get("bins"):
+        return ""
+    held = {True: '<span class="ok">held</span>', False: '<span class="bad">broke</span>'}
+    rows = [
+        [
+            f"{b['low']:g}&ndash;{b['high']:g}",
+            str(b["seconds"]),
+            wording.count(b["had_credit"]),
+            wording.pct(b["success_rate"]),
+            wording.ms(b["p99_ms"]),
+            held.get(b["held"], "&ndash;"),
+        ]
+        for b in knee["bins"]
+    ]
+    head = ["offered/s", "seconds", "had credit", "success", "p99", "SLO"]
+    width = wording.per_s(knee.get("bin_width_per_s"))
+    return (
+        f"<h2>Load bins</h2>{table(head, rows, numeric=5)}"
+        f'<p class="muted">Bins {text(width)} wide; the knee is the highest load before the '
+        "first bin that broke the SLO.</p>"
+    )
+
+
+def _faults_section(run: Run) -> str:
+    if not run.faults:
+        return ""
+    rows = [
+        [
+            text(f.id),
+            text(f.kind),
+            f"{f.started_at_s:g}",
+            "end of run" if f.ended_at_s is None else f"{f.ended_at_s:g}",
+        ]
+        for f in run.faults
+    ]
+    return "<h2>Faults</h2>" + table(["id", "kind", "from s", "to s"], rows, numeric=2)
+
+
+def _audit_section(run: Run) -> str:
+    if run.audit is None:
+        return ""
+    verdict = '<span class="ok">ok</span>' if run.audit.ok else '<span class="bad">failed</span>'
+    rows = [[text(c.name), text(c.detail[:300])] for c in run.audit.checks if not c.ok]
+    failing = table(["failing check", "detail"], rows) if rows else ""
+    pending = f" · {run.audit.pending} pending" if run.audit.pending is not None else ""
+    return f"<h2>Ledger audit</h2><p>Invariants: {verdict}{pending}</p>{failing}"
+
+
+def _run_section(run: Run, summary: Mapping[str, Any]) -> str:
+    rows = []
+    if run.info is not None:
+        i = run.info
+        for label, value in (
+            ("target", i.target),
+            ("started", i.started_at),
+            ("ended", i.ended_at),
+            ("stop reason", i.stop_reason),
+            ("stop detail", i.stop_detail),
+            ("locust exit code", i.locust_exit_code),
+        ):
+            if value is not None:
+                rows.append([text(label), text(value)])
+    duration = summary.get("duration_s")
+    rows.append(["duration", "n/a" if duration is None else f"{duration:g} s"])
+    if run.gateway is not None:
+        rows.append(["gateway peak in flight", wording.count(run.gateway.peak("inflight"))])
+        rss = run.gateway.peak("rss_bytes")
+        if rss is not None:
+            rows.append(["gateway peak RSS", f"{rss / 2**20:,.0f} MiB"])
+    link = '<p><a href="locust.html">Locust\'s own report</a></p>' if run.has_locust_html else ""
+    return "<h2>Run</h2>" + table(["", ""], rows) + link
+
+
+def sections(run: Run, summary: Mapping[str, Any], charts_png: Mapping[str, bytes]) -> list[str]:
+    out: list[str] = []
+    if summary.get("slo"):
+        head = ["objective", "what", "target", "measured", "result"]
+        out.append(f"<h2>Objectives</h2>{table(head, _slo_rows(summary))}")
+    for name, data in charts_png.items():
+        title = CHART_TITLES.get(name, name.replace("_", " ").capitalize())
+        uri = "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+        out.append(f'<h2>{text(title)}</h2><img src="{uri}" alt="{text(title)} chart">')
+    out += [_causes_section(summary), _totals_section(summary), _bins_section(summary)]
+    out += [_faults_section(run), _audit_section(run), _run_section(run, summary)]
+    if summary.get("notes"):
+        items = "".join(f"<li>{text(n)}</li>" for n in summary["notes"])
+        out.append(f"<h2>Notes</h2><ul>{items}</ul>")
+    return [section for section in out if section]

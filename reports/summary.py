@@ -1,0 +1,193 @@
+"""`summarize(run)`: the content of summary.json, SLO evaluation included, and the knee."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from reports.knee import Knee, find_knee, holds
+from reports.latency import approx_quantiles, exact_quantiles
+from reports.model import Run
+
+__all__ = ["OBJECTIVES", "Knee", "evaluate_slo", "find_knee", "measured_duration_s", "summarize"]
+
+# Each objective a scenario's `slo` may set: its comparison and what it measures.
+OBJECTIVES: Mapping[str, tuple[str, str]] = {
+    "success_rate": (">=", "success rate of payments whose user had credit"),
+    "p95_ms": ("<=", "p95 payment latency, ms"),
+    "p99_ms": ("<=", "p99 payment latency, ms"),
+    "ghost_charges": ("<=", "ghost charges (captured in the ledger, client told it failed)"),
+    "dropped_rate": ("<=", "share of offered arrivals dropped for want of a free user"),
+    "had_credit_failure_rate": ("<=", "share of had-credit payments that did not succeed"),
+}
+# Why an objective's measured value can be unknown; an unknown value fails the objective.
+UNMEASURED: Mapping[str, str] = {
+    "success_rate": "no payment had credit, so there is no success rate",
+    "p95_ms": "no payment latency was recorded",
+    "p99_ms": "no payment latency was recorded",
+    "ghost_charges": "no reconcile.json in the run folder: ghost charges were not checked",
+    "dropped_rate": "no payment was offered",
+    "had_credit_failure_rate": "no payment had credit",
+}
+
+
+def _ratio(numerator: int, denominator: int) -> float | None:
+    return numerator / denominator if denominator else None
+
+
+def _parse_time(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def measured_duration_s(run: Run) -> float | None:
+    """ended_at - started_at from run.json, else its duration_s, else the seconds recorded."""
+    if run.info is not None:
+        started, ended = _parse_time(run.info.started_at), _parse_time(run.info.ended_at)
+        if started is not None and ended is not None and ended.tzinfo == started.tzinfo:
+            return max(0.0, (ended - started).total_seconds())
+        if run.info.duration_s is not None:
+            return run.info.duration_s
+    return float(run.seconds[-1].time + 1) if run.seconds else None
+
+
+def evaluate_slo(
+    slo: Mapping[str, float], measured: Mapping[str, float | None]
+) -> list[dict[str, Any]]:
+    """One entry per objective set (known ones first, in OBJECTIVES order); unknown fails."""
+    rank = {name: i for i, name in enumerate(OBJECTIVES)}
+    results = []
+    for name, target in sorted(slo.items(), key=lambda kv: (rank.get(kv[0], len(rank)), kv[0])):
+        comparison, meaning = OBJECTIVES.get(name, ("<=", "not an objective paystorm measures"))
+        value = measured.get(name)
+        entry: dict[str, Any] = {
+            "name": name,
+            "target": target,
+            "measured": value,
+            "passed": value is not None and holds(value, target, comparison),
+            "comparison": comparison,
+            "meaning": meaning,
+        }
+        if value is None:
+            entry["note"] = UNMEASURED.get(name, f"{name} is not an objective paystorm measures")
+        results.append(entry)
+    return results
+
+
+def _causes(run: Run) -> tuple[dict[str, int], str]:
+    """Had-credit failures by final code, and where the counts came from.
+
+    From payments.jsonl when present: had-credit payments whose outcome is not succeeded,
+    counted by final code. Without it, from the `code_<CODE>` columns of outcomes.csv, which
+    count every payment ending with that code, including payments whose user lacked credit
+    (so legitimate declines such as INSUFFICIENT_CREDIT are over-counted there).
+    """
+    if run.payments is not None:
+        return dict(run.payments.had_credit_failures_by_code), "payments.jsonl"
+    totals: Counter[str] = Counter()
+    for s in run.seconds:
+        totals.update(s.codes)
+    return dict(totals.most_common()), "outcomes.csv"
+
+
+def _notes(run: Run) -> list[str]:
+    notes = []
+    if run.info is not None and run.info.stop_reason not in (None, "completed"):
+        detail = f": {run.info.stop_detail}" if run.info.stop_detail else ""
+        notes.append(f"The run stopped early ({run.info.stop_reason}{detail}).")
+    if run.scenario is None:
+        notes.append("scenario.yaml is absent: no objective was evaluated.")
+    if not (run.path / "outcomes.csv").is_file():
+        notes.append("outcomes.csv is absent: the run recorded no traffic.")
+    if run.payments is None:
+        notes.append(
+            "payments.jsonl is absent or empty: latency percentiles are approximated from the "
+            "per-second percentiles, and failures by cause come from the code columns, "
+            "which also count payments whose user lacked credit."
+        )
+    if run.audit is None:
+        notes.append("audit.json is absent: the ledger invariants were not checked.")
+    return notes
+
+
+def summarize(run: Run) -> dict[str, Any]:
+    """The content of summary.json: totals, rates, latency, causes, knee and SLO verdicts."""
+    s = run.seconds
+
+    def total(field: str) -> int:
+        return sum(getattr(x, field) for x in s)
+
+    had_credit, had_credit_failed = total("had_credit"), total("had_credit_failed")
+    offered, dropped = total("offered"), total("dropped")
+    busy = [x for x in s if x.offered > 0 or x.payments > 0]
+    if run.payments is not None:
+        quantiles, source = exact_quantiles(run.payments.latency_ms), "payments.jsonl"
+    else:
+        quantiles, source = approx_quantiles(s), "outcomes.csv (approximate)"
+    causes, causes_source = _causes(run)
+    failure_rate = _ratio(had_credit_failed, had_credit)
+    success_rate = None if failure_rate is None else 1.0 - failure_rate
+    ghost_charges = run.reconcile.ghost_charges if run.reconcile else None
+    dropped_rate = _ratio(dropped, offered)
+    measured = {
+        "success_rate": success_rate,
+        "p95_ms": quantiles["p95"],
+        "p99_ms": quantiles["p99"],
+        "ghost_charges": None if ghost_charges is None else float(ghost_charges),
+        "dropped_rate": dropped_rate,
+        "had_credit_failure_rate": failure_rate,
+    }
+    slo = evaluate_slo(run.scenario.slo if run.scenario else {}, measured)
+    info, scenario = run.info, run.scenario
+    return {
+        "scenario": run.name,
+        "description": scenario.description if scenario else "",
+        "load_model": scenario.load_model if scenario else None,
+        "stop_reason": info.stop_reason if info else None,
+        "stop_detail": info.stop_detail if info else None,
+        "started_at": info.started_at if info else None,
+        "ended_at": info.ended_at if info else None,
+        "duration_s": measured_duration_s(run),
+        "planned_duration_s": scenario.duration_s if scenario else None,
+        "success_rate": success_rate,
+        "payments": total("payments"),
+        "attempts": total("attempts"),
+        "offered": offered,
+        "dropped": dropped,
+        "dropped_rate": dropped_rate,
+        "succeeded": total("succeeded"),
+        "declined": total("declined"),
+        "failed": total("failed"),
+        "unknown": total("unknown"),
+        "had_credit": had_credit,
+        "had_credit_failures": had_credit_failed,
+        "had_credit_failure_rate": failure_rate,
+        "had_credit_failures_by_cause": causes,
+        "had_credit_failures_by_cause_source": causes_source,
+        "throughput": {
+            "mean_succeeded_per_s": (sum(x.succeeded for x in busy) / len(busy) if busy else None),
+            "peak_succeeded_per_s": max((x.succeeded for x in s), default=None),
+            "mean_offered_per_s": sum(x.offered for x in busy) / len(busy) if busy else None,
+            "peak_offered_per_s": max((x.offered for x in s), default=None),
+            "seconds_with_traffic": len(busy),
+        },
+        "latency_ms": {**quantiles, "source": source},
+        "ghost_charges": ghost_charges,
+        "lost_successes": run.reconcile.lost_successes if run.reconcile else None,
+        "knee": find_knee(run).as_dict(),
+        "audit_ok": run.audit.ok if run.audit else None,
+        "audit_failed_checks": [c.name for c in run.audit.checks if not c.ok] if run.audit else [],
+        "faults": [
+            {"id": f.id, "kind": f.kind, "started_at_s": f.started_at_s, "ended_at_s": f.ended_at_s}
+            for f in run.faults
+        ],
+        "slo": slo,
+        "slo_passed": all(o["passed"] for o in slo),
+        "notes": _notes(run),
+    }

@@ -1,0 +1,126 @@
+"""How numbers and verdicts read, shared by the HTML page, summary.md, JUnit and the CLI."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+# Objectives whose values are shares (0..1), shown as percentages.
+SHARE_OBJECTIVES = frozenset({"success_rate", "dropped_rate", "had_credit_failure_rate"})
+
+
+def pct(rate: float | None, digits: int = 2) -> str:
+    """0.99512 -> "99.51 %"; None -> "n/a"."""
+    if rate is None:
+        return "n/a"
+    text = f"{100 * rate:.{digits}f}".rstrip("0").rstrip(".")
+    return f"{text} %"
+
+
+def ms(value: float | None) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:,.0f} ms" if value >= 10 else f"{value:.3g} ms"
+
+
+def count(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:,.0f}"
+
+
+def per_s(value: float | None) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:,.0f}/s" if value >= 10 else f"{value:.3g}/s"
+
+
+def sign(comparison: str) -> str:
+    """ ">=" -> "≥", "<=" -> "≤"."""
+    return {">=": "≥", "<=": "≤"}.get(comparison, comparison)
+
+
+def objective_value(name: str, value: float | None) -> str:
+    """A target or measured value in the objective's unit."""
+    if value is None:
+        return "unknown"
+    if name in SHARE_OBJECTIVES:
+        return pct(value, digits=3)
+    if name.endswith("_ms"):
+        return ms(value)
+    return f"{value:g}"
+
+
+def objective_line(objective: Mapping[str, Any]) -> str:
+    """e.g. "success_rate 97.1 % (target ≥ 99 %)" or with the reason a value is unknown."""
+    name = objective["name"]
+    measured = objective_value(name, objective["measured"])
+    target = f"{sign(objective['comparison'])} {objective_value(name, objective['target'])}"
+    line = f"{name} {measured} (target {target})"
+    if objective.get("note"):
+        line += f": {objective['note']}"
+    return line
+
+
+def failed_objectives(summary: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    return [o for o in summary.get("slo", []) if not o["passed"]]
+
+
+def verdict(summary: Mapping[str, Any]) -> str:
+    """ "SLO met", "SLO met (no objectives set)" or "SLO failed: <name>, <name>"."""
+    failed = failed_objectives(summary)
+    if failed:
+        return "SLO failed: " + ", ".join(o["name"] for o in failed)
+    if not summary.get("slo"):
+        return "SLO met (no objectives set)"
+    return "SLO met"
+
+
+def knee_text(knee: Mapping[str, Any] | None) -> str:
+    if not knee or knee.get("offered_per_s") is None:
+        return "n/a"
+    text = f"≈ {per_s(knee['offered_per_s'])}"
+    return text + " (held to max load)" if knee.get("held_to_max") else text
+
+
+def headline(summary: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    """(label, value, detail) for the numbers a reader looks at first."""
+    latency = summary.get("latency_ms") or {}
+    throughput = summary.get("throughput") or {}
+    ghosts = summary.get("ghost_charges")
+    return [
+        (
+            "success rate",
+            pct(summary.get("success_rate")),
+            f"of {count(summary.get('had_credit'))} payments whose user had credit",
+        ),
+        (
+            "had-credit failures",
+            count(summary.get("had_credit_failures")),
+            "有额度付不了: had credit, did not succeed",
+        ),
+        (
+            "p99 latency",
+            ms(latency.get("p99")),
+            f"p50 {ms(latency.get('p50'))} · p95 {ms(latency.get('p95'))}",
+        ),
+        (
+            "payments",
+            count(summary.get("payments")),
+            f"{count(summary.get('attempts'))} attempts · {count(summary.get('offered'))} offered",
+        ),
+        (
+            "dropped",
+            count(summary.get("dropped")),
+            f"{pct(summary.get('dropped_rate'))} of offered arrivals",
+        ),
+        ("knee", knee_text(summary.get("knee")), "highest load at which the SLO held"),
+        (
+            "throughput",
+            per_s(throughput.get("mean_succeeded_per_s")),
+            f"succeeded, mean; peak {per_s(throughput.get('peak_succeeded_per_s'))}",
+        ),
+        (
+            "ghost charges",
+            "not checked" if ghosts is None else count(ghosts),
+            "charged, but the client was told it failed",
+        ),
+    ]

@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import orjson
+
+from locustfiles.outcomes import RUN_ENDED, Payment, Recorder, outcome_of, percentile
+
+
+def _payment(start_s: float, amount: int = 1000, shown: int | None = 5000) -> Payment:
+    return Payment(key=f"k{start_s}", user_id="u000001", merchant_id="m00001", amount=amount,
+                   start_s=start_s, credit_shown=shown)
+
+
+def test_codes_are_classified_into_the_four_outcomes() -> None:
+    assert outcome_of(None) == "succeeded"
+    assert outcome_of("INSUFFICIENT_CREDIT") == "declined"
+    assert outcome_of("ACCOUNT_FROZEN") == "declined"
+    assert outcome_of("SYSTEM_BUSY") == "failed"
+    assert outcome_of("MERCHANT_NOT_SUPPORTED") == "failed"
+    for uncertain in ("PAYMENT_PENDING", "CHANNEL_TIMEOUT", "CLIENT_TIMEOUT", "BAD_RESPONSE"):
+        assert outcome_of(uncertain) == "unknown"
+
+
+def test_payments_count_in_the_second_they_were_due_not_when_they_ended() -> None:
+    rec = Recorder()
+    slow = _payment(0.9)
+    rec.started(slow)
+    rec.attempted(slow)
+    slow.code = "SYSTEM_BUSY"
+    rec.finish(slow, now_s=3.4)  # ended in second 3, due in second 0
+    fast = _payment(2.1)
+    rec.started(fast)
+    rec.attempted(fast)
+    rec.attempted(fast)  # one retry
+    rec.finish(fast, now_s=2.2)
+    rows = {r["time"]: r for r in rec.rows()}
+    assert rows[0]["payments"] == 1 and rows[0]["failed"] == 1
+    assert rows[0]["code_SYSTEM_BUSY"] == 1
+    assert rows[0]["p50_ms"] == 2500.0
+    assert rows[1]["payments"] == 0 and rows[1]["p50_ms"] == ""
+    assert rows[2]["succeeded"] == 1 and rows[2]["attempts"] == 2
+    assert rows[2]["code_SYSTEM_BUSY"] == 0
+
+
+def test_had_credit_follows_the_credit_the_page_showed() -> None:
+    rec = Recorder()
+    poor = _payment(0.1, amount=9000, shown=100)
+    poor.code = "INSUFFICIENT_CREDIT"
+    hidden = _payment(0.2, shown=None)  # the checkout page failed: counted against the gateway
+    hidden.code = "SYSTEM_BUSY"
+    fine = _payment(0.3)
+    for p in (poor, hidden, fine):
+        rec.started(p)
+        rec.finish(p, now_s=0.5)
+    row = rec.rows()[0]
+    assert row["had_credit"] == 2
+    assert row["had_credit_failed"] == 1
+    assert row["declined"] == 1
+
+
+def test_payments_open_at_the_end_are_counted_as_unknown_not_lost() -> None:
+    log = io.BytesIO()
+    rec = Recorder(log)
+    stuck = _payment(1.0)
+    rec.started(stuck)
+    rec.attempted(stuck)
+    assert rec.close_open(now_s=9.0) == 1
+    row = rec.rows()[1]
+    assert row["unknown"] == 1 and row[f"code_{RUN_ENDED}"] == 1
+    line = orjson.loads(log.getvalue().splitlines()[0])
+    assert line["outcome"] == "unknown" and line["code"] == RUN_ENDED
+    assert line["codes"] == [RUN_ENDED] and line["attempts"] == 1
+    rec.finish(stuck, now_s=10.0)  # a late finish of a closed payment changes nothing
+    assert rec.rows()[1]["payments"] == 1 and rec.finished == 1
+
+
+def test_dropped_arrivals_are_offered_load() -> None:
+    rec = Recorder()
+    rec.dropped(0.5, 3)
+    p = _payment(0.6)
+    rec.started(p)
+    rec.finish(p, 0.7)
+    row = rec.rows()[0]
+    assert row["offered"] == 4 and row["dropped"] == 3 and row["payments"] == 1
+
+
+def test_outcomes_csv_has_the_design_columns(tmp_path: Path) -> None:
+    rec = Recorder()
+    p = _payment(0.0)
+    p.code = "RISK_DECLINED"
+    rec.started(p)
+    rec.finish(p, 0.1)
+    path = tmp_path / "outcomes.csv"
+    rec.write_outcomes(path)
+    with path.open() as fh:
+        header = next(csv.reader(fh))
+    for column in ("time", "users", "offered", "dropped", "attempts", "succeeded", "declined",
+                   "failed", "unknown", "p50_ms", "p95_ms", "p99_ms", "code_RISK_DECLINED"):
+        assert column in header
+
+
+def test_percentile_is_nearest_rank() -> None:
+    values = [float(v) for v in range(1, 101)]
+    assert percentile(values, 50) == 50.0
+    assert percentile(values, 99) == 99.0
+    assert percentile([7.0], 99) == 7.0

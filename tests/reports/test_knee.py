@@ -1,0 +1,96 @@
+"""The knee and its load bins."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from reports.knee import bin_width, find_knee, load_bins
+from reports.run import load_run
+from tests.reports.conftest import ladder, payment, row, scenario, write_run
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "width"),
+    [(0, 390, 20), (10, 400, 20), (0, 10, 1), (100, 100, 1), (0, 5000, 250), (50, 500, 25)],
+)
+def test_bin_width(low: float, high: float, width: float) -> None:
+    assert bin_width(low, high) == width
+
+
+@pytest.mark.parametrize("spread", [21, 37, 99, 150, 401, 999, 1234, 20_001, 77_777])
+def test_bin_width_gives_10_to_21_bins(spread: int) -> None:
+    bins = spread / bin_width(0, spread) + 1
+    assert 10 <= bins <= 21
+
+
+def test_knee_where_success_drops_above_200(run_dir: Path) -> None:
+    rates = range(20, 420, 20)
+    write_run(run_dir, ladder(rates, {r: 0.8 for r in rates if r > 200}))
+    knee = find_knee(load_run(run_dir))
+    assert knee.offered_per_s == 200.0 and not knee.held_to_max
+    assert knee.bin_width_per_s == 20.0
+    assert [b.held for b in knee.bins] == [r <= 200 for r in rates]
+
+
+def test_knee_near_200_when_a_bin_straddles_it(run_dir: Path) -> None:
+    rates = range(10, 410, 10)
+    write_run(run_dir, ladder(rates, {r: 0.8 for r in rates if r > 200}))
+    knee = find_knee(load_run(run_dir))
+    assert knee.offered_per_s is not None and knee.bin_width_per_s is not None
+    assert abs(knee.offered_per_s - 200) <= knee.bin_width_per_s
+    # The [200, 220) bin pools 200/s (100 %) and 210/s (80 %) from summed counts: 90 %.
+    straddling = next(b for b in knee.bins if b.low == 200)
+    assert straddling.had_credit == 410 and straddling.success_rate == pytest.approx(368 / 410)
+
+
+def test_knee_held_to_max(run_dir: Path) -> None:
+    write_run(run_dir, ladder(range(50, 550, 50)))
+    knee = find_knee(load_run(run_dir))
+    assert (knee.offered_per_s, knee.held_to_max) == (500.0, True)
+
+
+def test_no_knee_when_the_lowest_load_breaks(run_dir: Path) -> None:
+    write_run(run_dir, ladder(range(50, 550, 50), dict.fromkeys(range(50, 550, 50), 0.5)))
+    knee = find_knee(load_run(run_dir))
+    assert (knee.offered_per_s, knee.held_to_max) == (None, False)
+    assert knee.bins[0].held is False
+
+
+def test_knee_from_p99_objective(run_dir: Path) -> None:
+    rows = [
+        row(t, r, latency_ms=(10, 20, 100 if r <= 300 else 900))
+        for t, r in enumerate(range(100, 600, 25))
+    ]
+    write_run(run_dir, rows, scenario_doc=scenario({"p99_ms": 500}))
+    knee = find_knee(load_run(run_dir))
+    assert knee.offered_per_s == 300.0
+
+
+def test_knee_p99_uses_payments_when_logged(run_dir: Path) -> None:
+    """outcomes.csv says 80 ms everywhere; the payment log says seconds above 300/s were slow."""
+    rates = list(range(100, 600, 25))
+    payments = [
+        payment(t + 0.5, 50.0 if r <= 300 else 2000.0)
+        for t, r in enumerate(rates)
+        for _ in range(3)
+    ]
+    write_run(run_dir, ladder(rates), scenario_doc=scenario({"p99_ms": 500}), payments=payments)
+    assert find_knee(load_run(run_dir)).offered_per_s == 300.0
+    (run_dir / "payments.jsonl").unlink()
+    assert find_knee(load_run(run_dir)).held_to_max
+
+
+def test_no_knee_without_objectives_or_traffic(run_dir: Path) -> None:
+    write_run(run_dir, ladder(range(10, 100, 10)), scenario_doc=scenario({"dropped_rate": 0.1}))
+    run = load_run(run_dir)
+    assert find_knee(run).offered_per_s is None
+    width, bins = load_bins(run)  # the bins still exist, for the chart
+    assert width == 5 and len(bins) == 9 and all(b.held is None for b in bins)
+
+
+def test_bins_skip_seconds_without_offers(run_dir: Path) -> None:
+    write_run(run_dir, [row(0, 0), row(1, 100), row(2, 0)])
+    knee = find_knee(load_run(run_dir))
+    assert [b.seconds for b in knee.bins] == [1] and knee.offered_per_s == 100.0

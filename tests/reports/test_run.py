@@ -1,0 +1,165 @@
+"""load_run: typed data from a results folder; optional files degrade, malformed ones fail."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from reports.run import RunError, load_run
+from tests.reports.conftest import payment, row, scenario, write_run
+
+
+def test_reads_every_file(run_dir: Path) -> None:
+    write_run(
+        run_dir,
+        [row(0, 10, declined=2, success=0.5), row(1, 20)],
+        payments=[payment(0.2, 35.0), payment(0.4, None, "unknown", code="CLIENT_TIMEOUT")],
+        faults=[{"id": "f1", "kind": "db_stall", "started_at_s": 0.5, "ended_at_s": None}],
+        gateway=[{"time": 0, "inflight": 3, "requests_total": 10, "rss_bytes": 1e6, "new": 1}],
+        audit={"ok": False, "checks": {"conservation": {"ok": False, "detail": {"d": 1}}}},
+        reconcile={"ghost_charges": 2, "lost_successes": 0, "examples": [{"key": "k"}]},
+    )
+    (run_dir / "locust.html").write_text("<html></html>")
+    run = load_run(run_dir)
+
+    first = run.seconds[0]
+    assert (first.time, first.offered, first.payments, first.had_credit) == (0, 10, 10, 8)
+    assert first.had_credit_failed == 4 and first.success_rate == 0.5
+    assert first.codes == {"INSUFFICIENT_CREDIT": 2, "SYSTEM_BUSY": 4}
+    assert run.seconds[1].codes == {}  # blank code cells read as 0 and are left out
+    assert set(run.code_names) == {"INSUFFICIENT_CREDIT", "SYSTEM_BUSY"}
+    assert run.scenario is not None and run.scenario.slo == {"success_rate": 0.99, "p99_ms": 1500}
+    assert run.scenario.load_model == "arrival-rate"
+    assert run.info is not None and run.info.stop_reason == "completed"
+    assert run.payments is not None and run.payments.count == 2
+    assert run.payments.latency_ms[0] == 35.0 and math.isnan(run.payments.latency_ms[1])
+    assert run.payments.had_credit_failures_by_code == {"CLIENT_TIMEOUT": 1}
+    assert run.faults[0].kind == "db_stall" and run.faults[0].ended_at_s is None
+    assert run.gateway is not None and run.gateway.peak("inflight") == 3
+    assert "new" not in run.gateway.columns
+    assert run.audit is not None and not run.audit.ok and run.audit.checks[0].detail == '{"d":1}'
+    assert run.reconcile is not None and run.reconcile.ghost_charges == 2
+    assert run.has_locust_html
+
+
+def test_optional_files_absent(run_dir: Path) -> None:
+    write_run(run_dir, [row(0, 5)], scenario_doc={})
+    run = load_run(run_dir)
+    assert run.scenario is None and run.name == "flash-sale"  # from run.json
+    assert (run.payments, run.gateway, run.audit, run.reconcile) == (None, None, None, None)
+    assert run.faults == () and not run.has_locust_html
+
+
+def test_run_json_alone_is_a_run_without_traffic(run_dir: Path) -> None:
+    write_run(run_dir, None)
+    run = load_run(run_dir)
+    assert run.seconds == () and run.info is not None
+
+
+def test_header_only_outcomes_is_an_empty_run(run_dir: Path) -> None:
+    write_run(run_dir, [], info={})
+    assert load_run(run_dir).seconds == ()
+
+
+def test_unknown_slo_keys_and_nulls(run_dir: Path) -> None:
+    write_run(run_dir, [row(0, 1)], scenario_doc=scenario({"p95_ms": None, "dropped_rate": 0.01}))
+    run = load_run(run_dir)
+    assert run.scenario is not None and run.scenario.slo == {"dropped_rate": 0.01}
+
+
+@pytest.mark.parametrize(
+    ("setup", "needle"),
+    [
+        (lambda d: None, "not a paystorm run"),
+        (lambda d: (d / "outcomes.csv").write_text(""), "outcomes.csv: empty file"),
+        (lambda d: (d / "outcomes.csv").write_text("time,users\n0,1\n"), "missing column"),
+    ],
+)
+def test_not_a_run(run_dir: Path, setup: Callable[[Path], object], needle: str) -> None:
+    run_dir.mkdir()
+    setup(run_dir)
+    with pytest.raises(RunError, match=needle):
+        load_run(run_dir)
+
+
+def test_missing_folder(tmp_path: Path) -> None:
+    with pytest.raises(RunError, match="no such directory"):
+        load_run(tmp_path / "nope")
+
+
+@pytest.mark.parametrize(
+    ("edit", "needle"),
+    [
+        ("1,10,10,0,10,10,0,10,x,0,0,0,20,50,80", "line 3, column 'succeeded': expected a whole"),
+        ("1,10,10,0,10,10,0,10,10.5,0,0,0,20,50,80", "'succeeded': expected a whole number"),
+        ("1,10,10,0,10,10", "truncated or malformed row"),
+        ("1,10,10,0,10,10,0,10,10,0,0,0,20,50,fast", "'p99_ms': expected a number"),
+        ("1,10,10,0,10,3,5,10,10,0,0,0,20,50,80", "had_credit_failed 5 exceeds had_credit 3"),
+        ("1,10,10,0,10,10,0,-1,10,0,0,0,20,50,80", "negative count"),
+        ("0,10,10,0,10,10,0,10,10,0,0,0,20,50,80", "second 0 appears twice"),
+    ],
+)
+def test_malformed_outcomes(run_dir: Path, edit: str, needle: str) -> None:
+    write_run(run_dir, [row(0, 10), row(1, 10), row(2, 10)])
+    path = run_dir / "outcomes.csv"
+    lines = path.read_text().splitlines()
+    assert lines[0].startswith("time,users,offered") and lines[0].count(",") == 14
+    lines[2] = edit
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(RunError, match=needle) as caught:
+        load_run(run_dir)
+    message = str(caught.value)
+    assert str(path) in message and "\n" not in message
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "needle"),
+    [
+        (
+            "payments.jsonl",
+            '{"start_s": 0.1, "latency_ms": 5, "had_credit": true, "outco',
+            "line 1",
+        ),
+        ("payments.jsonl", '{"start_s": 0.1, "had_credit": true, "outcome": "failed"}', "latency"),
+        (
+            "payments.jsonl",
+            '{"start_s": "0", "latency_ms": 1, "had_credit": true, "outcome": "failed"}',
+            "start_s must be a number",
+        ),
+        (
+            "payments.jsonl",
+            '{"start_s": 0, "latency_ms": 1, "had_credit": 1, "outcome": "failed"}',
+            "had_credit must be true or false",
+        ),
+        (
+            "payments.jsonl",
+            '{"start_s": 0, "latency_ms": 1, "had_credit": true, "outcome": "lost"}',
+            "unknown outcome 'lost'",
+        ),
+        ("faults.json", '{"kind": "latency"}', "expected a JSON list"),
+        ("faults.json", '[{"kind": "latency"}]', "needs 'kind' and 'started_at_s'"),
+        ("faults.json", "[", "not valid JSON"),
+        ("run.json", '{"duration_s": "long"}', "'duration_s' must be float"),
+        ("scenario.yaml", "name: [unclosed", "not valid YAML"),
+        ("scenario.yaml", "name: x\nslo: {success_rate: 1.5}", "slo.success_rate"),
+        ("scenario.yaml", "name: x\nslo: {p99_ms: fast}", "'slo.p99_ms' must be float"),
+        ("scenario.yaml", "- a list", "top level must be an object"),
+        ("audit.json", '{"checks": {}}', "missing field 'ok'"),
+        ("reconcile.json", '{"ghost_charges": "none"}', "'ghost_charges' must be int"),
+        ("gateway_metrics.csv", "time,inflight\n0,many\n", "'inflight': expected a number"),
+    ],
+)
+def test_malformed_files(run_dir: Path, name: str, content: str, needle: str) -> None:
+    write_run(run_dir, [row(0, 10)])
+    (run_dir / name).write_text(content + "\n")
+    with pytest.raises(RunError, match=needle) as caught:
+        load_run(run_dir)
+    assert name in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_empty_payment_log_is_ignored(run_dir: Path) -> None:
+    write_run(run_dir, [row(0, 10)], payments=[])
+    assert (run_dir / "payments.jsonl").exists() and load_run(run_dir).payments is None

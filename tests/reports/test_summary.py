@@ -1,0 +1,169 @@
+"""summarize: every summary.json field from known counts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from reports.run import load_run
+from reports.summary import evaluate_slo, summarize
+from tests.reports.conftest import payment, row, run_info, scenario, write_run
+
+
+def _summary(run_dir: Path, rows: list[dict[str, Any]], **files: Any) -> dict[str, Any]:
+    write_run(run_dir, rows, **files)
+    return summarize(load_run(run_dir))
+
+
+def test_totals_and_rates(run_dir: Path) -> None:
+    rows = [
+        row(0, 100, declined=10, success=0.9),  # 90 had credit, 9 failed
+        row(1, 200, dropped=20, success=0.95),  # 180 had credit, 9 failed
+        row(2, 0),  # a quiet second: not traffic
+    ]
+    s = _summary(run_dir, rows)
+    assert s["had_credit"] == 270 and s["had_credit_failures"] == 18
+    assert s["success_rate"] == pytest.approx(1 - 18 / 270)
+    assert s["had_credit_failure_rate"] == pytest.approx(18 / 270)
+    assert (s["offered"], s["dropped"], s["payments"]) == (300, 20, 280)
+    assert s["dropped_rate"] == pytest.approx(20 / 300)
+    assert (s["succeeded"], s["declined"], s["failed"], s["unknown"]) == (252, 10, 18, 0)
+    assert s["attempts"] == 280 + 18
+    assert s["throughput"]["seconds_with_traffic"] == 2
+    assert s["throughput"]["mean_succeeded_per_s"] == pytest.approx(252 / 2)
+    assert s["throughput"]["peak_succeeded_per_s"] == 171
+    assert s["scenario"] == "flash-sale" and s["stop_reason"] == "completed"
+    assert s["duration_s"] == pytest.approx(60.5)  # ended_at - started_at
+
+
+def test_no_credit_means_no_success_rate_and_a_failed_objective(run_dir: Path) -> None:
+    s = _summary(run_dir, [row(0, 10, declined=10)])
+    assert s["success_rate"] is None and s["had_credit_failure_rate"] is None
+    success = next(o for o in s["slo"] if o["name"] == "success_rate")
+    assert (
+        success["measured"] is None
+        and not success["passed"]
+        and "no payment had credit" in (success["note"])
+    )
+
+
+def test_slo_pass_and_fail(run_dir: Path) -> None:
+    slo = {"success_rate": 0.99, "p99_ms": 100, "dropped_rate": 0.05, "p95_ms": None}
+    s = _summary(run_dir, [row(0, 100, dropped=10)], scenario_doc=scenario(slo))
+    by_name = {o["name"]: o for o in s["slo"]}
+    assert list(by_name) == ["success_rate", "p99_ms", "dropped_rate"]
+    assert by_name["success_rate"] == {
+        "name": "success_rate",
+        "target": 0.99,
+        "measured": 1.0,
+        "passed": True,
+        "comparison": ">=",
+        "meaning": "success rate of payments whose user had credit",
+    }
+    assert by_name["p99_ms"]["measured"] == 80.0 and by_name["p99_ms"]["passed"]
+    assert by_name["dropped_rate"]["measured"] == pytest.approx(0.1)
+    assert not by_name["dropped_rate"]["passed"] and by_name["dropped_rate"]["comparison"] == "<="
+    assert s["slo_passed"] is False
+
+
+def test_exactly_on_target_passes() -> None:
+    [o] = evaluate_slo({"success_rate": 0.99}, {"success_rate": 1 - 3 / 300})
+    assert o["passed"]
+
+
+def test_no_objectives_pass(run_dir: Path) -> None:
+    s = _summary(run_dir, [row(0, 10, success=0.5)], scenario_doc=scenario({}))
+    assert s["slo"] == [] and s["slo_passed"] is True and s["knee"]["offered_per_s"] is None
+
+
+def test_ghost_charges_from_reconcile(run_dir: Path) -> None:
+    slo = scenario({"ghost_charges": 0})
+    s = _summary(run_dir, [row(0, 10)], scenario_doc=slo, reconcile={"ghost_charges": 3})
+    assert s["ghost_charges"] == 3 and s["slo"][0]["measured"] == 3 and not s["slo_passed"]
+
+
+def test_ghost_charges_unknown_without_reconcile(run_dir: Path) -> None:
+    s = _summary(run_dir, [row(0, 10)], scenario_doc=scenario({"ghost_charges": 0}))
+    [ghosts] = s["slo"]
+    assert s["ghost_charges"] is None and ghosts["measured"] is None and not ghosts["passed"]
+    assert "reconcile.json" in ghosts["note"]
+
+
+def test_unknown_objective_fails_visibly(run_dir: Path) -> None:
+    s = _summary(run_dir, [row(0, 10)], scenario_doc=scenario({"p999_ms": 5}))
+    [o] = s["slo"]
+    assert o["name"] == "p999_ms" and not o["passed"] and "not an objective" in o["note"]
+
+
+def test_latency_and_causes_from_payments(run_dir: Path) -> None:
+    latencies = [float(v) for v in range(1, 101)]  # 1..100 ms
+    payments = [payment(i / 100, v) for i, v in enumerate(latencies)]
+    payments += [
+        payment(0.5, 10.0, "failed", code="SYSTEM_BUSY"),
+        payment(0.6, 10.0, "unknown", code="CLIENT_TIMEOUT"),
+        payment(0.7, 10.0, "unknown", code=None),
+        payment(0.8, 10.0, "declined", code="INSUFFICIENT_CREDIT", had_credit=False),
+        payment(0.9, 10.0, "failed", code="SYSTEM_BUSY"),
+    ]
+    s = _summary(run_dir, [row(0, 105, success=0.96)], payments=payments)
+    expected = np.percentile(latencies + [10.0] * 5, [50, 95, 99])
+    assert s["latency_ms"]["source"] == "payments.jsonl"
+    assert [s["latency_ms"][q] for q in ("p50", "p95", "p99")] == pytest.approx(expected)
+    assert s["latency_ms"]["max"] == 100.0
+    # Only had-credit payments that did not succeed, by final code; no-credit declines excluded.
+    assert s["had_credit_failures_by_cause"] == {
+        "SYSTEM_BUSY": 2,
+        "CLIENT_TIMEOUT": 1,
+        "NO_CODE": 1,
+    }
+    assert s["had_credit_failures_by_cause_source"] == "payments.jsonl"
+
+
+def test_latency_and_causes_without_payments(run_dir: Path) -> None:
+    rows = [
+        row(0, 100, success=0.9, latency_ms=(10.0, 20.0, 30.0), failure_code="DB_TIMEOUT"),
+        row(1, 100, success=0.8, unknown_share=0.5, latency_ms=(100.0, 200.0, 300.0)),
+    ]
+    s = _summary(run_dir, rows)
+    latency = s["latency_ms"]
+    assert latency["source"] == "outcomes.csv (approximate)"
+    # Each second's payments: 50 % at its p50, 45 % at p95, 5 % at p99. Second 0 (all <= 30 ms)
+    # holds half of all payments, so the median is 30 ms; 95 % is reached at second 1's p95.
+    assert (latency["p50"], latency["p95"], latency["p99"], latency["max"]) == (30, 200, 300, 300)
+    assert s["had_credit_failures_by_cause"] == {
+        "SYSTEM_BUSY": 10,
+        "DB_TIMEOUT": 10,
+        "CLIENT_TIMEOUT": 10,
+    }
+    assert s["had_credit_failures_by_cause_source"] == "outcomes.csv"
+    assert any("payments.jsonl is absent or empty" in note for note in s["notes"])
+
+
+def test_audit_and_stop_reason(run_dir: Path) -> None:
+    audit = {"ok": False, "checks": {"a": {"ok": True}, "b": {"ok": False, "detail": "x"}}}
+    info = run_info(stop_reason="guard", stop_detail="success < 20 % for 15 s")
+    s = _summary(run_dir, [row(0, 10)], audit=audit, info=info)
+    assert s["audit_ok"] is False and s["audit_failed_checks"] == ["b"]
+    assert s["stop_reason"] == "guard" and any("guard" in note for note in s["notes"])
+
+
+def test_empty_run(run_dir: Path) -> None:
+    s = _summary(run_dir, [], info=run_info(started_at=None, ended_at=None, duration_s=None))
+    assert s["payments"] == 0 and s["success_rate"] is None and s["duration_s"] is None
+    assert s["latency_ms"] == {
+        "p50": None,
+        "p95": None,
+        "p99": None,
+        "max": None,
+        "source": "outcomes.csv (approximate)",
+    }
+    assert s["knee"] == {
+        "offered_per_s": None,
+        "held_to_max": False,
+        "bin_width_per_s": None,
+        "bins": [],
+    }
+    assert s["throughput"]["mean_succeeded_per_s"] is None and not s["slo_passed"]

@@ -1,0 +1,143 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from scenarios.loader import ScenarioError, catalogue, dump, load_scenario, parse_scenario
+from scenarios.model import rate_at, users_at
+
+MINIMAL = {
+    "name": "t",
+    "duration_s": 30,
+    "load": {"model": "users", "stages": [{"until_s": 30, "users": 5}]},
+}
+
+
+def _with(path: str, value: object) -> dict[str, object]:
+    """MINIMAL with one dotted field replaced (or removed when value is ...)."""
+    data = yaml.safe_load(yaml.safe_dump(MINIMAL))
+    *parents, last = path.split(".")
+    node = data
+    for part in parents:
+        node = node[int(part)] if isinstance(node, list) else node.setdefault(part, {})
+    if value is ...:
+        del node[last]
+    elif isinstance(node, list):
+        node[int(last)] = value
+    else:
+        node[last] = value
+    return data  # type: ignore[no-any-return]
+
+
+def test_minimal_scenario_gets_every_default() -> None:
+    s = parse_scenario(MINIMAL, "t.yaml")
+    assert s.description == ""
+    assert s.client.timeout_s == 5.0
+    assert s.mix == {"shopper": 100.0}
+    assert s.slo.success_rate is None
+    assert s.faults == ()
+
+
+def test_resolved_dump_loads_back_to_the_same_scenario() -> None:
+    s = parse_scenario(MINIMAL, "t.yaml")
+    assert parse_scenario(yaml.safe_load(dump(s)), "again.yaml") == s
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "expected"),
+    [
+        (("name", ...), "name", "required"),
+        (("duration_s", "long"), "duration_s", "a number"),
+        (("duration_s", -5), "duration_s", "> 0"),
+        (("surprise", 1), "surprise", "known fields"),
+        (("load.model", "closed"), "load.model", "one of users"),
+        (("load.stages", []), "load.stages", "at least one stage"),
+        (("load.stages", [{"until_s": 30, "users": -1}]), "load.stages[0].users", ">= 0"),
+        (("load.stages", [{"until_s": 30, "users": 2.5}]), "load.stages[0].users", "integer"),
+        (("load.stages", [{"until_s": 20, "users": 1}, {"until_s": 10, "users": 2}]),
+         "load.stages[1].until_s", "after the previous"),
+        (("load.stages", [{"until_s": 10, "users": 1}]), "load.stages", "covering duration_s"),
+        (("load.stages", [{"until_s": 30, "users": 1, "ramp": "wobbly"}]),
+         "load.stages[0].ramp", "step, linear"),
+        (("load.stages", [{"until_s": 30, "rate": 5}]), "load.stages[0].users", "required"),
+        (("mix", {"shopper": 50, "alien": 50}), "mix.alien", "known fields"),
+        (("mix", {"shopper": 0}), "mix", "weight above 0"),
+        (("client", {"retry": "sometimes"}), "client.retry", "none, immediate, backoff"),
+        (("client", {"timeout_s": 0}), "client.timeout_s", "> 0"),
+        (("slo", {"success_rate": 1.5}), "slo.success_rate", "<= 1"),
+        (("slo", {"p99_ms": "fast"}), "slo.p99_ms", "a number"),
+        (("faults", [{"kind": "meteor"}]), "faults[0].kind", "known fault kind"),
+        (("guard", {"for_s": True}), "guard.for_s", "a number"),
+    ],
+)
+def test_bad_field_names_file_field_and_expectation(
+    change: tuple[str, object], field: str, expected: str
+) -> None:
+    with pytest.raises(ScenarioError) as info:
+        parse_scenario(_with(*change), "bad.yaml")
+    message = str(info.value)
+    assert message.startswith(f"bad.yaml: {field}: expected"), message
+    assert expected in message
+    assert "\n" not in message
+
+
+def test_unknown_name_and_invalid_yaml_are_one_line(tmp_path: Path) -> None:
+    with pytest.raises(ScenarioError, match="no such scenario"):
+        load_scenario("no-such-scenario")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("name: [unclosed\n")
+    with pytest.raises(ScenarioError, match=r"broken\.yaml: line \d+: expected valid YAML"):
+        load_scenario(str(broken))
+
+
+def test_every_catalogue_scenario_loads() -> None:
+    names = catalogue()
+    assert "flash-sale" in names
+    for name in names:
+        scenario = load_scenario(name)
+        assert scenario.name == name
+        assert scenario.description
+
+
+def test_levels_follow_steps_and_linear_ramps() -> None:
+    s = parse_scenario(
+        {
+            "name": "r",
+            "duration_s": 30,
+            "load": {
+                "model": "users",
+                "stages": [
+                    {"until_s": 10, "users": 10},
+                    {"until_s": 20, "users": 110, "ramp": "linear"},
+                    {"until_s": 30, "users": 5},
+                ],
+            },
+        },
+        "r.yaml",
+    )
+    stages = s.load.stages
+    assert users_at(stages, 0) == 10
+    assert users_at(stages, 9.9) == 10
+    assert users_at(stages, 15) == 60  # halfway up the ramp from 10 to 110
+    assert users_at(stages, 25) == 5
+    assert users_at(stages, 30) == 0  # after the last stage
+    assert rate_at(stages, 5) == 0.0  # a users stage offers no arrival rate
+
+
+def test_bad_scenario_on_the_command_line_exits_2_with_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(_with("load.stages", [{"until_s": 30, "users": -3}])))
+    proc = subprocess.run(
+        [sys.executable, "-m", "paystorm", "run", str(bad), "--out", str(tmp_path / "out")],
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert "bad.yaml" in lines[0] and "load.stages[0].users" in lines[0]
+    assert "Traceback" not in proc.stderr + proc.stdout
+    assert not (tmp_path / "out").exists()  # nothing started, nothing written
