@@ -12,7 +12,7 @@ import orjson
 from locust import FastHttpUser
 from locust.contrib.fasthttp import ResponseContextManager
 
-from locustfiles.context import RunContext
+from locustfiles.context import RunContext, context_of
 from locustfiles.outcomes import (
     BAD_RESPONSE,
     CLIENT_TIMEOUT,
@@ -32,8 +32,13 @@ class Exchange:
 
     __slots__ = ("body", "code", "retry_after_s", "status")
 
-    def __init__(self, status: int, code: str | None, body: dict[str, Any] | None,
-                 retry_after_s: float | None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str | None,
+        body: dict[str, Any] | None,
+        retry_after_s: float | None,
+    ) -> None:
         self.status = status
         self.code = code
         self.body = body
@@ -44,8 +49,9 @@ class Exchange:
         if self.code is None:
             return False
         spec = CATALOGUE.get(self.code)
-        return spec.retryable if spec is not None else self.code in (CLIENT_TIMEOUT,
-                                                                      CONNECTION_ERROR)
+        return (
+            spec.retryable if spec is not None else self.code in (CLIENT_TIMEOUT, CONNECTION_ERROR)
+        )
 
 
 def classify(resp: ResponseContextManager) -> Exchange:
@@ -53,15 +59,15 @@ def classify(resp: ResponseContextManager) -> Exchange:
     if resp.status_code == 0:  # no HTTP response at all
         error = getattr(resp, "error", None) or resp.request_meta.get("exception")
         timed_out = isinstance(error, TimeoutError | gevent.Timeout)
-        code = CLIENT_TIMEOUT if timed_out else CONNECTION_ERROR
-        resp.failure(f"{code}: {type(error).__name__}")
-        return Exchange(0, code, None, None)
+        client_code = CLIENT_TIMEOUT if timed_out else CONNECTION_ERROR
+        resp.failure(f"{client_code}: {type(error).__name__}")
+        return Exchange(0, client_code, None, None)
     try:
         body = orjson.loads(resp.content or b"")
         if not isinstance(body, dict):
             raise ValueError("not an object")
-        error = body.get("error")
-        code = None if error is None else str(error["code"])
+        problem = body.get("error")
+        code = None if problem is None else str(problem["code"])
     except (ValueError, KeyError, TypeError):
         snippet = (resp.content or b"")[:80].decode("utf-8", "replace")
         resp.failure(f"{BAD_RESPONSE}: HTTP {resp.status_code} {snippet!r}")
@@ -76,12 +82,15 @@ def classify(resp: ResponseContextManager) -> Exchange:
         resp.success()
     else:
         resp.failure(code)
-    retry_after = resp.headers.get("Retry-After") if resp.headers else None
+    return Exchange(resp.status_code, code, body, _retry_after_s(resp))
+
+
+def _retry_after_s(resp: ResponseContextManager) -> float | None:
+    value = resp.headers.get("Retry-After") if resp.headers else None
     try:
-        retry_after_s = float(retry_after) if retry_after else None
+        return float(str(value)) if value else None
     except ValueError:
-        retry_after_s = None
-    return Exchange(resp.status_code, code, body, retry_after_s)
+        return None  # an HTTP-date: the back-off alone decides
 
 
 class PaystormUser(FastHttpUser):
@@ -92,12 +101,11 @@ class PaystormUser(FastHttpUser):
     rng: random.Random
 
     def on_start(self) -> None:
-        self.ctx = self.environment.paystorm
+        self.ctx = context_of(self.environment)
         self.rng = self.ctx.user_rng()
 
     def get_json(self, path: str, name: str) -> Exchange:
-        with self.client.get(path, name=name, headers=JSON_HEADERS,
-                             catch_response=True) as resp:
+        with self.client.get(path, name=name, headers=JSON_HEADERS, catch_response=True) as resp:
             return classify(resp)
 
     def post_payment(self, payment: Payment, body: bytes) -> Exchange:
@@ -107,8 +115,13 @@ class PaystormUser(FastHttpUser):
         retries = 0
         while True:
             self.ctx.recorder.attempted(payment)
-            with self.client.post("/v1/payments", data=body, headers=headers,
-                                  name="/v1/payments", catch_response=True) as resp:
+            with self.client.post(
+                "/v1/payments",
+                data=body,  # type: ignore[arg-type]  # bytes go out as they are
+                headers=headers,
+                name="/v1/payments",
+                catch_response=True,
+            ) as resp:
                 ex = classify(resp)
             if ex.code is not None:
                 payment.codes.append(ex.code)
@@ -122,7 +135,7 @@ class PaystormUser(FastHttpUser):
 
     def _backoff_s(self, retry: int, retry_after_s: float | None) -> float:
         # Exponential with full jitter (AWS architecture blog), never sooner than Retry-After.
-        delay = self.rng.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** retry))
+        delay = self.rng.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**retry))
         return max(delay, retry_after_s or 0.0)
 
     def finish(self, payment: Payment, code: str | None) -> None:

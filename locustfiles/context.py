@@ -3,14 +3,17 @@ recorder and the clock every payment is timed against (no Locust import here).""
 
 from __future__ import annotations
 
+import json
 import random
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from locustfiles.outcomes import Recorder
 from mock_gateway.seed import POPULAR_MERCHANTS, merchant_id
+from scenarios.loader import load_scenario
 from scenarios.model import Scenario
 
 POPULAR_SHARE = 0.8  # of checkouts go to the popular merchants, as on a promo day
@@ -49,3 +52,27 @@ def pick_merchant(rng: random.Random, merchants: int) -> str:
 def basket_fen(rng: random.Random) -> int:
     amount = int(rng.lognormvariate(0.0, BASKET_SIGMA) * BASKET_MEDIAN_FEN)
     return max(100, min(amount, 5_000_000))
+
+
+def context_of(environment: Any) -> RunContext:
+    """The run context the locustfile's init hook put on Locust's environment; a default one
+    (the steady scenario, nothing written) when a user runs alone under `run_single_user`."""
+    ctx = getattr(environment, "paystorm", None)
+    if isinstance(ctx, RunContext):
+        return ctx
+    ctx = RunContext(scenario=load_scenario("steady"), results_dir=None)
+    population = target_population(environment.host or "")
+    ctx.accounts = population.get("accounts", ctx.scenario.population.accounts)
+    ctx.merchants = population.get("merchants", ctx.scenario.population.merchants)
+    environment.paystorm = ctx
+    return ctx
+
+
+def target_population(host: str) -> dict[str, int]:
+    """The target's seeded population, from its /healthz (empty when it cannot be read)."""
+    try:
+        with urllib.request.urlopen(f"{host.rstrip('/')}/healthz", timeout=5) as resp:
+            data = json.load(resp)
+        return {k: int(data[k]) for k in ("accounts", "merchants")}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}

@@ -22,14 +22,34 @@ CONNECTION_ERROR = "CONNECTION_ERROR"
 BAD_RESPONSE = "BAD_RESPONSE"
 RUN_ENDED = "RUN_ENDED"  # the run stopped before the payment's outcome was known
 # Codes after which the client cannot know whether it was charged.
-UNCERTAIN = frozenset({
-    "PAYMENT_PENDING", "CHANNEL_TIMEOUT", "DB_TIMEOUT", CLIENT_TIMEOUT, CONNECTION_ERROR,
-    BAD_RESPONSE, RUN_ENDED,
-})
+UNCERTAIN = frozenset(
+    {
+        "PAYMENT_PENDING",
+        "CHANNEL_TIMEOUT",
+        "DB_TIMEOUT",
+        CLIENT_TIMEOUT,
+        CONNECTION_ERROR,
+        BAD_RESPONSE,
+        RUN_ENDED,
+    }
+)
 
 COLUMNS = (
-    "time", "users", "offered", "dropped", "payments", "had_credit", "had_credit_failed",
-    "attempts", "succeeded", "declined", "failed", "unknown", "p50_ms", "p95_ms", "p99_ms",
+    "time",
+    "users",
+    "offered",
+    "dropped",
+    "payments",
+    "had_credit",
+    "had_credit_failed",
+    "attempts",
+    "succeeded",
+    "declined",
+    "failed",
+    "unknown",
+    "p50_ms",
+    "p95_ms",
+    "p99_ms",
 )
 
 
@@ -66,11 +86,18 @@ class Payment:
 
     def as_json(self) -> dict[str, Any]:
         return {
-            "key": self.key, "payment_id": self.payment_id, "user_id": self.user_id,
-            "merchant_id": self.merchant_id, "amount": self.amount,
-            "credit_shown": self.credit_shown, "had_credit": self.had_credit,
-            "start_s": round(self.start_s, 4), "latency_ms": round(self.latency_ms, 2),
-            "attempts": self.attempts, "codes": self.codes, "outcome": outcome_of(self.code),
+            "key": self.key,
+            "payment_id": self.payment_id,
+            "user_id": self.user_id,
+            "merchant_id": self.merchant_id,
+            "amount": self.amount,
+            "credit_shown": self.credit_shown,
+            "had_credit": self.had_credit,
+            "start_s": round(self.start_s, 4),
+            "latency_ms": round(self.latency_ms, 2),
+            "attempts": self.attempts,
+            "codes": self.codes,
+            "outcome": outcome_of(self.code),
             "code": self.code,
         }
 
@@ -173,11 +200,18 @@ class Recorder:
             s = self.seconds.get(sec, Second())
             lat = sorted(s.latencies_ms)
             row: dict[str, Any] = {
-                "time": sec, "users": s.users, "offered": s.payments + s.dropped,
-                "dropped": s.dropped, "payments": s.payments, "had_credit": s.had_credit,
-                "had_credit_failed": s.had_credit_failed, "attempts": s.attempts,
-                "succeeded": s.outcomes["succeeded"], "declined": s.outcomes["declined"],
-                "failed": s.outcomes["failed"], "unknown": s.outcomes["unknown"],
+                "time": sec,
+                "users": s.users,
+                "offered": s.payments + s.dropped,
+                "dropped": s.dropped,
+                "payments": s.payments,
+                "had_credit": s.had_credit,
+                "had_credit_failed": s.had_credit_failed,
+                "attempts": s.attempts,
+                "succeeded": s.outcomes["succeeded"],
+                "declined": s.outcomes["declined"],
+                "failed": s.outcomes["failed"],
+                "unknown": s.outcomes["unknown"],
                 "p50_ms": round(percentile(lat, 50), 2) if lat else "",
                 "p95_ms": round(percentile(lat, 95), 2) if lat else "",
                 "p99_ms": round(percentile(lat, 99), 2) if lat else "",

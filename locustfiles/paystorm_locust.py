@@ -9,7 +9,6 @@ import hashlib
 import json
 import os
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ from locust import between, events
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
-from locustfiles.context import RunContext
+from locustfiles.context import RunContext, context_of, target_population
 from locustfiles.outcomes import Recorder
 from locustfiles.shape import ScenarioShape
 from locustfiles.shoppers import Shopper
@@ -34,8 +33,11 @@ CLOCK_FILE = "clock.json"  # second 0 of the run, so other samplers can line up 
 @events.init_command_line_parser.add_listener
 def _arguments(parser: Any) -> None:
     parser.add_argument("--scenario", default="steady", help="paystorm scenario name or file")
-    parser.add_argument("--results-dir", default="", help="where outcomes.csv and "
-                        "payments.jsonl go (none: nothing is written)")
+    parser.add_argument(
+        "--results-dir",
+        default="",
+        help="where outcomes.csv and payments.jsonl go (none: nothing is written)",
+    )
 
 
 @events.init.add_listener
@@ -59,8 +61,8 @@ def _init(environment: Environment, **_: Any) -> None:
 
 @events.test_start.add_listener
 def _test_start(environment: Environment, **_: Any) -> None:
-    ctx: RunContext = environment.paystorm  # type: ignore[attr-defined]
-    population = _population(environment.host or "")
+    ctx = context_of(environment)
+    population = target_population(environment.host or "")
     ctx.accounts = population.get("accounts", ctx.scenario.population.accounts)
     ctx.merchants = population.get("merchants", ctx.scenario.population.merchants)
     ctx.t0 = time.time()
@@ -72,16 +74,6 @@ def _test_start(environment: Environment, **_: Any) -> None:
         ctx.payments_log = (ctx.results_dir / "payments.jsonl").open("wb")
         ctx.recorder = Recorder(ctx.payments_log)
     gevent.spawn(_every_second, environment, ctx)
-
-
-def _population(host: str) -> dict[str, int]:
-    """The target's seeded population, from its /healthz."""
-    try:
-        with urllib.request.urlopen(f"{host.rstrip('/')}/healthz", timeout=5) as resp:
-            data = json.load(resp)
-        return {k: int(data[k]) for k in ("accounts", "merchants")}
-    except (OSError, ValueError, KeyError):
-        return {}
 
 
 def _every_second(environment: Environment, ctx: RunContext) -> None:
@@ -98,12 +90,20 @@ def _every_second(environment: Environment, ctx: RunContext) -> None:
         rate = None
         if live["had_credit"]:
             rate = 1 - live["had_credit_failed"] / live["had_credit"]
-        _write_json(ctx, PROGRESS_FILE, {
-            "elapsed_s": round(now, 1), "duration_s": ctx.scenario.run_duration_s,
-            "users": runner.user_count, "started_per_s": live["started"],
-            "finished_per_s": live["finished"], "succeeded_per_s": live["succeeded"],
-            "dropped_per_s": live["dropped"], "success_rate": rate,
-        })
+        _write_json(
+            ctx,
+            PROGRESS_FILE,
+            {
+                "elapsed_s": round(now, 1),
+                "duration_s": ctx.scenario.run_duration_s,
+                "users": runner.user_count,
+                "started_per_s": live["started"],
+                "finished_per_s": live["finished"],
+                "succeeded_per_s": live["succeeded"],
+                "dropped_per_s": live["dropped"],
+                "success_rate": rate,
+            },
+        )
         if guard.min_success_rate is None or rate is None:
             continue
         if rate >= guard.min_success_rate:
@@ -111,8 +111,10 @@ def _every_second(environment: Environment, ctx: RunContext) -> None:
             continue
         low_since = now if low_since is None else low_since
         if now - low_since >= guard.for_s:
-            reason = (f"success rate below {guard.min_success_rate:.0%} for "
-                      f"{now - low_since:.0f} s (last second {rate:.0%})")
+            reason = (
+                f"success rate below {guard.min_success_rate:.0%} for "
+                f"{now - low_since:.0f} s (last second {rate:.0%})"
+            )
             _write_json(ctx, GUARD_FILE, {"at_s": round(now, 1), "reason": reason})
             runner.quit()
             return
@@ -128,7 +130,7 @@ def _write_json(ctx: RunContext, name: str, data: dict[str, Any]) -> None:
 
 @events.test_stop.add_listener
 def _test_stop(environment: Environment, **_: Any) -> None:
-    ctx: RunContext = environment.paystorm  # type: ignore[attr-defined]
+    ctx = context_of(environment)
     if isinstance(environment.runner, MasterRunner | WorkerRunner):
         return
     ctx.recorder.close_open(ctx.now_s())

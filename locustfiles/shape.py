@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from locust import LoadTestShape
 
+from locustfiles.context import context_of
 from scenarios.model import users_at
 
 
@@ -11,7 +12,8 @@ class ScenarioShape(LoadTestShape):
     """Users model: the stage's user count at each moment, stopping at the scenario's end."""
 
     def tick(self) -> tuple[int, float] | None:
-        scenario = self.runner.environment.paystorm.scenario
+        assert self.runner is not None
+        scenario = context_of(self.runner.environment).scenario
         wall_s = self.get_run_time()
         if wall_s >= scenario.run_duration_s:
             return None

@@ -37,11 +37,15 @@ class Shopper(PaystormUser):
             if isinstance(shown, int) and isinstance(limit, int):
                 # What the page lets this basket spend: nothing when frozen, capped per payment.
                 payment.credit_shown = min(shown, limit) if active else 0
-        body = orjson.dumps({
-            "user_id": payment.user_id, "merchant_id": payment.merchant_id,
-            "amount": payment.amount, "currency": "CNY",
-            "client": {"app_version": self.rng.choice(APP_VERSIONS), "network": "wifi"},
-        })
+        body = orjson.dumps(
+            {
+                "user_id": payment.user_id,
+                "merchant_id": payment.merchant_id,
+                "amount": payment.amount,
+                "currency": "CNY",
+                "client": {"app_version": self.rng.choice(APP_VERSIONS), "network": "wifi"},
+            }
+        )
         result = self.post_payment(payment, body)
         self.finish(payment, result.code)
 

@@ -49,7 +49,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if args else EXIT_USAGE
     command = COMMANDS.get(args[0])
     if command is None:
-        sys.stderr.write(f"paystorm: unknown command {args[0]!r}; expected one of "
-                         f"{', '.join(COMMANDS)}\n")
+        sys.stderr.write(
+            f"paystorm: unknown command {args[0]!r}; expected one of {', '.join(COMMANDS)}\n"
+        )
         return EXIT_USAGE
     return command(args[1:])

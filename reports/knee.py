@@ -7,8 +7,9 @@ success rate comes from its summed counts (1 - Σhad_credit_failed / Σhad_credi
 from the payments started in its seconds (from `payments.jsonl`, else approximated from the
 per-second percentiles, see `reports.latency`).
 
-Walking the bins from low load upward, the first bin whose success rate is below the
-`success_rate` objective, or whose p99 is above the `p99_ms` objective, breaks the SLO. The
+Walking the bins from low load upward, the first bin whose success rate is clearly below the
+`success_rate` objective (even the upper end of its 95 % Wilson interval is below it, so one
+unlucky failure in a thin bin of a ramp does not count as a knee), or whose p99 is above the `p99_ms` objective, breaks the SLO. The
 knee is the highest offered rate seen in the last bin before it that held; when no bin
 breaks, it is the highest offered rate of the run (`held_to_max`). A bin with nothing to
 judge (no had-credit payment and no latency) neither holds nor breaks. There is no knee when
@@ -29,6 +30,7 @@ _NICE_STEPS = (1.0, 2.0, 2.5, 5.0, 10.0)
 _TARGET_BINS = 20
 # Tolerance for comparing a measured value with its target: float noise, not leniency.
 _EPS = 1e-9
+_Z95 = 1.959964  # two-sided 95 %
 
 
 def holds(measured: float, target: float, comparison: str) -> bool:
@@ -79,6 +81,16 @@ class Knee:
                 for b in self.bins
             ],
         }
+
+
+def wilson_upper(successes: int, trials: int, z: float = _Z95) -> float:
+    """Upper bound of the Wilson score interval of a success proportion."""
+    if trials == 0:
+        return 1.0
+    p = successes / trials
+    centre = p + z * z / (2 * trials)
+    spread = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials))
+    return min(1.0, (centre + spread) / (1 + z * z / trials))
 
 
 def bin_width(low: float, high: float) -> float:
@@ -138,7 +150,8 @@ def load_bins(
         rate = 1.0 - failed / had_credit if had_credit else None
         verdicts = []
         if success_target is not None and rate is not None:
-            verdicts.append(holds(rate, success_target, ">="))
+            upper = wilson_upper(had_credit - failed, had_credit)
+            verdicts.append(holds(upper, success_target, ">="))
         if p99_target is not None and p99 is not None:
             verdicts.append(holds(p99, p99_target, "<="))
         bins.append(

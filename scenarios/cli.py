@@ -17,29 +17,52 @@ PROG = "paystorm run"
 
 
 def build_parser() -> ArgumentParser:
-    p = ArgumentParser(prog=PROG, description="Run one scenario end to end: gateway, Locust, "
-                       "results folder, report.")
-    p.add_argument("scenario", help=f"a catalogue name ({', '.join(catalogue())}) or a YAML "
-                   "file")
-    p.add_argument("--out", type=Path, default=Path("results"),
-                   help="folder for run folders (default: results/)")
-    p.add_argument("--speed", type=float, default=None,
-                   help="compress the scenario's time by this factor (rates stay the same)")
-    p.add_argument("--target", default=None,
-                   help="an already running gateway's base URL instead of the embedded one; "
-                        "its admin token from $PAYSTORM_ADMIN_TOKEN")
-    p.add_argument("--allow-remote", action="store_true",
-                   help="allow a --target that is not on this machine's loopback")
-    p.add_argument("-v", "--verbose", action="store_true",
-                   help="show Locust's own output instead of the progress line")
+    p = ArgumentParser(
+        prog=PROG,
+        description="Run one scenario end to end: gateway, Locust, results folder, report.",
+    )
+    p.add_argument("scenario", help=f"a catalogue name ({', '.join(catalogue())}) or a YAML file")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path("results"),
+        help="folder for run folders (default: results/)",
+    )
+    p.add_argument(
+        "--speed",
+        type=float,
+        default=None,
+        help="compress the scenario's time by this factor (rates stay the same)",
+    )
+    p.add_argument(
+        "--target",
+        default=None,
+        help="an already running gateway's base URL instead of the embedded one; "
+        "its admin token from $PAYSTORM_ADMIN_TOKEN",
+    )
+    p.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="allow a --target that is not on this machine's loopback",
+    )
+    p.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="show Locust's own output instead of the progress line",
+    )
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     options = RunOptions(
-        scenario=args.scenario, out=args.out, speed=args.speed, target=args.target,
-        allow_remote=args.allow_remote, verbose=args.verbose,
+        scenario=args.scenario,
+        out=args.out,
+        speed=args.speed,
+        target=args.target,
+        allow_remote=args.allow_remote,
+        verbose=args.verbose,
         admin_token=os.environ.get("PAYSTORM_ADMIN_TOKEN") if args.target else None,
     )
     try:
@@ -53,8 +76,10 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     summary = report.summary
     rate = summary.get("success_rate")
-    print(f"{outcome.run_dir.name}: {summary.get('payments', 0)} payments, success rate "
-          f"{'n/a' if rate is None else f'{rate:.2%}'}, stop: {outcome.stop_reason}")
+    print(
+        f"{outcome.run_dir.name}: {summary.get('payments', 0)} payments, success rate "
+        f"{'n/a' if rate is None else f'{rate:.2%}'}, stop: {outcome.stop_reason}"
+    )
     failed = [o["name"] for o in summary.get("slo", []) if not o.get("passed")]
     print("SLO met" if report.slo_passed else f"SLO failed: {', '.join(failed)}")
     print(f"report: {report.html_path}")

@@ -38,32 +38,43 @@ class _Fields:
     def __init__(self, source: str) -> None:
         self.source = source
 
-    def fail(self, field: str, expected: str, got: Any = None, *, show_got: bool = True) -> NoReturn:
+    def fail(
+        self, field: str, expected: str, got: Any = None, *, show_got: bool = True
+    ) -> NoReturn:
         tail = f", got {_show(got)}" if show_got else ""
         raise ScenarioError(f"{self.source}: {field}: expected {expected}{tail}")
 
-    def mapping(self, value: Any, field: str, allowed: tuple[str, ...],
-                required: tuple[str, ...] = ()) -> dict[str, Any]:
+    def mapping(
+        self, value: Any, field: str, allowed: tuple[str, ...], required: tuple[str, ...] = ()
+    ) -> dict[str, Any]:
         if not isinstance(value, dict):
             self.fail(field, "a mapping", value)
         for key in value:
             if key not in allowed:
                 where = f"{field}.{key}" if field else str(key)
-                self.fail(where, f"one of the known fields ({', '.join(allowed)})",
-                          show_got=False)
+                self.fail(where, f"one of the known fields ({', '.join(allowed)})", show_got=False)
         for key in required:
             if key not in value:
-                self.fail(f"{field}.{key}" if field else key, "a value (required)",
-                          show_got=False)
+                self.fail(f"{field}.{key}" if field else key, "a value (required)", show_got=False)
         return value
 
-    def number(self, value: Any, field: str, *, low: float | None = None,
-               high: float | None = None, integer: bool = False,
-               low_open: bool = False) -> float:
+    def number(
+        self,
+        value: Any,
+        field: str,
+        *,
+        low: float | None = None,
+        high: float | None = None,
+        integer: bool = False,
+        low_open: bool = False,
+    ) -> float:
         kind = "an integer" if integer else "a number"
-        if isinstance(value, bool) or not isinstance(value, int | float) or (
-            integer and not isinstance(value, int)
-        ) or (isinstance(value, float) and not math.isfinite(value)):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or (integer and not isinstance(value, int))
+            or (isinstance(value, float) and not math.isfinite(value))
+        ):
             self.fail(field, kind, value)
         if low is not None and (value <= low if low_open else value < low):
             self.fail(field, f"{kind} {'>' if low_open else '>='} {low:g}", value)
@@ -108,8 +119,9 @@ def load_scenario(name_or_path: str) -> Scenario:
     path = resolve_path(name_or_path)
     if not path.is_file():
         known = ", ".join(catalogue())
-        raise ScenarioError(f"{name_or_path}: no such scenario file or catalogue name "
-                            f"(catalogue: {known})")
+        raise ScenarioError(
+            f"{name_or_path}: no such scenario file or catalogue name (catalogue: {known})"
+        )
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
@@ -126,9 +138,22 @@ def _first_line(exc: Exception) -> str:
 def parse_scenario(data: Any, source: str) -> Scenario:
     f = _Fields(source)
     top = f.mapping(
-        data, "",
-        ("name", "description", "duration_s", "speed", "load", "mix", "client", "gateway",
-         "population", "faults", "slo", "guard"),
+        data,
+        "",
+        (
+            "name",
+            "description",
+            "duration_s",
+            "speed",
+            "load",
+            "mix",
+            "client",
+            "gateway",
+            "population",
+            "faults",
+            "slo",
+            "guard",
+        ),
         required=("name", "duration_s", "load"),
     )
     duration = f.number(top["duration_s"], "duration_s", low=0, low_open=True)
@@ -143,8 +168,10 @@ def parse_scenario(data: Any, source: str) -> Scenario:
         client=_client(f, top.get("client", {})),
         gateway=_gateway(f, top.get("gateway", {})),
         population=_population(f, top.get("population", {})),
-        faults=tuple(_fault(f, item, i, duration) for i, item in
-                     enumerate(_list(f, top.get("faults", []), "faults"))),
+        faults=tuple(
+            _fault(f, item, i, duration)
+            for i, item in enumerate(_list(f, top.get("faults", []), "faults"))
+        ),
         slo=_slo(f, top.get("slo", {})),
         guard=_guard(f, top.get("guard", {})),
     )
@@ -160,8 +187,12 @@ def _list(f: _Fields, value: Any, field: str) -> list[Any]:
 
 
 def _load(f: _Fields, value: Any, duration: float) -> Load:
-    m = f.mapping(value, "load", ("model", "stages", "max_users", "spawn_rate", "think_time_s"),
-                  required=("model", "stages"))
+    m = f.mapping(
+        value,
+        "load",
+        ("model", "stages", "max_users", "spawn_rate", "think_time_s"),
+        required=("model", "stages"),
+    )
     model = f.choice(m["model"], "load.model", LOAD_MODELS)
     level = "rate" if model == "arrival-rate" else "users"
     stages_raw = _list(f, m["stages"], "load.stages")
@@ -171,31 +202,41 @@ def _load(f: _Fields, value: Any, duration: float) -> Load:
     previous = 0.0
     for i, raw in enumerate(stages_raw):
         where = f"load.stages[{i}]"
-        s = f.mapping(raw, where, ("until_s", "rate", "users", "ramp"),
-                      required=("until_s", level))
+        s = f.mapping(raw, where, ("until_s", "rate", "users", "ramp"), required=("until_s", level))
         other = "users" if level == "rate" else "rate"
         if other in s:
-            f.fail(f"{where}.{other}", f"no '{other}' in a {model} stage (give '{level}')",
-                   show_got=False)
+            f.fail(
+                f"{where}.{other}",
+                f"no '{other}' in a {model} stage (give '{level}')",
+                show_got=False,
+            )
         until = f.number(s["until_s"], f"{where}.until_s", low=0, low_open=True)
         if until <= previous:
             f.fail(f"{where}.until_s", f"a time after the previous stage's {previous:g}", until)
         previous = until
         amount = f.number(s[level], f"{where}.{level}", low=0, integer=(level == "users"))
         ramp = f.choice(s.get("ramp", "step"), f"{where}.ramp", ("step", "linear"))
-        stages.append(Stage(
-            until_s=until,
-            rate=amount if level == "rate" else None,
-            users=int(amount) if level == "users" else None,
-            ramp=ramp,  # type: ignore[arg-type]
-        ))
+        stages.append(
+            Stage(
+                until_s=until,
+                rate=amount if level == "rate" else None,
+                users=int(amount) if level == "users" else None,
+                ramp=ramp,  # type: ignore[arg-type]
+            )
+        )
     if previous < duration:
-        f.fail("load.stages", f"stages covering duration_s ({duration:g} s); the last ends at "
-               f"{previous:g}", show_got=False)
+        f.fail(
+            "load.stages",
+            f"stages covering duration_s ({duration:g} s); the last ends at {previous:g}",
+            show_got=False,
+        )
     think = m.get("think_time_s", [0.5, 2.0])
-    if (not isinstance(think, list) or len(think) != 2
-            or any(isinstance(x, bool) or not isinstance(x, int | float) or x < 0 for x in think)
-            or think[0] > think[1]):
+    if (
+        not isinstance(think, list)
+        or len(think) != 2
+        or any(isinstance(x, bool) or not isinstance(x, int | float) or x < 0 for x in think)
+        or think[0] > think[1]
+    ):
         f.fail("load.think_time_s", "[min, max] seconds, 0 <= min <= max", think)
     return Load(
         model=model,  # type: ignore[arg-type]
@@ -218,12 +259,23 @@ def _client(f: _Fields, value: Any) -> ClientPolicy:
     m = f.mapping(value, "client", CLIENT_FIELDS)
     d = ClientPolicy()
     return ClientPolicy(
-        timeout_s=f.number(m.get("timeout_s", d.timeout_s), "client.timeout_s", low=0,
-                           low_open=True, high=300),
-        retry=f.choice(m.get("retry", d.retry), "client.retry",  # type: ignore[arg-type]
-                       ("none", "immediate", "backoff")),
-        max_retries=int(f.number(m.get("max_retries", d.max_retries), "client.max_retries",
-                                 low=0, high=20, integer=True)),
+        timeout_s=f.number(
+            m.get("timeout_s", d.timeout_s), "client.timeout_s", low=0, low_open=True, high=300
+        ),
+        retry=f.choice(
+            m.get("retry", d.retry),
+            "client.retry",  # type: ignore[arg-type]
+            ("none", "immediate", "backoff"),
+        ),
+        max_retries=int(
+            f.number(
+                m.get("max_retries", d.max_retries),
+                "client.max_retries",
+                low=0,
+                high=20,
+                integer=True,
+            )
+        ),
     )
 
 
@@ -237,17 +289,35 @@ def _population(f: _Fields, value: Any) -> Population:
     d = Population()
     return Population(
         seed=int(f.number(m.get("seed", d.seed), "population.seed", integer=True)),
-        accounts=int(f.number(m.get("accounts", d.accounts), "population.accounts", low=1,
-                              high=999_999, integer=True)),
-        merchants=int(f.number(m.get("merchants", d.merchants), "population.merchants", low=1,
-                               high=99_999, integer=True)),
+        accounts=int(
+            f.number(
+                m.get("accounts", d.accounts),
+                "population.accounts",
+                low=1,
+                high=999_999,
+                integer=True,
+            )
+        ),
+        merchants=int(
+            f.number(
+                m.get("merchants", d.merchants),
+                "population.merchants",
+                low=1,
+                high=99_999,
+                integer=True,
+            )
+        ),
     )
 
 
 def _fault(f: _Fields, value: Any, i: int, duration: float) -> FaultSpec:
     where = f"faults[{i}]"
-    m = f.mapping(value, where, ("kind", "params", "target", "start_in_s", "duration_s", "seed"),
-                  required=("kind",))
+    m = f.mapping(
+        value,
+        where,
+        ("kind", "params", "target", "start_in_s", "duration_s", "seed"),
+        required=("kind",),
+    )
     if m["kind"] not in FAULT_KINDS:
         known = ", ".join(FAULT_KINDS) or "none yet: this gateway has no fault engine"
         f.fail(f"{where}.kind", f"a known fault kind ({known})", m["kind"])
@@ -255,23 +325,33 @@ def _fault(f: _Fields, value: Any, i: int, duration: float) -> FaultSpec:
 
 
 def _slo(f: _Fields, value: Any) -> SLO:
-    m = f.mapping(value, "slo", ("success_rate", "p95_ms", "p99_ms", "ghost_charges",
-                                 "dropped_rate", "had_credit_failure_rate"))
+    m = f.mapping(
+        value,
+        "slo",
+        (
+            "success_rate",
+            "p95_ms",
+            "p99_ms",
+            "ghost_charges",
+            "dropped_rate",
+            "had_credit_failure_rate",
+        ),
+    )
 
     def rate(key: str) -> float | None:
         return None if m.get(key) is None else f.number(m[key], f"slo.{key}", low=0, high=1)
 
     def ms(key: str) -> float | None:
-        return None if m.get(key) is None else f.number(m[key], f"slo.{key}", low=0,
-                                                        low_open=True)
+        return None if m.get(key) is None else f.number(m[key], f"slo.{key}", low=0, low_open=True)
 
     ghosts = m.get("ghost_charges")
     return SLO(
         success_rate=rate("success_rate"),
         p95_ms=ms("p95_ms"),
         p99_ms=ms("p99_ms"),
-        ghost_charges=None if ghosts is None else int(
-            f.number(ghosts, "slo.ghost_charges", low=0, integer=True)),
+        ghost_charges=None
+        if ghosts is None
+        else int(f.number(ghosts, "slo.ghost_charges", low=0, integer=True)),
         dropped_rate=rate("dropped_rate"),
         had_credit_failure_rate=rate("had_credit_failure_rate"),
     )
@@ -281,8 +361,9 @@ def _guard(f: _Fields, value: Any) -> Guard:
     m = f.mapping(value, "guard", ("min_success_rate", "for_s"))
     floor = m.get("min_success_rate")
     return Guard(
-        min_success_rate=None if floor is None else f.number(floor, "guard.min_success_rate",
-                                                             low=0, high=1),
+        min_success_rate=None
+        if floor is None
+        else f.number(floor, "guard.min_success_rate", low=0, high=1),
         for_s=f.number(m.get("for_s", 15.0), "guard.for_s", low=0, low_open=True),
     )
 

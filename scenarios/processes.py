@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -32,10 +33,8 @@ class Child:
     def stop(self, sig: int = signal.SIGTERM, grace_s: float = 15.0) -> int:
         """Send `sig`, wait up to `grace_s`, then kill the whole process group."""
         if self.alive():
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, sig)
-            except ProcessLookupError:
-                pass
             try:
                 self.proc.wait(timeout=grace_s)
             except subprocess.TimeoutExpired:
@@ -45,8 +44,15 @@ class Child:
         return self.proc.returncode
 
 
-def spawn(name: str, argv: list[str], log_path: Path, *, env: dict[str, str] | None = None,
-          cwd: Path | None = None, echo: bool = False) -> Child:
+def spawn(
+    name: str,
+    argv: list[str],
+    log_path: Path,
+    *,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    echo: bool = False,
+) -> Child:
     log = log_path.open("wb")
     proc = subprocess.Popen(
         argv,
@@ -60,14 +66,29 @@ def spawn(name: str, argv: list[str], log_path: Path, *, env: dict[str, str] | N
     return Child(name, proc, log)
 
 
-def start_gateway(run_dir: Path, db: Path, token: str, *, seed: int, accounts: int,
-                  merchants: int) -> tuple[Child, str]:
+def start_gateway(
+    run_dir: Path, db: Path, token: str, *, seed: int, accounts: int, merchants: int
+) -> tuple[Child, str]:
     log_path = run_dir / "gateway.log"
     child = spawn(
         "gateway",
-        [sys.executable, "-m", "mock_gateway", "--host", "127.0.0.1", "--port", "0",
-         "--db", str(db), "--seed", str(seed), "--accounts", str(accounts),
-         "--merchants", str(merchants)],
+        [
+            sys.executable,
+            "-m",
+            "mock_gateway",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--db",
+            str(db),
+            "--seed",
+            str(seed),
+            "--accounts",
+            str(accounts),
+            "--merchants",
+            str(merchants),
+        ],
         log_path,
         env={"PAYSTORM_ADMIN_TOKEN": token},
     )
@@ -81,12 +102,12 @@ def start_gateway(run_dir: Path, db: Path, token: str, *, seed: int, accounts: i
                 return child, url
         if not child.alive():
             last = text.strip().splitlines()[-1:] or ["no output"]
-            raise SetupError(f"the gateway exited before serving: {last[0]} "
-                             f"(see {log_path})")
+            raise SetupError(f"the gateway exited before serving: {last[0]} (see {log_path})")
         time.sleep(0.05)  # polling the log for the address line
     child.stop(signal.SIGKILL)
-    raise SetupError(f"the gateway did not start within {GATEWAY_START_TIMEOUT_S:.0f} s "
-                     f"(see {log_path})")
+    raise SetupError(
+        f"the gateway did not start within {GATEWAY_START_TIMEOUT_S:.0f} s (see {log_path})"
+    )
 
 
 def wait_healthy(url: str, deadline: float) -> None:

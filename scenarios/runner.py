@@ -53,8 +53,7 @@ def utc_stamp(t: float) -> str:
 
 
 def iso(t: float) -> str:
-    return datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds").replace(
-        "+00:00", "Z")
+    return datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def make_run_dir(out: Path, name: str) -> Path:
@@ -76,12 +75,26 @@ def stop_timeout_s(scenario: Scenario) -> float:
 
 def locust_argv(scenario: Scenario, url: str, run_dir: Path, verbose: bool) -> list[str]:
     argv = [
-        sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
-        "--host", url, "--scenario", str(run_dir / "scenario.yaml"),
-        "--results-dir", str(run_dir), "--csv", str(run_dir / "locust"),
-        "--html", str(run_dir / "locust.html"),
-        "--stop-timeout", f"{stop_timeout_s(scenario):g}",
-        "--exit-code-on-error", "0",
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        str(LOCUSTFILE),
+        "--headless",
+        "--host",
+        url,
+        "--scenario",
+        str(run_dir / "scenario.yaml"),
+        "--results-dir",
+        str(run_dir),
+        "--csv",
+        str(run_dir / "locust"),
+        "--html",
+        str(run_dir / "locust.html"),
+        "--stop-timeout",
+        f"{stop_timeout_s(scenario):g}",
+        "--exit-code-on-error",
+        "0",
     ]
     if not verbose:
         argv += ["--only-summary", "--loglevel", "WARNING"]
@@ -95,8 +108,9 @@ def execute(options: RunOptions) -> RunOutcome:
         if options.speed <= 0:
             raise SetupError(f"--speed {options.speed:g}: expected a number above 0")
         scenario = replace(scenario, speed=options.speed)
-    target = check_target(options.target, allow_remote=options.allow_remote) \
-        if options.target else None
+    target = (
+        check_target(options.target, allow_remote=options.allow_remote) if options.target else None
+    )
     run_dir = make_run_dir(options.out, scenario.name)
     (run_dir / "scenario.yaml").write_text(dump(scenario), encoding="utf-8")
     token = options.admin_token or secrets.token_urlsafe(24)
@@ -109,14 +123,25 @@ def execute(options: RunOptions) -> RunOutcome:
     try:
         if target is None:
             pop = scenario.population
-            gateway, url = start_gateway(run_dir, db_dir / "ledger.db", token, seed=pop.seed,
-                                         accounts=pop.accounts, merchants=pop.merchants)
+            gateway, url = start_gateway(
+                run_dir,
+                db_dir / "ledger.db",
+                token,
+                seed=pop.seed,
+                accounts=pop.accounts,
+                merchants=pop.merchants,
+            )
         else:
             url = target
         sampler = MetricsSampler(url)
         sampler.start()
-        locust = spawn("locust", locust_argv(scenario, url, run_dir, options.verbose),
-                       run_dir / "locust.log", cwd=run_dir, echo=options.verbose)
+        locust = spawn(
+            "locust",
+            locust_argv(scenario, url, run_dir, options.verbose),
+            run_dir / "locust.log",
+            cwd=run_dir,
+            echo=options.verbose,
+        )
         cap_s = scenario.run_duration_s + stop_timeout_s(scenario) + STARTUP_GRACE_S
         progress = Progress(run_dir, scenario, enabled=not options.verbose)
         try:
@@ -135,8 +160,10 @@ def execute(options: RunOptions) -> RunOutcome:
         locust.stop(signal.SIGINT, grace_s=stop_timeout_s(scenario) + 15)
         sampler.stop()
         if not (run_dir / "outcomes.csv").exists():
-            raise SetupError(f"Locust wrote no outcomes: {_last_line(run_dir / 'locust.log')} "
-                             f"(see {run_dir / 'locust.log'})")
+            raise SetupError(
+                f"Locust wrote no outcomes: {_last_line(run_dir / 'locust.log')} "
+                f"(see {run_dir / 'locust.log'})"
+            )
         guard = _read_json(run_dir / "guard.json")
         if guard is not None and stop_reason == "completed":
             stop_reason, stop_detail = "guard", str(guard.get("reason"))
@@ -156,9 +183,14 @@ def execute(options: RunOptions) -> RunOutcome:
         sampler.write(run_dir / "gateway_metrics.csv", t0)
     ended = time.time()
     run_info: dict[str, Any] = {
-        "scenario": scenario.name, "started_at": iso(t0), "ended_at": iso(ended),
-        "duration_s": round(ended - t0, 2), "target": url, "embedded_gateway": target is None,
-        "stop_reason": stop_reason, "stop_detail": stop_detail,
+        "scenario": scenario.name,
+        "started_at": iso(t0),
+        "ended_at": iso(ended),
+        "duration_s": round(ended - t0, 2),
+        "target": url,
+        "embedded_gateway": target is None,
+        "stop_reason": stop_reason,
+        "stop_detail": stop_detail,
         "locust_exit_code": locust.proc.returncode if locust else None,
     }
     (run_dir / "run.json").write_text(json.dumps(run_info, indent=2) + "\n")

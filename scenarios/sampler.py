@@ -10,8 +10,15 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-COLUMNS = ("time", "inflight", "requests_total", "payments_total", "commits_total",
-           "rss_bytes", "cpu_seconds")
+COLUMNS = (
+    "time",
+    "inflight",
+    "requests_total",
+    "payments_total",
+    "commits_total",
+    "rss_bytes",
+    "cpu_seconds",
+)
 _SUMS = {
     "paystorm_inflight_requests": "inflight",
     "paystorm_http_requests": "requests_total",

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from reports.knee import bin_width, find_knee, load_bins
+from reports.knee import bin_width, find_knee, load_bins, wilson_upper
 from reports.run import load_run
 from tests.reports.conftest import ladder, payment, row, scenario, write_run
 
@@ -94,3 +94,25 @@ def test_bins_skip_seconds_without_offers(run_dir: Path) -> None:
     write_run(run_dir, [row(0, 0), row(1, 100), row(2, 0)])
     knee = find_knee(load_run(run_dir))
     assert [b.seconds for b in knee.bins] == [1] and knee.offered_per_s == 100.0
+
+
+def test_one_unlucky_failure_in_a_thin_bin_is_not_a_knee(run_dir: Path) -> None:
+    # 60 payments at 60/s with one failure is 98.3 %, under a 99 % objective, but it is
+    # within chance of a 99 % gateway; the real collapse at 400/s is.
+    rows = [row(t, 20) for t in range(10)]
+    rows.append(row(10, 60, success=59 / 60))
+    rows += [row(11 + i, r) for i, r in enumerate(range(100, 400, 20))]
+    rows += [row(30 + i, 400, success=0.9) for i in range(5)]
+    write_run(run_dir, rows)
+    knee = find_knee(load_run(run_dir))
+    thin = next(b for b in knee.bins if b.low <= 60 < b.high)
+    assert thin.success_rate is not None and thin.success_rate < 0.99
+    assert thin.held is True
+    assert knee.offered_per_s == 380.0
+
+
+def test_wilson_upper_bound() -> None:
+    assert wilson_upper(59, 60) > 0.99  # thin: chance explains one failure
+    assert wilson_upper(980, 1000) < 0.99  # thick: it does not
+    assert wilson_upper(0, 0) == 1.0
+    assert wilson_upper(100, 100) == 1.0
