@@ -10,8 +10,14 @@ from locustfiles.outcomes import RUN_ENDED, Payment, Recorder, outcome_of, perce
 
 
 def _payment(start_s: float, amount: int = 1000, shown: int | None = 5000) -> Payment:
-    return Payment(key=f"k{start_s}", user_id="u000001", merchant_id="m00001", amount=amount,
-                   start_s=start_s, credit_shown=shown)
+    return Payment(
+        key=f"k{start_s}",
+        user_id="u000001",
+        merchant_id="m00001",
+        amount=amount,
+        start_s=start_s,
+        credit_shown=shown,
+    )
 
 
 def test_codes_are_classified_into_the_four_outcomes() -> None:
@@ -97,8 +103,21 @@ def test_outcomes_csv_has_the_design_columns(tmp_path: Path) -> None:
     rec.write_outcomes(path)
     with path.open() as fh:
         header = next(csv.reader(fh))
-    for column in ("time", "users", "offered", "dropped", "attempts", "succeeded", "declined",
-                   "failed", "unknown", "p50_ms", "p95_ms", "p99_ms", "code_RISK_DECLINED"):
+    for column in (
+        "time",
+        "users",
+        "offered",
+        "dropped",
+        "attempts",
+        "succeeded",
+        "declined",
+        "failed",
+        "unknown",
+        "p50_ms",
+        "p95_ms",
+        "p99_ms",
+        "code_RISK_DECLINED",
+    ):
         assert column in header
 
 

@@ -58,11 +58,17 @@ def test_resolved_dump_loads_back_to_the_same_scenario() -> None:
         (("load.stages", []), "load.stages", "at least one stage"),
         (("load.stages", [{"until_s": 30, "users": -1}]), "load.stages[0].users", ">= 0"),
         (("load.stages", [{"until_s": 30, "users": 2.5}]), "load.stages[0].users", "integer"),
-        (("load.stages", [{"until_s": 20, "users": 1}, {"until_s": 10, "users": 2}]),
-         "load.stages[1].until_s", "after the previous"),
+        (
+            ("load.stages", [{"until_s": 20, "users": 1}, {"until_s": 10, "users": 2}]),
+            "load.stages[1].until_s",
+            "after the previous",
+        ),
         (("load.stages", [{"until_s": 10, "users": 1}]), "load.stages", "covering duration_s"),
-        (("load.stages", [{"until_s": 30, "users": 1, "ramp": "wobbly"}]),
-         "load.stages[0].ramp", "step, linear"),
+        (
+            ("load.stages", [{"until_s": 30, "users": 1, "ramp": "wobbly"}]),
+            "load.stages[0].ramp",
+            "step, linear",
+        ),
         (("load.stages", [{"until_s": 30, "rate": 5}]), "load.stages[0].users", "required"),
         (("mix", {"shopper": 50, "alien": 50}), "mix.alien", "known fields"),
         (("mix", {"shopper": 0}), "mix", "weight above 0"),
@@ -133,7 +139,10 @@ def test_bad_scenario_on_the_command_line_exits_2_with_one_line(tmp_path: Path) 
     bad.write_text(yaml.safe_dump(_with("load.stages", [{"until_s": 30, "users": -3}])))
     proc = subprocess.run(
         [sys.executable, "-m", "paystorm", "run", str(bad), "--out", str(tmp_path / "out")],
-        capture_output=True, text=True, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()

@@ -19,18 +19,27 @@ SHORT: dict[str, Any] = {
     "description": "A few seconds of steady shoppers.",
     "duration_s": 6,
     "population": {"accounts": 500, "merchants": 30},
-    "load": {"model": "users", "think_time_s": [0.05, 0.2], "spawn_rate": 100,
-             "stages": [{"until_s": 6, "users": 8}]},
+    "load": {
+        "model": "users",
+        "think_time_s": [0.05, 0.2],
+        "spawn_rate": 100,
+        "stages": [{"until_s": 6, "users": 8}],
+    },
     "client": {"timeout_s": 5, "retry": "backoff", "max_retries": 1},
     "slo": {"success_rate": 0.9, "p99_ms": 2000},
 }
 
 
-def _paystorm(*args: str, env: dict[str, str] | None = None,
-              timeout: float = 150) -> subprocess.CompletedProcess[str]:
+def _paystorm(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 150
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "paystorm", *args], capture_output=True, text=True,
-        timeout=timeout, check=False, env={**os.environ, **(env or {})},
+        [sys.executable, "-m", "paystorm", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        env={**os.environ, **(env or {})},
     )
 
 
@@ -82,10 +91,23 @@ def test_a_run_that_meets_its_slo_exits_0_and_says_where_the_report_is(
 
 def test_the_results_folder_holds_every_stage_output(finished_run: tuple[Path, str, int]) -> None:
     run_dir, _, _ = finished_run
-    for name in ("scenario.yaml", "run.json", "outcomes.csv", "payments.jsonl", "faults.json",
-                 "gateway_metrics.csv", "audit.json", "summary.json", "summary.md",
-                 "report.html", "slo.junit.xml", "charts/success_vs_load.png",
-                 "charts/timeline.png", "locust_stats.csv", "locust.html"):
+    for name in (
+        "scenario.yaml",
+        "run.json",
+        "outcomes.csv",
+        "payments.jsonl",
+        "faults.json",
+        "gateway_metrics.csv",
+        "audit.json",
+        "summary.json",
+        "summary.md",
+        "report.html",
+        "slo.junit.xml",
+        "charts/success_vs_load.png",
+        "charts/timeline.png",
+        "locust_stats.csv",
+        "locust.html",
+    ):
         assert (run_dir / name).is_file(), name
     run = json.loads((run_dir / "run.json").read_text())
     assert run["stop_reason"] == "completed"
@@ -130,10 +152,19 @@ def test_no_process_outlives_the_run(finished_run: tuple[Path, str, int]) -> Non
 
 def test_a_missed_slo_exits_1_and_names_the_objective(tmp_path: Path) -> None:
     impossible = {**SHORT["slo"], "p99_ms": 0.001}
-    proc = _paystorm("run", str(_scenario(tmp_path, duration_s=3, slo=impossible,
-                                          load={**SHORT["load"],
-                                                "stages": [{"until_s": 3, "users": 4}]})),
-                     "--out", str(tmp_path / "out"))
+    proc = _paystorm(
+        "run",
+        str(
+            _scenario(
+                tmp_path,
+                duration_s=3,
+                slo=impossible,
+                load={**SHORT["load"], "stages": [{"until_s": 3, "users": 4}]},
+            )
+        ),
+        "--out",
+        str(tmp_path / "out"),
+    )
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "SLO failed: p99_ms" in proc.stdout
     summary = json.loads((_only_run_dir(tmp_path / "out") / "summary.json").read_text())
@@ -141,13 +172,27 @@ def test_a_missed_slo_exits_1_and_names_the_objective(tmp_path: Path) -> None:
     assert verdicts == {"success_rate": True, "p99_ms": False}
 
 
-@pytest.mark.parametrize("target", ["http://10.20.30.40:8080", "http://192.0.2.7",
-                                    "http://example.invalid:80", "ftp://127.0.0.1:21"])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "http://10.20.30.40:8080",
+        "http://192.0.2.7",
+        "http://example.invalid:80",
+        "ftp://127.0.0.1:21",
+    ],
+)
 def test_a_target_off_this_machine_is_refused_before_any_traffic(
     tmp_path: Path, target: str
 ) -> None:
-    proc = _paystorm("run", str(_scenario(tmp_path)), "--target", target,
-                     "--out", str(tmp_path / "out"), timeout=30)
+    proc = _paystorm(
+        "run",
+        str(_scenario(tmp_path)),
+        "--target",
+        target,
+        "--out",
+        str(tmp_path / "out"),
+        timeout=30,
+    )
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "--target" in lines[0], proc.stderr
@@ -155,8 +200,12 @@ def test_a_target_off_this_machine_is_refused_before_any_traffic(
 
 
 def test_a_bad_command_line_is_one_line_and_exit_2(tmp_path: Path) -> None:
-    for args in (["run"], ["run", "flash-sale", "--speed", "fast"], ["fly"],
-                 ["run", "no-such-scenario"]):
+    for args in (
+        ["run"],
+        ["run", "flash-sale", "--speed", "fast"],
+        ["fly"],
+        ["run", "no-such-scenario"],
+    ):
         proc = _paystorm(*args, timeout=30)
         assert proc.returncode == 2, args
         assert len(proc.stderr.strip().splitlines()) == 1, (args, proc.stderr)
