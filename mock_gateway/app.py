@@ -61,12 +61,13 @@ def _from_http_exception(exc: web.HTTPException, request: web.Request) -> Gatewa
 
 def _authorized(request: web.Request) -> bool:
     token = request.app[config_key].admin_token
-    given = request.headers.get("Authorization", "")
+    scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
     # Always compare, even without a token configured, so timing says nothing.
-    expected = f"Bearer {token}" if token else "\x00"
+    expected = token.encode() if token else b"\x00"
     # Header bytes that are not UTF-8 arrive as surrogate escapes: compare them as the bytes sent.
-    sent = given.encode("utf-8", "surrogateescape")
-    return hmac.compare_digest(sent, expected.encode()) and bool(token)
+    sent = credentials.strip().encode("utf-8", "surrogateescape")
+    # The scheme is case-insensitive (RFC 9110 section 11.1).
+    return hmac.compare_digest(sent, expected) and scheme.lower() == "bearer" and bool(token)
 
 
 @web.middleware
@@ -114,8 +115,9 @@ async def ledger_ctx(app: web.Application) -> AsyncIterator[None]:
     try:
         if not store.is_seeded(conn):
             store.create_schema(conn)
-            seed_database(conn, seed=config.seed, n_accounts=config.accounts,
-                          n_merchants=config.merchants)
+            seed_database(
+                conn, seed=config.seed, n_accounts=config.accounts, n_merchants=config.merchants
+            )
         writer = Writer(conn, asyncio.get_running_loop())
         app[metrics_key].watch_writer(writer.stats)
         app[db_path_key] = str(path)

@@ -55,8 +55,12 @@ def _conservation(conn: sqlite3.Connection) -> dict[str, Any]:
     holds = -conn.execute(
         "SELECT COALESCE(SUM(amount), 0) FROM ledger WHERE book LIKE 'hold:%'"
     ).fetchone()[0]
-    detail = {"seeded_total": total, "available": available, "holds": holds,
-              "merchant_receivables": receivables}
+    detail = {
+        "seeded_total": total,
+        "available": available,
+        "holds": holds,
+        "merchant_receivables": receivables,
+    }
     return _check(available + holds + receivables == total, detail)
 
 
@@ -121,9 +125,7 @@ def _refunds_within_captured(conn: sqlite3.Connection) -> dict[str, Any]:
 
 
 def _append_only(conn: sqlite3.Connection) -> dict[str, Any]:
-    triggers = {
-        r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='trigger'")
-    }
+    triggers = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='trigger'")}
     needed = {"ledger_no_update", "ledger_no_delete"}
     return _check(needed <= triggers, {"enforced_by": sorted(needed & triggers)})
 

@@ -9,6 +9,7 @@ import os
 import secrets
 import signal
 import socket
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -24,18 +25,26 @@ PROG = "paystorm gateway"
 
 def build_parser() -> ArgumentParser:
     p = ArgumentParser(prog=PROG, description="The mock credit-pay gateway.")
-    p.add_argument("--host", default="127.0.0.1",
-                   help="address to bind (default 127.0.0.1; anything else is exposed)")
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to bind (default 127.0.0.1; anything else is exposed)",
+    )
     p.add_argument("--port", type=int, default=8080, help="TCP port; 0 picks a free one")
-    p.add_argument("--db", default=MEMORY_DB,
-                   help="SQLite ledger file (created and seeded when new); :memory: is a "
-                        "throwaway file")
+    p.add_argument(
+        "--db",
+        default=MEMORY_DB,
+        help="SQLite ledger file (created and seeded when new); :memory: is a throwaway file",
+    )
     p.add_argument("--seed", type=int, default=1, help="seed for the Faker population")
     p.add_argument("--accounts", type=int, default=10_000, help="users seeded: u000001 …")
     p.add_argument("--merchants", type=int, default=500, help="merchants seeded: m00001 …")
-    p.add_argument("--admin-token", default=None,
-                   help=f"bearer token for /_admin and /_chaos (or ${TOKEN_ENV}); "
-                        "random and printed once when neither is given")
+    p.add_argument(
+        "--admin-token",
+        default=None,
+        help=f"bearer token for /_admin and /_chaos (or ${TOKEN_ENV}); "
+        "random and printed once when neither is given",
+    )
     return p
 
 
@@ -55,7 +64,14 @@ def _url(host: str, port: int) -> str:
 async def serve(config: GatewayConfig, host: str, port: int) -> int:
     app = create_app(config)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=10.0)
-    await runner.setup()
+    try:
+        await runner.setup()  # opens (and seeds, when new) the ledger file
+    except sqlite3.Error as exc:
+        return fail(
+            PROG,
+            f"--db {config.db}: cannot use it as the ledger ({exc}); expected a "
+            "SQLite file made by this gateway, or a path for a new one",
+        )
     site = web.TCPSite(runner, host, port, backlog=1024)
     try:
         await site.start()
@@ -65,8 +81,12 @@ async def serve(config: GatewayConfig, host: str, port: int) -> int:
     bound = runner.addresses[0]
     print(f"paystorm gateway listening on {_url(host, bound[1])}", flush=True)
     if not _is_loopback(host):
-        print(f"WARNING: bound to {host}, not loopback: anyone who can reach this machine "
-              "can send payments to this gateway", file=sys.stderr, flush=True)
+        print(
+            f"WARNING: bound to {host}, not loopback: anyone who can reach this machine "
+            "can send payments to this gateway",
+            file=sys.stderr,
+            flush=True,
+        )
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -92,8 +112,13 @@ def main(argv: list[str] | None = None) -> int:
         return fail(PROG, f"--port {args.port}: expected 0..65535")
     try:
         socket.getaddrinfo(args.host, None)
-        config = GatewayConfig(db=args.db, seed=args.seed, accounts=args.accounts,
-                               merchants=args.merchants, admin_token=token)
+        config = GatewayConfig(
+            db=args.db,
+            seed=args.seed,
+            accounts=args.accounts,
+            merchants=args.merchants,
+            admin_token=token,
+        )
     except (ValueError, OSError) as exc:
         return fail(PROG, f"{exc}")
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")

@@ -22,7 +22,20 @@ from mock_gateway.writer import WriterStats
 __all__ = ["CONTENT_TYPE_LATEST", "Metrics"]
 
 _LATENCY_BUCKETS_S = (
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
 )
 
 
@@ -41,13 +54,17 @@ class Metrics:
         return cls(
             registry=reg,
             requests=Counter(
-                "paystorm_http_requests", "HTTP requests answered, by route and status.",
-                ["route", "status"], registry=reg,
+                "paystorm_http_requests",
+                "HTTP requests answered, by route and status.",
+                ["route", "status"],
+                registry=reg,
             ),
             latency=Histogram(
                 "paystorm_http_request_duration_seconds",
                 "Time from request received to response ready, by route.",
-                ["route"], buckets=_LATENCY_BUCKETS_S, registry=reg,
+                ["route"],
+                buckets=_LATENCY_BUCKETS_S,
+                registry=reg,
             ),
             inflight=Gauge(
                 "paystorm_inflight_requests", "Requests being handled right now.", registry=reg
@@ -55,7 +72,8 @@ class Metrics:
             payments=Counter(
                 "paystorm_payment_outcomes",
                 "Outcomes of POST /v1/payments by code (OK for success), replays excluded.",
-                ["code"], registry=reg,
+                ["code"],
+                registry=reg,
             ),
         )
 
@@ -75,7 +93,8 @@ class _WriterCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         s = self._stats()
         yield CounterMetricFamily(
-            "paystorm_ledger_commits", "Ledger transactions committed (group commits).",
+            "paystorm_ledger_commits",
+            "Ledger transactions committed (group commits).",
             value=s.commits,
         )
         yield CounterMetricFamily(
@@ -84,6 +103,7 @@ class _WriterCollector(Collector):
             value=s.units,
         )
         yield GaugeMetricFamily(
-            "paystorm_ledger_largest_batch", "Most request writes in one commit so far.",
+            "paystorm_ledger_largest_batch",
+            "Most request writes in one commit so far.",
             value=s.largest_batch,
         )

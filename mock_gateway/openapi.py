@@ -8,8 +8,7 @@ from typing import Any
 from mock_gateway.errors import CATALOGUE
 from mock_gateway.requests import MAX_AMOUNT, MAX_ID_LEN, MAX_KEY_LEN, NETWORKS
 
-PAYMENT_STATUSES = ["PENDING", "SUCCEEDED", "FAILED", "REVERSED", "REFUNDED",
-                    "PARTIALLY_REFUNDED"]
+PAYMENT_STATUSES = ["PENDING", "SUCCEEDED", "FAILED", "REVERSED", "REFUNDED", "PARTIALLY_REFUNDED"]
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -32,20 +31,36 @@ def _errors(*codes: str) -> dict[str, Any]:
 
 
 _ID = {"type": "string", "minLength": 1, "maxLength": MAX_ID_LEN}
-_AMOUNT = {"type": "integer", "minimum": 1, "maximum": MAX_AMOUNT,
-           "description": "fen (1 CNY = 100 fen)"}
+_AMOUNT = {
+    "type": "integer",
+    "minimum": 1,
+    "maximum": MAX_AMOUNT,
+    "description": "fen (1 CNY = 100 fen)",
+}
 _NULLABLE_STR = {"type": ["string", "null"]}
 _IDEMPOTENCY_KEY = {
-    "name": "Idempotency-Key", "in": "header", "required": True,
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": True,
     "description": "Same key and body replays the stored response; a different body is 422.",
     "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LEN},
 }
 _COMMON = ("INVALID_REQUEST", "METHOD_NOT_ALLOWED", "INTERNAL_ERROR")
 _PAY_ERRORS = (
-    *_COMMON, "NOT_FOUND", "INSUFFICIENT_CREDIT", "TXN_LIMIT_EXCEEDED", "RISK_DECLINED",
-    "ACCOUNT_FROZEN", "MERCHANT_NOT_SUPPORTED", "IDEMPOTENCY_IN_PROGRESS",
-    "IDEMPOTENCY_MISMATCH", "RATE_LIMITED", "CHANNEL_UNAVAILABLE", "SYSTEM_BUSY",
-    "CHANNEL_TIMEOUT", "DB_TIMEOUT",
+    *_COMMON,
+    "NOT_FOUND",
+    "INSUFFICIENT_CREDIT",
+    "TXN_LIMIT_EXCEEDED",
+    "RISK_DECLINED",
+    "ACCOUNT_FROZEN",
+    "MERCHANT_NOT_SUPPORTED",
+    "IDEMPOTENCY_IN_PROGRESS",
+    "IDEMPOTENCY_MISMATCH",
+    "RATE_LIMITED",
+    "CHANNEL_UNAVAILABLE",
+    "SYSTEM_BUSY",
+    "CHANNEL_TIMEOUT",
+    "DB_TIMEOUT",
 )
 
 SCHEMAS: dict[str, Any] = {
@@ -71,8 +86,20 @@ SCHEMAS: dict[str, Any] = {
     },
     "Payment": {
         "type": "object",
-        "required": ["payment_id", "status", "amount", "currency", "refunded", "user_id",
-                     "merchant_id", "order_id", "channel", "code", "created_at", "updated_at"],
+        "required": [
+            "payment_id",
+            "status",
+            "amount",
+            "currency",
+            "refunded",
+            "user_id",
+            "merchant_id",
+            "order_id",
+            "channel",
+            "code",
+            "created_at",
+            "updated_at",
+        ],
         "properties": {
             "payment_id": {"type": "string"},
             "status": {"enum": PAYMENT_STATUSES},
@@ -89,7 +116,9 @@ SCHEMAS: dict[str, Any] = {
         },
     },
     "RefundRequest": {
-        "type": "object", "additionalProperties": False, "required": ["amount"],
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["amount"],
         "properties": {"amount": _AMOUNT},
     },
     "Refund": {
@@ -129,8 +158,7 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "error": {
                 "type": "object",
-                "required": ["code", "message", "message_zh", "action", "retryable",
-                             "request_id"],
+                "required": ["code", "message", "message_zh", "action", "retryable", "request_id"],
                 "properties": {
                     "code": {"enum": sorted(CATALOGUE)},
                     "message": {"type": "string"},
@@ -142,9 +170,12 @@ SCHEMAS: dict[str, Any] = {
                     "fields": {
                         "type": "array",
                         "items": {
-                            "type": "object", "required": ["field", "reason"],
-                            "properties": {"field": {"type": "string"},
-                                           "reason": {"type": "string"}},
+                            "type": "object",
+                            "required": ["field", "reason"],
+                            "properties": {
+                                "field": {"type": "string"},
+                                "reason": {"type": "string"},
+                            },
                         },
                     },
                 },
@@ -171,7 +202,8 @@ SCHEMAS: dict[str, Any] = {
             "checks": {
                 "type": "object",
                 "additionalProperties": {
-                    "type": "object", "required": ["ok", "detail"],
+                    "type": "object",
+                    "required": ["ok", "detail"],
                     "properties": {"ok": {"type": "boolean"}, "detail": {}},
                 },
             },
@@ -197,75 +229,120 @@ def document() -> dict[str, Any]:
             "title": "paystorm mock credit-pay gateway",
             "version": "1",
             "description": "Amounts are integers in fen. Every response has X-Request-Id. "
-                           "Every error body comes from one catalogue of codes.",
+            "Every error body comes from one catalogue of codes.",
         },
         "paths": {
-            "/v1/payments": {"post": {
-                "operationId": "createPayment",
-                "summary": "Pay from credit",
-                "parameters": [_IDEMPOTENCY_KEY],
-                "requestBody": {"required": True, "content": _json_content(_ref("PaymentRequest"))},
-                "responses": {
-                    "200": _ok("succeeded (or the stored response, replayed)", _ref("Payment")),
-                    "202": _ok("PAYMENT_PENDING: outcome not yet known", _ref("Error")),
-                    **_errors(*_PAY_ERRORS),
-                },
-            }},
-            "/v1/payments/{payment_id}": {"get": {
-                "operationId": "getPayment",
-                "parameters": [payment_id],
-                "responses": {"200": _ok("the payment", _ref("Payment")),
-                              **_errors(*_COMMON, "NOT_FOUND")},
-            }},
-            "/v1/payments/{payment_id}/reverse": {"post": {
-                "operationId": "reversePayment",
-                "summary": "Cancel a PENDING or SUCCEEDED payment and release its credit; "
-                           "idempotent (other states are returned unchanged)",
-                "parameters": [payment_id],
-                "responses": {"200": _ok("the payment", _ref("Payment")),
-                              **_errors(*_COMMON, "NOT_FOUND", "DB_TIMEOUT")},
-            }},
-            "/v1/payments/{payment_id}/refunds": {"post": {
-                "operationId": "refundPayment",
-                "parameters": [payment_id, _IDEMPOTENCY_KEY],
-                "requestBody": {"required": True, "content": _json_content(_ref("RefundRequest"))},
-                "responses": {
-                    "200": _ok("the refund, with the updated payment", _ref("Refund")),
-                    **_errors(*_COMMON, "NOT_FOUND", "IDEMPOTENCY_IN_PROGRESS",
-                              "IDEMPOTENCY_MISMATCH", "DB_TIMEOUT"),
-                },
-            }},
-            "/v1/accounts/{user_id}": {"get": {
-                "operationId": "getAccount",
-                "parameters": [_path_param("user_id")],
-                "responses": {"200": _ok("the account", _ref("Account")),
-                              **_errors(*_COMMON, "NOT_FOUND")},
-            }},
-            "/v1/merchants/{merchant_id}": {"get": {
-                "operationId": "getMerchant",
-                "parameters": [_path_param("merchant_id")],
-                "responses": {"200": _ok("the merchant", _ref("Merchant")),
-                              **_errors(*_COMMON, "NOT_FOUND")},
-            }},
-            "/healthz": {"get": {
-                "operationId": "healthz",
-                "responses": {"200": _ok("serving", _ref("Health"))},
-            }},
-            "/metrics": {"get": {
-                "operationId": "metrics",
-                "responses": {"200": {"description": "Prometheus text exposition",
-                                      "content": {"text/plain": {"schema": {"type": "string"}}}}},
-            }},
-            "/openapi.json": {"get": {
-                "operationId": "openapi",
-                "responses": {"200": _ok("this document", {"type": "object"})},
-            }},
-            "/_admin/audit": {"get": {
-                "operationId": "audit",
-                "security": [{"bearer": []}],
-                "responses": {"200": _ok("the ledger invariants", _ref("Audit")),
-                              **_errors(*_COMMON, "UNAUTHORIZED")},
-            }},
+            "/v1/payments": {
+                "post": {
+                    "operationId": "createPayment",
+                    "summary": "Pay from credit",
+                    "parameters": [_IDEMPOTENCY_KEY],
+                    "requestBody": {
+                        "required": True,
+                        "content": _json_content(_ref("PaymentRequest")),
+                    },
+                    "responses": {
+                        "200": _ok("succeeded (or the stored response, replayed)", _ref("Payment")),
+                        "202": _ok("PAYMENT_PENDING: outcome not yet known", _ref("Error")),
+                        **_errors(*_PAY_ERRORS),
+                    },
+                }
+            },
+            "/v1/payments/{payment_id}": {
+                "get": {
+                    "operationId": "getPayment",
+                    "parameters": [payment_id],
+                    "responses": {
+                        "200": _ok("the payment", _ref("Payment")),
+                        **_errors(*_COMMON, "NOT_FOUND"),
+                    },
+                }
+            },
+            "/v1/payments/{payment_id}/reverse": {
+                "post": {
+                    "operationId": "reversePayment",
+                    "summary": "Cancel a PENDING or SUCCEEDED payment and release its credit; "
+                    "idempotent (other states are returned unchanged)",
+                    "parameters": [payment_id],
+                    "responses": {
+                        "200": _ok("the payment", _ref("Payment")),
+                        **_errors(*_COMMON, "NOT_FOUND", "DB_TIMEOUT"),
+                    },
+                }
+            },
+            "/v1/payments/{payment_id}/refunds": {
+                "post": {
+                    "operationId": "refundPayment",
+                    "parameters": [payment_id, _IDEMPOTENCY_KEY],
+                    "requestBody": {
+                        "required": True,
+                        "content": _json_content(_ref("RefundRequest")),
+                    },
+                    "responses": {
+                        "200": _ok("the refund, with the updated payment", _ref("Refund")),
+                        **_errors(
+                            *_COMMON,
+                            "NOT_FOUND",
+                            "IDEMPOTENCY_IN_PROGRESS",
+                            "IDEMPOTENCY_MISMATCH",
+                            "DB_TIMEOUT",
+                        ),
+                    },
+                }
+            },
+            "/v1/accounts/{user_id}": {
+                "get": {
+                    "operationId": "getAccount",
+                    "parameters": [_path_param("user_id")],
+                    "responses": {
+                        "200": _ok("the account", _ref("Account")),
+                        **_errors(*_COMMON, "NOT_FOUND"),
+                    },
+                }
+            },
+            "/v1/merchants/{merchant_id}": {
+                "get": {
+                    "operationId": "getMerchant",
+                    "parameters": [_path_param("merchant_id")],
+                    "responses": {
+                        "200": _ok("the merchant", _ref("Merchant")),
+                        **_errors(*_COMMON, "NOT_FOUND"),
+                    },
+                }
+            },
+            "/healthz": {
+                "get": {
+                    "operationId": "healthz",
+                    "responses": {"200": _ok("serving", _ref("Health"))},
+                }
+            },
+            "/metrics": {
+                "get": {
+                    "operationId": "metrics",
+                    "responses": {
+                        "200": {
+                            "description": "Prometheus text exposition",
+                            "content": {"text/plain": {"schema": {"type": "string"}}},
+                        }
+                    },
+                }
+            },
+            "/openapi.json": {
+                "get": {
+                    "operationId": "openapi",
+                    "responses": {"200": _ok("this document", {"type": "object"})},
+                }
+            },
+            "/_admin/audit": {
+                "get": {
+                    "operationId": "audit",
+                    "security": [{"bearer": []}],
+                    "responses": {
+                        "200": _ok("the ledger invariants", _ref("Audit")),
+                        **_errors(*_COMMON, "UNAUTHORIZED"),
+                    },
+                }
+            },
         },
         "components": {
             "schemas": SCHEMAS,

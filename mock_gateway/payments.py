@@ -48,8 +48,21 @@ def new_id(prefix: str) -> str:
 
 
 def payment_view(row: tuple[Any, ...]) -> dict[str, Any]:
-    (payment_id, _key, user_id, merchant_id, amount, currency, order_id, status, refunded,
-     channel, code, created_at, updated_at) = row
+    (
+        payment_id,
+        _key,
+        user_id,
+        merchant_id,
+        amount,
+        currency,
+        order_id,
+        status,
+        refunded,
+        channel,
+        code,
+        created_at,
+        updated_at,
+    ) = row
     return {
         "payment_id": payment_id,
         "status": status,
@@ -179,20 +192,47 @@ class PaymentService:
         unit = UnitOfWork()
         if decline is not None:
             unit.payments.append(
-                (payment_id, key, req.user_id, req.merchant_id, req.amount, req.currency,
-                 req.order_id, "FAILED", 0, None, decline, now, now)
+                (
+                    payment_id,
+                    key,
+                    req.user_id,
+                    req.merchant_id,
+                    req.amount,
+                    req.currency,
+                    req.order_id,
+                    "FAILED",
+                    0,
+                    None,
+                    decline,
+                    now,
+                    now,
+                )
             )
             err = GatewayError(decline, payment_id=payment_id)
-            reply = Reply(err.spec.http_status, orjson.dumps(error_body(err, request_id)),
-                          payment_id, decline)
+            reply = Reply(
+                err.spec.http_status, orjson.dumps(error_body(err, request_id)), payment_id, decline
+            )
             unit.idempotency.append(
                 ("pay", key, req.fingerprint, payment_id, reply.status, reply.body, now)
             )
             await self._commit(unit)
             return reply
 
-        row = (payment_id, key, req.user_id, req.merchant_id, req.amount, req.currency,
-               req.order_id, "SUCCEEDED", 0, DEFAULT_CHANNEL, None, now, now)
+        row = (
+            payment_id,
+            key,
+            req.user_id,
+            req.merchant_id,
+            req.amount,
+            req.currency,
+            req.order_id,
+            "SUCCEEDED",
+            0,
+            DEFAULT_CHANNEL,
+            None,
+            now,
+            now,
+        )
         reply = Reply(200, orjson.dumps(payment_view(row)), payment_id, None)
         unit.payments.append(row)
         unit.ledger.append((payment_id, f"user:{req.user_id}", req.amount, "capture", now))
@@ -227,7 +267,9 @@ class PaymentService:
             release = view["amount"] - view["refunded"]
             now = utc_now_iso()
             unit = UnitOfWork()
-            unit.payment_updates.append(("REVERSED", view["refunded"], view["code"], now, payment_id))
+            unit.payment_updates.append(
+                ("REVERSED", view["refunded"], view["code"], now, payment_id)
+            )
             unit.ledger.append((payment_id, f"user:{view['user_id']}", -release, "reverse", now))
             unit.ledger.append(
                 (payment_id, f"merchant:{view['merchant_id']}", release, "reverse", now)
@@ -252,8 +294,11 @@ class PaymentService:
             raise not_found("payment_id", payment_id)
         view = payment_view(row)
         if view["status"] not in REFUNDABLE:
-            raise invalid("payment_id", f"payment is {view['status']}; only SUCCEEDED or "
-                          "PARTIALLY_REFUNDED payments can be refunded")
+            raise invalid(
+                "payment_id",
+                f"payment is {view['status']}; only SUCCEEDED or "
+                "PARTIALLY_REFUNDED payments can be refunded",
+            )
         refundable = view["amount"] - view["refunded"]
         if req.amount > refundable:
             raise invalid("amount", f"exceeds the refundable {refundable} fen")
@@ -262,8 +307,15 @@ class PaymentService:
         refund_id = new_id("ref")
         now = utc_now_iso()
         view.update(status=status, refunded=refunded, updated_at=now)
-        body = orjson.dumps({"refund_id": refund_id, "payment_id": payment_id,
-                             "amount": req.amount, "created_at": now, "payment": view})
+        body = orjson.dumps(
+            {
+                "refund_id": refund_id,
+                "payment_id": payment_id,
+                "amount": req.amount,
+                "created_at": now,
+                "payment": view,
+            }
+        )
         unit = UnitOfWork()
         unit.refunds.append((refund_id, payment_id, req.amount, now))
         unit.payment_updates.append((status, refunded, view["code"], now, payment_id))

@@ -78,8 +78,9 @@ def _json_object(raw: bytes, problems: _Problems) -> dict[str, Any] | None:
     return body
 
 
-def _unknown_fields(body: dict[str, Any], allowed: tuple[str, ...], problems: _Problems,
-                    prefix: str = "") -> None:
+def _unknown_fields(
+    body: dict[str, Any], allowed: tuple[str, ...], problems: _Problems, prefix: str = ""
+) -> None:
     for name in body:
         if name not in allowed:
             problems.add(f"{prefix}{name}", f"unknown field; allowed: {', '.join(allowed)}")
@@ -89,6 +90,10 @@ def _amount(value: Any, field: str, problems: _Problems, *, required: bool = Tru
     if value is None:
         if required:
             problems.add(field, f"required: an integer number of fen, 1..{MAX_AMOUNT}")
+        return 0
+    if isinstance(value, float) and value.is_integer():
+        # orjson reads integers beyond 64 bits as floats: say what is wrong with them.
+        problems.add(field, f"must be between 1 and {MAX_AMOUNT} fen, got {value:.0f}")
         return 0
     if isinstance(value, bool) or not isinstance(value, int):
         kind = "a fractional number" if isinstance(value, float) else type(value).__name__
@@ -100,8 +105,9 @@ def _amount(value: Any, field: str, problems: _Problems, *, required: bool = Tru
     return value
 
 
-def _string(value: Any, field: str, problems: _Problems, *, required: bool,
-            max_len: int = MAX_ID_LEN) -> str | None:
+def _string(
+    value: Any, field: str, problems: _Problems, *, required: bool, max_len: int = MAX_ID_LEN
+) -> str | None:
     if value is None:
         if required:
             problems.add(field, f"required: a string of 1-{max_len} characters")
@@ -154,8 +160,9 @@ def _client(value: Any, problems: _Problems) -> ClientInfo | None:
         problems.add("client", f"expected an object, got {type(value).__name__}")
         return None
     _unknown_fields(value, _CLIENT_FIELDS, problems, prefix="client.")
-    version = _string(value.get("app_version"), "client.app_version", problems,
-                      required=False, max_len=32)
+    version = _string(
+        value.get("app_version"), "client.app_version", problems, required=False, max_len=32
+    )
     network = value.get("network")
     if network is not None and network not in NETWORKS:
         problems.add("client.network", f"expected one of {', '.join(NETWORKS)}")

@@ -34,9 +34,9 @@ def _reply(reply: Reply) -> web.Response:
 
 
 async def create_payment(request: web.Request) -> web.Response:
-    key, req = parse_payment(request.headers, await request.read())
     metrics = request.app[metrics_key]
     try:
+        key, req = parse_payment(request.headers, await request.read())
         reply = await request.app[payments_key].pay(key, req, request[REQUEST_ID])
     except GatewayError as err:
         metrics.payments.labels(err.code).inc()
@@ -63,25 +63,33 @@ async def refund_payment(request: web.Request) -> web.Response:
 
 async def get_account(request: web.Request) -> web.Response:
     a = request.app[payments_key].account(request.match_info["user_id"])
-    return _json({"user_id": a.user_id, "credit_limit": a.credit_limit,
-                  "available_credit": a.available, "txn_limit": a.txn_limit, "status": a.status})
+    return _json(
+        {
+            "user_id": a.user_id,
+            "credit_limit": a.credit_limit,
+            "available_credit": a.available,
+            "txn_limit": a.txn_limit,
+            "status": a.status,
+        }
+    )
 
 
 async def get_merchant(request: web.Request) -> web.Response:
     m = request.app[payments_key].merchant(request.match_info["merchant_id"])
-    return _json({"merchant_id": m.merchant_id, "name": m.name,
-                  "accepts_credit": m.accepts_credit})
+    return _json({"merchant_id": m.merchant_id, "name": m.name, "accepts_credit": m.accepts_credit})
 
 
 async def healthz(request: web.Request) -> web.Response:
     info = meta(request.app[reader_key])
-    return _json({
-        "status": "ok",
-        "uptime_s": round(time.monotonic() - request.app[_STARTED], 3),
-        "seed": int(info["seed"]),
-        "accounts": int(info["accounts"]),
-        "merchants": int(info["merchants"]),
-    })
+    return _json(
+        {
+            "status": "ok",
+            "uptime_s": round(time.monotonic() - request.app[_STARTED], 3),
+            "seed": int(info["seed"]),
+            "accounts": int(info["accounts"]),
+            "merchants": int(info["merchants"]),
+        }
+    )
 
 
 async def metrics(request: web.Request) -> web.Response:

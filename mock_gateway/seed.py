@@ -68,14 +68,16 @@ def merchants(seed: int, count: int) -> Iterator[tuple[str, str, int]]:
         yield merchant_id(n), fake.company(), accepts
 
 
-def seed_database(conn: sqlite3.Connection, *, seed: int, n_accounts: int, n_merchants: int) -> None:
+def seed_database(
+    conn: sqlite3.Connection, *, seed: int, n_accounts: int, n_merchants: int
+) -> None:
     """Fill a new file. Credit already used before the run is a seeded prior purchase, so the
     ledger explains every fen from the first second."""
     now = utc_now_iso()
     conn.execute("BEGIN")
     conn.executemany(
         "INSERT INTO merchants VALUES (?, ?, ?)",
-        [(_SEED_MERCHANT, "历史消费 (prior purchases)", 1), *merchants(seed, n_merchants)],
+        [(_SEED_MERCHANT, "历史消费 (prior purchases)", 0), *merchants(seed, n_merchants)],
     )
     account_rows = []
     payment_rows = []
@@ -85,8 +87,21 @@ def seed_database(conn: sqlite3.Connection, *, seed: int, n_accounts: int, n_mer
         if a.used:
             pid = f"pay_seed_{a.user_id}"
             payment_rows.append(
-                (pid, f"seed-{a.user_id}", a.user_id, _SEED_MERCHANT, a.used, "CNY", None,
-                 "SUCCEEDED", 0, "seed", None, now, now)
+                (
+                    pid,
+                    f"seed-{a.user_id}",
+                    a.user_id,
+                    _SEED_MERCHANT,
+                    a.used,
+                    "CNY",
+                    None,
+                    "SUCCEEDED",
+                    0,
+                    "seed",
+                    None,
+                    now,
+                    now,
+                )
             )
             ledger_rows.append((pid, f"user:{a.user_id}", a.used, "capture", now))
             ledger_rows.append((pid, f"merchant:{_SEED_MERCHANT}", -a.used, "capture", now))
@@ -100,7 +115,11 @@ def seed_database(conn: sqlite3.Connection, *, seed: int, n_accounts: int, n_mer
     )
     conn.executemany(
         "INSERT INTO meta VALUES (?, ?)",
-        [("seed", str(seed)), ("accounts", str(n_accounts)), ("merchants", str(n_merchants)),
-         ("seeded_at", now)],
+        [
+            ("seed", str(seed)),
+            ("accounts", str(n_accounts)),
+            ("merchants", str(n_merchants)),
+            ("seeded_at", now),
+        ],
     )
     conn.execute("COMMIT")

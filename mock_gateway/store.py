@@ -101,9 +101,7 @@ def connect(path: Path, *, durable: bool = True, busy_timeout_ms: int = 5000) ->
 
 
 def is_seeded(conn: sqlite3.Connection) -> bool:
-    row = conn.execute(
-        "SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'"
-    ).fetchone()
+    row = conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'").fetchone()
     if row is None:
         return False
     return conn.execute("SELECT 1 FROM meta WHERE key='seeded_at'").fetchone() is not None

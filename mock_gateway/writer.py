@@ -4,6 +4,7 @@ transaction was committing goes into the next one, so one fsync acknowledges man
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import queue
 import sqlite3
 import threading
@@ -23,7 +24,9 @@ class UnitOfWork:
     """The rows one request writes; committed all together or not at all."""
 
     payments: list[Row] = field(default_factory=list)
-    payment_updates: list[Row] = field(default_factory=list)  # (status, refunded, code, updated_at, payment_id)
+    payment_updates: list[Row] = field(
+        default_factory=list
+    )  # (status, refunded, code, updated_at, payment_id)
     refunds: list[Row] = field(default_factory=list)
     ledger: list[Row] = field(default_factory=list)  # (payment_id, book, amount, kind, created_at)
     idempotency: list[Row] = field(default_factory=list)
@@ -93,10 +96,9 @@ class Writer:
             self._units += len(batch)
             self._largest = max(self._largest, len(batch))
             futures = [fut for _, fut in batch]
-            try:
+            # RuntimeError: the loop closed under us, nobody is waiting any more.
+            with contextlib.suppress(RuntimeError):
                 self._loop.call_soon_threadsafe(_settle, futures, error)
-            except RuntimeError:  # the loop closed under us: nobody is waiting any more
-                pass
 
     def _commit(self, units: list[UnitOfWork]) -> None:
         cur = self._conn.cursor()
@@ -107,8 +109,7 @@ class Writer:
                 [r for u in units for r in u.payments],
             )
             cur.executemany(
-                "UPDATE payments SET status=?, refunded=?, code=?, updated_at=? "
-                "WHERE payment_id=?",
+                "UPDATE payments SET status=?, refunded=?, code=?, updated_at=? WHERE payment_id=?",
                 [r for u in units for r in u.payment_updates],
             )
             cur.executemany(

@@ -7,13 +7,14 @@ success rate comes from its summed counts (1 - Σhad_credit_failed / Σhad_credi
 from the payments started in its seconds (from `payments.jsonl`, else approximated from the
 per-second percentiles, see `reports.latency`).
 
-Walking the bins from low load upward, the first bin whose success rate is clearly below the
-`success_rate` objective (even the upper end of its 95 % Wilson interval is below it, so one
-unlucky failure in a thin bin of a ramp does not count as a knee), or whose p99 is above the `p99_ms` objective, breaks the SLO. The
-knee is the highest offered rate seen in the last bin before it that held; when no bin
-breaks, it is the highest offered rate of the run (`held_to_max`). A bin with nothing to
-judge (no had-credit payment and no latency) neither holds nor breaks. There is no knee when
-neither objective is set, or when there was no traffic.
+Walking the bins from low load upward, the first bin whose success rate is clearly below
+the `success_rate` objective (even the upper end of its 95 % Wilson interval is below it, so
+one unlucky failure in a thin bin of a ramp does not count as a knee), or whose p99 is above
+the `p99_ms` objective, breaks the SLO. The knee is the highest offered rate seen in the last
+bin before it that held; when no bin breaks, it is the highest offered rate of the run
+(`held_to_max`). A bin with nothing to judge (no had-credit payment and no latency) neither
+holds nor breaks. There is no knee when neither objective is set, or when there was no
+traffic.
 """
 
 from __future__ import annotations
