@@ -20,12 +20,9 @@ from mock_gateway.clock import utc_now_iso
 from mock_gateway.errors import GatewayError, error_body, invalid, not_found
 from mock_gateway.requests import PaymentRequest, RefundRequest
 from mock_gateway.store import Account, Merchant
+from mock_gateway.views import PAYMENT_COLUMNS, payment_view
 from mock_gateway.writer import UnitOfWork, Writer
 
-PAYMENT_COLUMNS = (
-    "payment_id, idempotency_key, user_id, merchant_id, amount, currency, order_id, status, "
-    "refunded, channel, code, created_at, updated_at"
-)
 REVERSIBLE = frozenset({"PENDING", "SUCCEEDED", "PARTIALLY_REFUNDED"})
 REFUNDABLE = frozenset({"SUCCEEDED", "PARTIALLY_REFUNDED"})
 DEFAULT_CHANNEL = "bank_a"
@@ -45,38 +42,6 @@ class Reply:
 def new_id(prefix: str) -> str:
     # Time-ordered, so ids sort by creation like the rows they name.
     return f"{prefix}_{time.time_ns() // 1_000_000:x}{os.urandom(6).hex()}"
-
-
-def payment_view(row: tuple[Any, ...]) -> dict[str, Any]:
-    (
-        payment_id,
-        _key,
-        user_id,
-        merchant_id,
-        amount,
-        currency,
-        order_id,
-        status,
-        refunded,
-        channel,
-        code,
-        created_at,
-        updated_at,
-    ) = row
-    return {
-        "payment_id": payment_id,
-        "status": status,
-        "amount": amount,
-        "currency": currency,
-        "refunded": refunded,
-        "user_id": user_id,
-        "merchant_id": merchant_id,
-        "order_id": order_id,
-        "channel": channel,
-        "code": code,
-        "created_at": created_at,
-        "updated_at": updated_at,
-    }
 
 
 class _KeyedLocks:
@@ -147,15 +112,6 @@ class PaymentService:
             (route, key),
         ).fetchone()
         if row is None:
-            if route == "pay":
-                # Seeded payments have keys but no stored response: reusing one is a different
-                # request, and must not reach the writer, where the UNIQUE key would fail the
-                # whole group commit.
-                taken = self._reader.execute(
-                    "SELECT payment_id FROM payments WHERE idempotency_key = ?", (key,)
-                ).fetchone()
-                if taken is not None:
-                    raise GatewayError("IDEMPOTENCY_MISMATCH", payment_id=taken[0])
             return None
         if row[0] != fingerprint:
             raise GatewayError("IDEMPOTENCY_MISMATCH", payment_id=row[3])

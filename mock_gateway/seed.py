@@ -7,9 +7,11 @@ import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import orjson
 from faker import Faker
 
 from mock_gateway.clock import utc_now_iso
+from mock_gateway.views import payment_view
 
 # Shares of the seeded population that make legitimate declines happen.
 NEARLY_EXHAUSTED_SHARE = 0.08  # less than 50 CNY of credit left
@@ -82,6 +84,7 @@ def seed_database(
     account_rows = []
     payment_rows = []
     ledger_rows = []
+    idempotency_rows = []
     for a in accounts(seed, n_accounts):
         account_rows.append((a.user_id, a.name, a.credit_limit, a.used, a.txn_limit, a.status))
         if a.used:
@@ -103,6 +106,9 @@ def seed_database(
                     now,
                 )
             )
+            # A stored response with no fingerprint: reusing a seeded key is a mismatch.
+            body = orjson.dumps(payment_view(payment_rows[-1]))
+            idempotency_rows.append(("pay", f"seed-{a.user_id}", b"", pid, 200, body, now))
             ledger_rows.append((pid, f"user:{a.user_id}", a.used, "capture", now))
             ledger_rows.append((pid, f"merchant:{_SEED_MERCHANT}", -a.used, "capture", now))
     conn.executemany("INSERT INTO accounts VALUES (?, ?, ?, ?, ?, ?)", account_rows)
@@ -113,6 +119,7 @@ def seed_database(
         "INSERT INTO ledger (payment_id, book, amount, kind, created_at) VALUES (?, ?, ?, ?, ?)",
         ledger_rows,
     )
+    conn.executemany("INSERT INTO idempotency VALUES (?, ?, ?, ?, ?, ?, ?)", idempotency_rows)
     conn.executemany(
         "INSERT INTO meta VALUES (?, ?)",
         [
