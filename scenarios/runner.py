@@ -57,6 +57,7 @@ def iso(t: float) -> str:
 
 
 def make_run_dir(out: Path, name: str) -> Path:
+    out = out.resolve()  # Locust runs inside the folder: relative paths would move
     out.mkdir(parents=True, exist_ok=True)
     base = out / f"{name}-{utc_stamp(time.time())}"
     run_dir, n = base, 1

@@ -31,7 +31,7 @@ SHORT: dict[str, Any] = {
 
 
 def _paystorm(
-    *args: str, env: dict[str, str] | None = None, timeout: float = 150
+    *args: str, env: dict[str, str] | None = None, timeout: float = 150, cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "paystorm", *args],
@@ -40,6 +40,7 @@ def _paystorm(
         timeout=timeout,
         check=False,
         env={**os.environ, **(env or {})},
+        cwd=cwd,
     )
 
 
@@ -74,7 +75,8 @@ def _processes_mentioning(text: str) -> list[str]:
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, int]:
     tmp = tmp_path_factory.mktemp("run")
-    proc = _paystorm("run", str(_scenario(tmp)), "--out", str(tmp / "out"))
+    # A relative --out, as `make demo` gives it, from the folder the user is in.
+    proc = _paystorm("run", str(_scenario(tmp)), "--out", "out", cwd=tmp)
     assert "Traceback" not in proc.stderr, proc.stderr
     return _only_run_dir(tmp / "out"), proc.stdout, proc.returncode
 
