@@ -15,27 +15,39 @@ from pathlib import Path
 import orjson
 from aiohttp import web
 
-from mock_gateway import routes, store
+from mock_gateway import chaos_routes, routes, shaping, store
+from mock_gateway.admission import Admission
+from mock_gateway.channels import Router
+from mock_gateway.chaos import Chaos
 from mock_gateway.config import MEMORY_DB, GatewayConfig
 from mock_gateway.errors import GatewayError, error_body, invalid
+from mock_gateway.faults import FaultEngine, RequestFacts
 from mock_gateway.keys import (
+    FACTS,
     REQUEST_ID,
+    admission_key,
+    chaos_key,
     config_key,
     db_path_key,
+    faults_key,
     metrics_key,
     payments_key,
     reader_key,
+    router_key,
     writer_key,
 )
-from mock_gateway.metrics import Metrics
+from mock_gateway.metrics import GatewayState, Metrics
 from mock_gateway.payments import PaymentService
+from mock_gateway.requests import IDEMPOTENCY_HEADER
 from mock_gateway.seed import seed_database
+from mock_gateway.settle import settle_forever
 from mock_gateway.writer import Writer
 
 log = logging.getLogger("mock_gateway")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _PROTECTED_PREFIXES = ("/_admin/", "/_chaos/")
+FAULT_HEADER = "X-Paystorm-Fault"
 
 
 def error_response(err: GatewayError, request_id: str) -> web.Response:
@@ -70,20 +82,49 @@ def _authorized(request: web.Request) -> bool:
     return hmac.compare_digest(sent, expected) and scheme.lower() == "bearer" and bool(token)
 
 
+# Canonical route and method to the name fault targets use.
+ROUTES = {
+    ("POST", "/v1/payments"): "pay",
+    ("GET", "/v1/payments/{payment_id}"): "query",
+    ("POST", "/v1/payments/{payment_id}/reverse"): "reverse",
+    ("POST", "/v1/payments/{payment_id}/refunds"): "refund",
+    ("GET", "/v1/accounts/{user_id}"): "account",
+    ("GET", "/v1/merchants/{merchant_id}"): "merchant",
+}
+
+
 @web.middleware
 async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Request id, admin auth, error mapping and metrics for every request."""
+    """Request id, admin auth, faults, admission, error mapping and metrics, for every request."""
     request_id = os.urandom(8).hex()
     request[REQUEST_ID] = request_id
-    metrics = request.app[metrics_key]
+    app = request.app
+    metrics = app[metrics_key]
     metrics.inflight.inc()
     started = time.perf_counter()
+    resource = request.match_info.route.resource
+    canonical = resource.canonical if resource is not None else "unmatched"
+    route = ROUTES.get((request.method, canonical))
+    facts = None
     resp: web.StreamResponse
     try:
-        if request.path.startswith(_PROTECTED_PREFIXES) and not _authorized(request):
-            raise GatewayError("UNAUTHORIZED")
-        resp = await handler(request)
+        if route is None:
+            if request.path.startswith(_PROTECTED_PREFIXES) and not _authorized(request):
+                raise GatewayError("UNAUTHORIZED")
+            resp = await handler(request)
+        else:
+            facts = RequestFacts(
+                route=route,
+                key=request.headers.get(IDEMPOTENCY_HEADER) or request.path,
+                user_id=request.match_info.get("user_id"),
+            )
+            request[FACTS] = facts
+            await app[chaos_key].edge(facts)
+            async with app[admission_key].slot():
+                resp = await handler(request)
     except GatewayError as err:
+        if route == "pay":
+            metrics.payments.labels(err.code).inc()
         resp = error_response(err, request_id)
     except web.HTTPException as exc:
         resp = error_response(_from_http_exception(exc, request), request_id)
@@ -97,21 +138,37 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
     finally:
         metrics.inflight.dec()
     resp.headers["X-Request-Id"] = request_id
-    resource = request.match_info.route.resource
-    route = resource.canonical if resource is not None else "unmatched"
-    metrics.requests.labels(route, str(resp.status)).inc()
-    metrics.latency.labels(route).observe(time.perf_counter() - started)
+    if facts is not None:
+        resp = await _shape(request, facts, resp)
+    metrics.requests.labels(canonical, str(resp.status)).inc()
+    metrics.latency.labels(canonical).observe(time.perf_counter() - started)
+    return resp
+
+
+async def _shape(
+    request: web.Request, facts: RequestFacts, resp: web.StreamResponse
+) -> web.StreamResponse:
+    """Mark what faults did to the response, and break it when a fault says so."""
+    network = request.app[chaos_key].network(facts)
+    if facts.fault_ids:
+        resp.headers[FAULT_HEADER] = ",".join(facts.fault_ids)
+    if facts.drop_connection:
+        shaping.drop_connection(request)
+    elif network is not None and isinstance(resp, web.Response):
+        return await shaping.broken(request, resp, network)
     return resp
 
 
 async def ledger_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Open (and seed, when new) the database, start the writer; on exit flush and close."""
+    """Open (and seed, when new) the database, start the writer, the fault engine and the
+    settler; on exit stop them, flush the writer and close."""
     config = app[config_key]
     tmpdir = tempfile.mkdtemp(prefix="paystorm-gw-") if config.db == MEMORY_DB else None
     path = Path(tmpdir, "ledger.db") if tmpdir else Path(config.db)
     durable = config.durable and tmpdir is None
     conn = store.connect(path, durable=durable, busy_timeout_ms=config.busy_timeout_ms)
     reader = store.connect(path, durable=durable, busy_timeout_ms=config.busy_timeout_ms)
+    chaos: Chaos | None = None
     try:
         if not store.is_seeded(conn):
             store.create_schema(conn)
@@ -119,16 +176,45 @@ async def ledger_ctx(app: web.Application) -> AsyncIterator[None]:
                 conn, seed=config.seed, n_accounts=config.accounts, n_merchants=config.merchants
             )
         writer = Writer(conn, asyncio.get_running_loop())
-        app[metrics_key].watch_writer(writer.stats)
+        profile = config.profile
+        router = Router(profile)
+        admission = Admission(profile.capacity)
+        engine = FaultEngine(inflight=lambda: admission.inflight + admission.queued)
+        chaos = Chaos(engine, profile, path, config.seed)
+        admission.set_limits(chaos.capacity_limits)
+        service = PaymentService(
+            reader,
+            writer,
+            store.load_accounts(reader),
+            store.load_merchants(reader),
+            router,
+            chaos,
+            config.seed,
+        )
+        metrics = app[metrics_key]
+        metrics.watch_writer(writer.stats)
+        metrics.watch_gateway(GatewayState(admission, router, engine))
         app[db_path_key] = str(path)
         app[reader_key] = reader
         app[writer_key] = writer
-        app[payments_key] = PaymentService(
-            reader, writer, store.load_accounts(reader), store.load_merchants(reader)
+        app[router_key] = router
+        app[admission_key] = admission
+        app[faults_key] = engine
+        app[chaos_key] = chaos
+        app[payments_key] = service
+        settler = asyncio.get_running_loop().create_task(
+            settle_forever(service, profile.settle_delay_s, profile.settle_success_share),
+            name="settler",
         )
         yield
+        engine.clear()
+        settler.cancel()
+        await asyncio.gather(settler, return_exceptions=True)
+        await chaos.close()
         writer.close()
     finally:
+        if chaos is not None:
+            await chaos.close()
         reader.close()
         conn.close()
         if tmpdir:
@@ -141,4 +227,5 @@ def create_app(config: GatewayConfig) -> web.Application:
     app[metrics_key] = Metrics.create()
     app.cleanup_ctx.append(ledger_ctx)
     routes.setup(app)
+    chaos_routes.setup(app)
     return app

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mock_gateway.profile import DEFAULT, Profile
+
 MEMORY_DB = ":memory:"
 
 
@@ -18,9 +20,12 @@ class GatewayConfig:
     """Bearer token for /_admin and /_chaos; empty refuses every admin request."""
     durable: bool = True
     """fsync every commit (synchronous=FULL); off only for throwaway databases."""
-    busy_timeout_ms: int = 5_000
-    """How long the ledger writer waits for a database lock before DB_TIMEOUT."""
+    busy_timeout_ms: int = 60_000
+    """How long the ledger writer waits for a database lock before its commit fails (the
+    request itself answers DB_TIMEOUT after the profile's db_timeout_ms)."""
     max_body_bytes: int = 64 * 1024
+    profile: Profile = DEFAULT
+    """Capacity, channels, failover, breaker, risk, timeouts and settling."""
 
     def __post_init__(self) -> None:
         if self.accounts < 1:

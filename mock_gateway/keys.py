@@ -6,7 +6,11 @@ import sqlite3
 
 from aiohttp import web
 
+from mock_gateway.admission import Admission
+from mock_gateway.channels import Router
+from mock_gateway.chaos import Chaos
 from mock_gateway.config import GatewayConfig
+from mock_gateway.faults import FaultEngine, RequestFacts
 from mock_gateway.metrics import Metrics
 from mock_gateway.payments import PaymentService
 from mock_gateway.writer import Writer
@@ -17,6 +21,11 @@ db_path_key = web.AppKey("db_path", str)
 reader_key = web.AppKey("reader", sqlite3.Connection)
 writer_key = web.AppKey("writer", Writer)
 payments_key = web.AppKey("payments", PaymentService)
+faults_key = web.AppKey("faults", FaultEngine)
+chaos_key = web.AppKey("chaos", Chaos)
+admission_key = web.AppKey("admission", Admission)
+router_key = web.AppKey("router", Router)
 
 # Per-request state: typed keys too (aiohttp 3.14 warns on plain str keys).
 REQUEST_ID = web.RequestKey("request_id", str)
+FACTS = web.RequestKey("facts", RequestFacts)

@@ -17,6 +17,9 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 
+from mock_gateway.admission import Admission
+from mock_gateway.channels import Router
+from mock_gateway.faults import REGISTRY, FaultEngine
 from mock_gateway.writer import WriterStats
 
 __all__ = ["CONTENT_TYPE_LATEST", "Metrics"]
@@ -82,6 +85,75 @@ class Metrics:
 
     def watch_writer(self, stats: Callable[[], WriterStats]) -> None:
         self.registry.register(_WriterCollector(stats))
+
+    def watch_gateway(self, state: GatewayState) -> None:
+        self.registry.register(_GatewayCollector(state))
+
+
+@dataclass(frozen=True)
+class GatewayState:
+    admission: Admission
+    router: Router
+    faults: FaultEngine
+
+
+class _GatewayCollector(Collector):
+    """Admission, channels and faults, read at scrape time."""
+
+    def __init__(self, state: GatewayState) -> None:
+        self._s = state
+
+    def collect(self) -> Iterator[Metric]:
+        adm = self._s.admission
+        limit, _ = adm.limits()
+        yield GaugeMetricFamily(
+            "paystorm_admission_inflight",
+            "Requests admitted and being handled.",
+            value=adm.inflight,
+        )
+        yield GaugeMetricFamily(
+            "paystorm_admission_queued", "Requests waiting for admission.", value=adm.queued
+        )
+        yield GaugeMetricFamily(
+            "paystorm_admission_limit",
+            "Requests that may be handled at once (-1: no limit).",
+            value=-1 if limit is None else limit,
+        )
+        yield CounterMetricFamily(
+            "paystorm_admission_shed",
+            "Requests refused with 503 SYSTEM_BUSY by load shedding.",
+            value=adm.shed,
+        )
+        busy = GaugeMetricFamily(
+            "paystorm_channel_busy", "Payments a channel is working on.", labels=["channel"]
+        )
+        waiting = GaugeMetricFamily(
+            "paystorm_channel_waiting", "Payments waiting for a channel slot.", labels=["channel"]
+        )
+        breaker = GaugeMetricFamily(
+            "paystorm_channel_breaker_state",
+            "Circuit breaker: 0 closed, 1 half-open, 2 open.",
+            labels=["channel"],
+        )
+        for name, channel in self._s.router.channels.items():
+            busy.add_metric([name], channel.busy)
+            waiting.add_metric([name], channel.waiting)
+            breaker.add_metric([name], int(channel.breaker.state))
+        yield busy
+        yield waiting
+        yield breaker
+        active = GaugeMetricFamily(
+            "paystorm_fault_active", "Faults active now, by kind.", labels=["kind"]
+        )
+        injected = CounterMetricFamily(
+            "paystorm_faults_injected", "Requests a fault shaped, by kind.", labels=["kind"]
+        )
+        engine = self._s.faults
+        for kind in sorted(REGISTRY):
+            active.add_metric([kind], engine.active_count(kind))
+            injected.add_metric([kind], engine.injected.get(kind, 0))
+        yield active
+        yield injected
 
 
 class _WriterCollector(Collector):

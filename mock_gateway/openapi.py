@@ -6,6 +6,9 @@ from functools import cache
 from typing import Any
 
 from mock_gateway.errors import CATALOGUE
+from mock_gateway.faults import REGISTRY
+from mock_gateway.faults.spec import ROUTES
+from mock_gateway.profile import CHANNEL_NAMES
 from mock_gateway.requests import MAX_AMOUNT, MAX_ID_LEN, MAX_KEY_LEN, NETWORKS
 
 PAYMENT_STATUSES = ["PENDING", "SUCCEEDED", "FAILED", "REVERSED", "REFUNDED", "PARTIALLY_REFUNDED"]
@@ -46,24 +49,96 @@ _IDEMPOTENCY_KEY = {
     "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LEN},
 }
 _COMMON = ("INVALID_REQUEST", "METHOD_NOT_ALLOWED", "INTERNAL_ERROR")
-_PAY_ERRORS = (
-    *_COMMON,
-    "NOT_FOUND",
-    "INSUFFICIENT_CREDIT",
-    "TXN_LIMIT_EXCEEDED",
-    "RISK_DECLINED",
-    "ACCOUNT_FROZEN",
-    "MERCHANT_NOT_SUPPORTED",
-    "IDEMPOTENCY_IN_PROGRESS",
-    "IDEMPOTENCY_MISMATCH",
-    "RATE_LIMITED",
-    "CHANNEL_UNAVAILABLE",
-    "SYSTEM_BUSY",
-    "CHANNEL_TIMEOUT",
-    "DB_TIMEOUT",
+# On /v1 routes the error fault may inject any catalogue error, and admission sheds with 503.
+_V1 = tuple(
+    code for code, spec in CATALOGUE.items() if spec.http_status >= 400 and code != "UNAUTHORIZED"
 )
 
+_TARGET = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "route": {"enum": list(ROUTES)},
+        "channel": {"enum": list(CHANNEL_NAMES)},
+        "merchant_id": {"type": "string"},
+        "user_id": {"type": "string"},
+        "probability": {"type": "number", "minimum": 0, "maximum": 1},
+        "min_inflight": {"type": "integer", "minimum": 0},
+    },
+}
+_TIME = {"type": ["string", "null"], "format": "date-time"}
+
 SCHEMAS: dict[str, Any] = {
+    "FaultSpec": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["kind"],
+        "properties": {
+            "kind": {"enum": sorted(REGISTRY)},
+            "params": {"type": "object", "description": "per kind: see the README's fault table"},
+            "target": _TARGET,
+            "start_in_s": {"type": "number", "minimum": 0},
+            "duration_s": {"type": ["number", "null"], "exclusiveMinimum": 0},
+            "seed": {"type": "integer"},
+        },
+    },
+    "Fault": {
+        "type": "object",
+        "required": [
+            "id",
+            "kind",
+            "params",
+            "target",
+            "start_in_s",
+            "duration_s",
+            "seed",
+            "state",
+            "created_at",
+            "started_at",
+            "ended_at",
+        ],
+        "properties": {
+            "id": {"type": "string"},
+            "kind": {"enum": sorted(REGISTRY)},
+            "params": {"type": "object"},
+            "target": {"type": "object"},
+            "start_in_s": {"type": "number"},
+            "duration_s": {"type": ["number", "null"]},
+            "seed": {"type": "integer"},
+            "state": {"enum": ["scheduled", "active", "expired"]},
+            "created_at": {"type": "string", "format": "date-time"},
+            "started_at": _TIME,
+            "ended_at": _TIME,
+        },
+    },
+    "FaultList": {
+        "type": "object",
+        "required": ["faults"],
+        "properties": {
+            "faults": {"type": "array", "items": {"$ref": "#/components/schemas/Fault"}}
+        },
+    },
+    "Events": {
+        "type": "object",
+        "required": ["events"],
+        "properties": {
+            "events": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["id", "kind", "started_at", "ended_at"],
+                    "properties": {
+                        "id": {"type": "string"},
+                        "kind": {"type": "string"},
+                        "started_at": _TIME,
+                        "ended_at": _TIME,
+                        "started_unix": {"type": ["number", "null"]},
+                        "ended_unix": {"type": ["number", "null"]},
+                    },
+                },
+            }
+        },
+    },
     "PaymentRequest": {
         "type": "object",
         "additionalProperties": False,
@@ -244,7 +319,7 @@ def document() -> dict[str, Any]:
                     "responses": {
                         "200": _ok("succeeded (or the stored response, replayed)", _ref("Payment")),
                         "202": _ok("PAYMENT_PENDING: outcome not yet known", _ref("Error")),
-                        **_errors(*_PAY_ERRORS),
+                        **_errors(*_V1),
                     },
                 }
             },
@@ -254,7 +329,7 @@ def document() -> dict[str, Any]:
                     "parameters": [payment_id],
                     "responses": {
                         "200": _ok("the payment", _ref("Payment")),
-                        **_errors(*_COMMON, "NOT_FOUND"),
+                        **_errors(*_V1),
                     },
                 }
             },
@@ -266,7 +341,7 @@ def document() -> dict[str, Any]:
                     "parameters": [payment_id],
                     "responses": {
                         "200": _ok("the payment", _ref("Payment")),
-                        **_errors(*_COMMON, "NOT_FOUND", "DB_TIMEOUT"),
+                        **_errors(*_V1),
                     },
                 }
             },
@@ -280,13 +355,7 @@ def document() -> dict[str, Any]:
                     },
                     "responses": {
                         "200": _ok("the refund, with the updated payment", _ref("Refund")),
-                        **_errors(
-                            *_COMMON,
-                            "NOT_FOUND",
-                            "IDEMPOTENCY_IN_PROGRESS",
-                            "IDEMPOTENCY_MISMATCH",
-                            "DB_TIMEOUT",
-                        ),
+                        **_errors(*_V1),
                     },
                 }
             },
@@ -296,7 +365,7 @@ def document() -> dict[str, Any]:
                     "parameters": [_path_param("user_id")],
                     "responses": {
                         "200": _ok("the account", _ref("Account")),
-                        **_errors(*_COMMON, "NOT_FOUND"),
+                        **_errors(*_V1),
                     },
                 }
             },
@@ -306,7 +375,7 @@ def document() -> dict[str, Any]:
                     "parameters": [_path_param("merchant_id")],
                     "responses": {
                         "200": _ok("the merchant", _ref("Merchant")),
-                        **_errors(*_COMMON, "NOT_FOUND"),
+                        **_errors(*_V1),
                     },
                 }
             },
@@ -331,6 +400,61 @@ def document() -> dict[str, Any]:
                 "get": {
                     "operationId": "openapi",
                     "responses": {"200": _ok("this document", {"type": "object"})},
+                }
+            },
+            "/_chaos/faults": {
+                "get": {
+                    "operationId": "listFaults",
+                    "security": [{"bearer": []}],
+                    "responses": {
+                        "200": _ok("every fault and its state", _ref("FaultList")),
+                        **_errors(*_COMMON, "UNAUTHORIZED"),
+                    },
+                },
+                "post": {
+                    "operationId": "addFault",
+                    "security": [{"bearer": []}],
+                    "requestBody": {"required": True, "content": _json_content(_ref("FaultSpec"))},
+                    "responses": {
+                        "201": _ok("the fault, scheduled", _ref("Fault")),
+                        **_errors(*_COMMON, "UNAUTHORIZED"),
+                    },
+                },
+                "delete": {
+                    "operationId": "clearFaults",
+                    "security": [{"bearer": []}],
+                    "responses": {
+                        "200": _ok(
+                            "how many were removed",
+                            {
+                                "type": "object",
+                                "required": ["removed"],
+                                "properties": {"removed": {"type": "integer"}},
+                            },
+                        ),
+                        **_errors(*_COMMON, "UNAUTHORIZED"),
+                    },
+                },
+            },
+            "/_chaos/faults/{fault_id}": {
+                "delete": {
+                    "operationId": "removeFault",
+                    "security": [{"bearer": []}],
+                    "parameters": [_path_param("fault_id")],
+                    "responses": {
+                        "200": _ok("the fault removed", _ref("Fault")),
+                        **_errors(*_COMMON, "UNAUTHORIZED", "NOT_FOUND"),
+                    },
+                }
+            },
+            "/_chaos/events": {
+                "get": {
+                    "operationId": "faultEvents",
+                    "security": [{"bearer": []}],
+                    "responses": {
+                        "200": _ok("the applied fault windows", _ref("Events")),
+                        **_errors(*_COMMON, "UNAUTHORIZED"),
+                    },
                 }
             },
             "/_admin/audit": {

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -16,8 +17,12 @@ from typing import Any
 
 import orjson
 
+from mock_gateway.channels import ChannelFailed, ChannelTimedOut, Router
+from mock_gateway.chaos import Chaos
 from mock_gateway.clock import utc_now_iso
 from mock_gateway.errors import GatewayError, error_body, invalid, not_found
+from mock_gateway.faults import RequestFacts
+from mock_gateway.faults.engine import draw
 from mock_gateway.requests import PaymentRequest, RefundRequest
 from mock_gateway.store import Account, Merchant
 from mock_gateway.views import PAYMENT_COLUMNS, payment_view
@@ -25,7 +30,6 @@ from mock_gateway.writer import UnitOfWork, Writer
 
 REVERSIBLE = frozenset({"PENDING", "SUCCEEDED", "PARTIALLY_REFUNDED"})
 REFUNDABLE = frozenset({"SUCCEEDED", "PARTIALLY_REFUNDED"})
-DEFAULT_CHANNEL = "bank_a"
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,12 +76,23 @@ class PaymentService:
         writer: Writer,
         accounts: dict[str, Account],
         merchants: Mapping[str, Merchant],
+        router: Router,
+        chaos: Chaos,
+        seed: int = 1,
     ) -> None:
         self._reader = reader
         self._writer = writer
         self.accounts = accounts
         self.merchants = merchants
+        self.router = router
+        self.chaos = chaos
+        self._seed = seed
+        self._rng = random.Random(seed)
         self._in_flight: set[tuple[str, str]] = set()
+        # Claims whose request answered DB_TIMEOUT: released when their commit lands.
+        self._detached: set[tuple[str, str]] = set()
+        # Payments decided but not yet committed: queries see them PENDING.
+        self._uncommitted: dict[str, tuple[Any, ...]] = {}
         self._payment_locks = _KeyedLocks()
 
     # -- reads -------------------------------------------------------------------------------
@@ -88,10 +103,23 @@ class PaymentService:
         ).fetchone()
 
     def payment(self, payment_id: str) -> dict[str, Any]:
-        row = self.payment_row(payment_id)
+        row = self.payment_row(payment_id) or self._uncommitted.get(payment_id)
         if row is None:
             raise not_found("payment_id", payment_id)
         return payment_view(row)
+
+    def _settled_row(self, payment_id: str) -> tuple[Any, ...]:
+        """The committed row of a payment about to change; one still committing is busy."""
+        row = self.payment_row(payment_id)
+        if row is None:
+            if payment_id in self._uncommitted:
+                raise GatewayError(
+                    "IDEMPOTENCY_IN_PROGRESS",
+                    payment_id=payment_id,
+                    detail="(the payment is still being recorded)",
+                )
+            raise not_found("payment_id", payment_id)
+        return row
 
     def account(self, user_id: str) -> Account:
         account = self.accounts.get(user_id)
@@ -126,82 +154,153 @@ class PaymentService:
         try:
             yield
         finally:
-            self._in_flight.discard(claim)
+            if claim not in self._detached:
+                self._in_flight.discard(claim)
 
     # -- pay ---------------------------------------------------------------------------------
 
-    async def pay(self, key: str, req: PaymentRequest, request_id: str) -> Reply:
+    async def pay(
+        self, key: str, req: PaymentRequest, request_id: str, facts: RequestFacts
+    ) -> Reply:
         async with self._claim("pay", key):
             stored = self._stored("pay", key, req.fingerprint)
             if stored is not None:
                 return stored
             account = self.account(req.user_id)
             merchant = self.merchant(req.merchant_id)
-            return await self._charge(key, req, account, merchant, request_id)
+            facts.user_id, facts.merchant_id = req.user_id, req.merchant_id
+            self.chaos.rate_limit(facts, users_only=True)
+            decline = _decline_code(req, account, merchant)
+            if decline is None and self.chaos.merchant_refuses(facts):
+                decline = "MERCHANT_NOT_SUPPORTED"
+            if decline is None and self.chaos.risk_declines(facts):
+                decline = "RISK_DECLINED"
+            if decline is not None:
+                return await self._decline(key, req, decline, request_id)
+            return await self._charge(key, req, account, request_id, facts)
 
-    async def _charge(
-        self, key: str, req: PaymentRequest, account: Account, merchant: Merchant, request_id: str
-    ) -> Reply:
+    async def _decline(self, key: str, req: PaymentRequest, code: str, request_id: str) -> Reply:
+        """A legitimate (or risk) decline is a FAILED payment, stored for replays."""
         payment_id = new_id("pay")
         now = utc_now_iso()
-        decline = _decline_code(req, account, merchant)
-        unit = UnitOfWork()
-        if decline is not None:
-            unit.payments.append(
-                (
-                    payment_id,
-                    key,
-                    req.user_id,
-                    req.merchant_id,
-                    req.amount,
-                    req.currency,
-                    req.order_id,
-                    "FAILED",
-                    0,
-                    None,
-                    decline,
-                    now,
-                    now,
-                )
-            )
-            err = GatewayError(decline, payment_id=payment_id)
-            reply = Reply(
-                err.spec.http_status, orjson.dumps(error_body(err, request_id)), payment_id, decline
-            )
-            unit.idempotency.append(
-                ("pay", key, req.fingerprint, payment_id, reply.status, reply.body, now)
-            )
-            await self._commit(unit)
-            return reply
-
-        row = (
-            payment_id,
-            key,
-            req.user_id,
-            req.merchant_id,
-            req.amount,
-            req.currency,
-            req.order_id,
-            "SUCCEEDED",
-            0,
-            DEFAULT_CHANNEL,
-            None,
-            now,
-            now,
+        err = GatewayError(code, payment_id=payment_id)
+        reply = Reply(
+            err.spec.http_status, orjson.dumps(error_body(err, request_id)), payment_id, code
         )
-        reply = Reply(200, orjson.dumps(payment_view(row)), payment_id, None)
-        unit.payments.append(row)
-        unit.ledger.append((payment_id, f"user:{req.user_id}", req.amount, "capture", now))
-        unit.ledger.append((payment_id, f"merchant:{req.merchant_id}", -req.amount, "capture", now))
-        unit.account_deltas.append((req.amount, req.user_id))
-        unit.idempotency.append(("pay", key, req.fingerprint, payment_id, 200, reply.body, now))
-        account.used += req.amount
-        try:
-            await self._commit(unit)
-        except GatewayError:
-            account.used -= req.amount
-            raise
+        unit = UnitOfWork()
+        unit.payments.append(_row(payment_id, key, req, "FAILED", None, code, now))
+        unit.idempotency.append(
+            ("pay", key, req.fingerprint, payment_id, reply.status, reply.body, now)
+        )
+        await self._commit(unit)
         return reply
+
+    async def _charge(
+        self, key: str, req: PaymentRequest, account: Account, request_id: str, facts: RequestFacts
+    ) -> Reply:
+        payment_id = new_id("pay")
+        account.used += req.amount  # reserved: no other payment can spend it meanwhile
+        self._uncommitted[payment_id] = _row(
+            payment_id, key, req, "PENDING", None, None, utc_now_iso()
+        )
+        try:
+            channel, outcome = await self._through_channels(key, facts)
+        except BaseException:
+            account.used -= req.amount
+            del self._uncommitted[payment_id]
+            raise
+        if outcome == "failed":
+            account.used -= req.amount
+            del self._uncommitted[payment_id]
+            raise GatewayError("CHANNEL_UNAVAILABLE")  # not recorded: a retry starts afresh
+        now = utc_now_iso()
+        unit = UnitOfWork()
+        user, amount = req.user_id, req.amount
+        if outcome == "ok":
+            row = _row(payment_id, key, req, "SUCCEEDED", channel, None, now)
+            reply = Reply(200, orjson.dumps(payment_view(row)), payment_id)
+            stored = reply
+            unit.ledger += [
+                (payment_id, f"user:{user}", amount, "capture", now),
+                (payment_id, f"merchant:{req.merchant_id}", -amount, "capture", now),
+            ]
+        else:
+            # The channel may have charged: hold the credit until the payment settles.
+            row = _row(payment_id, key, req, "PENDING", channel, None, now)
+            pending = GatewayError("PAYMENT_PENDING", payment_id=payment_id)
+            stored = Reply(
+                202, orjson.dumps(error_body(pending, request_id)), payment_id, "PAYMENT_PENDING"
+            )
+            timeout = GatewayError("CHANNEL_TIMEOUT", payment_id=payment_id)
+            reply = Reply(
+                504, orjson.dumps(error_body(timeout, request_id)), payment_id, "CHANNEL_TIMEOUT"
+            )
+            unit.ledger += [
+                (payment_id, f"user:{user}", amount, "hold", now),
+                (payment_id, f"hold:{payment_id}", -amount, "hold", now),
+            ]
+        self._uncommitted[payment_id] = row
+        unit.payments.append(row)
+        unit.account_deltas.append((amount, user))
+        unit.idempotency.append(
+            ("pay", key, req.fingerprint, payment_id, stored.status, stored.body, now)
+        )
+        await self._commit_within_deadline(unit, ("pay", key), payment_id, account, amount)
+        return reply
+
+    async def _through_channels(self, key: str, facts: RequestFacts) -> tuple[str | None, str]:
+        """("ok" | "timeout" | "failed", the channel). A channel that refused is failed over
+        (when the profile allows); one that timed out is not: it may have charged."""
+        order = self.router.order(key)
+        hang_s = self.chaos.pay_timeout_s(facts)
+        if hang_s is not None:
+            await asyncio.sleep(hang_s)
+            return order[0], "timeout"
+        deadline_s = self.router.profile.channel_timeout_ms / 1000
+        for name in order:
+            channel = self.router.channels[name]
+            if not channel.breaker.allow():
+                continue
+            try:
+                await channel.call(self._rng, self.chaos.channel(facts, name), deadline_s)
+            except ChannelFailed:
+                channel.breaker.record(False)
+                continue
+            except ChannelTimedOut:
+                channel.breaker.record(False)
+                return name, "timeout"
+            channel.breaker.record(True)
+            return name, "ok"
+        return None, "failed"
+
+    async def _commit_within_deadline(
+        self,
+        unit: UnitOfWork,
+        claim: tuple[str, str],
+        payment_id: str,
+        account: Account,
+        amount: int,
+    ) -> None:
+        """Wait for the commit up to the profile's db_timeout_ms, then answer DB_TIMEOUT while
+        the commit carries on: the payment's fate is then unknown to the client."""
+        fut = self._writer.submit(unit)
+
+        def committed(done: asyncio.Future[None]) -> None:
+            self._uncommitted.pop(payment_id, None)
+            if claim in self._detached:
+                self._detached.discard(claim)
+                self._in_flight.discard(claim)
+            if done.cancelled() or done.exception() is not None:
+                account.used -= amount  # nothing was written: the reservation goes
+
+        fut.add_done_callback(committed)
+        try:
+            await asyncio.wait_for(asyncio.shield(fut), self.router.profile.db_timeout_ms / 1000)
+        except TimeoutError:
+            self._detached.add(claim)  # replays stay "in progress" until the commit lands
+            raise GatewayError("DB_TIMEOUT", payment_id=payment_id) from None
+        except sqlite3.Error as exc:
+            raise GatewayError("DB_TIMEOUT", detail=f"({exc})") from exc
 
     async def _commit(self, unit: UnitOfWork) -> None:
         try:
@@ -214,27 +313,59 @@ class PaymentService:
 
     async def reverse(self, payment_id: str) -> Reply:
         async with self._payment_locks.hold(payment_id):
-            row = self.payment_row(payment_id)
-            if row is None:
-                raise not_found("payment_id", payment_id)
-            view = payment_view(row)
+            view = payment_view(self._settled_row(payment_id))
             if view["status"] not in REVERSIBLE:
                 return Reply(200, orjson.dumps(view), payment_id)
-            release = view["amount"] - view["refunded"]
             now = utc_now_iso()
             unit = UnitOfWork()
-            unit.payment_updates.append(
-                ("REVERSED", view["refunded"], view["code"], now, payment_id)
-            )
-            unit.ledger.append((payment_id, f"user:{view['user_id']}", -release, "reverse", now))
-            unit.ledger.append(
-                (payment_id, f"merchant:{view['merchant_id']}", release, "reverse", now)
-            )
-            unit.account_deltas.append((-release, view["user_id"]))
+            release = _release(unit, view, "REVERSED", "reverse", now)
             await self._commit(unit)
             self.accounts[view["user_id"]].used -= release
-            view.update(status="REVERSED", updated_at=now)
             return Reply(200, orjson.dumps(view), payment_id)
+
+    # -- settling uncertain payments ---------------------------------------------------------
+
+    def due_pending(self, older_than_iso: str, limit: int = 500) -> list[str]:
+        rows = self._reader.execute(
+            "SELECT payment_id FROM payments WHERE status = 'PENDING' AND created_at <= ? LIMIT ?",
+            (older_than_iso, limit),
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    async def settle(self, payment_id: str, success_share: float) -> str | None:
+        """Resolve one PENDING payment as its channel finally did: captured or not. The key's
+        stored response changes with it, so a replay tells the client the outcome."""
+        async with self._payment_locks.hold(payment_id):
+            row = self.payment_row(payment_id)
+            if row is None or row[7] != "PENDING":
+                return None  # reversed (or settled) meanwhile
+            view = payment_view(row)
+            key = row[1]
+            captured = draw(self._seed, "settle", key) < success_share
+            now = utc_now_iso()
+            unit = UnitOfWork()
+            amount = view["amount"]
+            if captured:
+                view.update(status="SUCCEEDED", updated_at=now)
+                unit.payment_updates.append(("SUCCEEDED", 0, None, now, payment_id))
+                unit.ledger += [
+                    (payment_id, f"hold:{payment_id}", amount, "capture", now),
+                    (payment_id, f"merchant:{view['merchant_id']}", -amount, "capture", now),
+                ]
+                status, body = 200, orjson.dumps(view)
+            else:
+                _release(unit, view, "FAILED", "release", now, code="CHANNEL_UNAVAILABLE")
+                err = GatewayError(
+                    "CHANNEL_UNAVAILABLE",
+                    payment_id=payment_id,
+                    detail="(the channel did not complete the payment)",
+                )
+                status, body = err.spec.http_status, orjson.dumps(error_body(err, "settled"))
+            unit.idempotency_updates.append((status, body, "pay", key))
+            await self._commit(unit)
+            if not captured:
+                self.accounts[view["user_id"]].used -= amount
+            return "SUCCEEDED" if captured else "FAILED"
 
     async def refund(self, payment_id: str, key: str, req: RefundRequest, request_id: str) -> Reply:
         async with self._claim("refund", key):
@@ -245,10 +376,7 @@ class PaymentService:
                 return await self._refund(payment_id, key, req)
 
     async def _refund(self, payment_id: str, key: str, req: RefundRequest) -> Reply:
-        row = self.payment_row(payment_id)
-        if row is None:
-            raise not_found("payment_id", payment_id)
-        view = payment_view(row)
+        view = payment_view(self._settled_row(payment_id))
         if view["status"] not in REFUNDABLE:
             raise invalid(
                 "payment_id",
@@ -284,6 +412,58 @@ class PaymentService:
         await self._commit(unit)
         self.accounts[view["user_id"]].used -= req.amount
         return Reply(200, body, payment_id)
+
+
+def _release(
+    unit: UnitOfWork,
+    view: dict[str, Any],
+    status: str,
+    kind: str,
+    now: str,
+    code: str | None = None,
+) -> int:
+    """Entries that give back what a payment still holds or owes; returns the amount."""
+    payment_id, user = view["payment_id"], view["user_id"]
+    amount: int = view["amount"] - view["refunded"]
+    book = (
+        f"hold:{payment_id}" if view["status"] == "PENDING" else f"merchant:{view['merchant_id']}"
+    )
+    unit.payment_updates.append((status, view["refunded"], code or view["code"], now, payment_id))
+    unit.ledger += [
+        (payment_id, f"user:{user}", -amount, kind, now),
+        (payment_id, book, amount, kind, now),
+    ]
+    unit.account_deltas.append((-amount, user))
+    if code is not None:
+        view["code"] = code
+    view.update(status=status, updated_at=now)
+    return amount
+
+
+def _row(
+    payment_id: str,
+    key: str,
+    req: PaymentRequest,
+    status: str,
+    channel: str | None,
+    code: str | None,
+    now: str,
+) -> tuple[Any, ...]:
+    return (
+        payment_id,
+        key,
+        req.user_id,
+        req.merchant_id,
+        req.amount,
+        req.currency,
+        req.order_id,
+        status,
+        0,
+        channel,
+        code,
+        now,
+        now,
+    )
 
 
 def _decline_code(req: PaymentRequest, account: Account, merchant: Merchant) -> str | None:

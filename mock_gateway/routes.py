@@ -12,8 +12,15 @@ from aiohttp import web
 
 from mock_gateway import openapi
 from mock_gateway.audit import run_audit
-from mock_gateway.errors import GatewayError
-from mock_gateway.keys import REQUEST_ID, db_path_key, metrics_key, payments_key, reader_key
+from mock_gateway.keys import (
+    FACTS,
+    REQUEST_ID,
+    chaos_key,
+    db_path_key,
+    metrics_key,
+    payments_key,
+    reader_key,
+)
 from mock_gateway.metrics import CONTENT_TYPE_LATEST
 from mock_gateway.payments import Reply
 from mock_gateway.requests import parse_payment, parse_refund
@@ -34,15 +41,12 @@ def _reply(reply: Reply) -> web.Response:
 
 
 async def create_payment(request: web.Request) -> web.Response:
-    metrics = request.app[metrics_key]
-    try:
-        key, req = parse_payment(request.headers, await request.read())
-        reply = await request.app[payments_key].pay(key, req, request[REQUEST_ID])
-    except GatewayError as err:
-        metrics.payments.labels(err.code).inc()
-        raise
+    key, req = parse_payment(request.headers, await request.read())
+    facts = request[FACTS]
+    reply = await request.app[payments_key].pay(key, req, request[REQUEST_ID], facts)
     if not reply.replayed:
-        metrics.payments.labels(reply.code or "OK").inc()
+        request.app[metrics_key].payments.labels(reply.code or "OK").inc()
+        request.app[chaos_key].loses_response(facts)  # committed: now the answer may vanish
     return _reply(reply)
 
 

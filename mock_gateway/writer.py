@@ -31,6 +31,7 @@ class UnitOfWork:
     ledger: list[Row] = field(default_factory=list)  # (payment_id, book, amount, kind, created_at)
     idempotency: list[Row] = field(default_factory=list)
     account_deltas: list[Row] = field(default_factory=list)  # (delta_used, user_id)
+    idempotency_updates: list[Row] = field(default_factory=list)  # (status, body, route, key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +124,10 @@ class Writer:
             cur.executemany(
                 "INSERT INTO idempotency VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [r for u in units for r in u.idempotency],
+            )
+            cur.executemany(
+                "UPDATE idempotency SET http_status = ?, body = ? WHERE route = ? AND key = ?",
+                [r for u in units for r in u.idempotency_updates],
             )
             cur.executemany(
                 "UPDATE accounts SET used = used + ? WHERE user_id = ?",

@@ -34,6 +34,7 @@ async def test_document_routes_are_the_app_routes(
 
 async def test_every_route_answers_as_documented(api: Api) -> None:
     """A tour through each operation's answers; Api.call checks each one."""
+    auth = {"Authorization": f"Bearer {TOKEN}"}
     user = await api.payer(5_000)
     shop = await api.shop()
     frozen = (await api.find_account(lambda a: a["status"] == "FROZEN"))["user_id"]
@@ -65,10 +66,21 @@ async def test_every_route_answers_as_documented(api: Api) -> None:
         await api.get("/_admin/audit"),
         await api.get("/_admin/audit", headers={"Authorization": "Bearer wrong"}),
         await api.get("/_admin/audit", headers={"Authorization": f"Bearer {TOKEN}"}),
+        await api.get("/_chaos/faults"),
+        await api.post("/_chaos/faults", body={"kind": "latency", "params": {"ms": 1}},
+                       headers=auth),
+        await api.post("/_chaos/faults", body={"kind": "latency", "params": {"ms": -1}},
+                       headers=auth),
+        await api.get("/_chaos/faults", headers=auth),
+        await api.get("/_chaos/events", headers=auth),
+        await api.call("DELETE", "/_chaos/faults/f999", headers=auth),
+        await api.call("DELETE", "/_chaos/faults/f1", headers=auth),
+        await api.call("DELETE", "/_chaos/faults", headers=auth),
     ]
     assert [s.status for s in steps] == [
         200, 200, 422, 403, 404, 402, 400, 200, 404, 200, 422, 400, 404, 200, 404,
         200, 404, 200, 404, 200, 200, 200, 401, 401, 200,
+        401, 201, 400, 200, 200, 404, 200, 200,
     ]  # fmt: skip
     operations = {(m.upper(), p) for p, ops in api.contract.doc["paths"].items() for m in ops}
     assert {(m, t) for m, t, _s in api.contract.seen} == operations
@@ -90,7 +102,7 @@ async def test_the_contract_check_can_fail(api: Api) -> None:
     }
     contract.check(_reply(200, account))
     with pytest.raises(AssertionError, match="documented"):
-        contract.check(_reply(409, {"error": {}}))
+        contract.check(_reply(418, {"error": {}}))
     with pytest.raises(AssertionError):
         contract.check(_reply(200, {**account, "status": "GONE"}))
     with pytest.raises(AssertionError):

@@ -1,0 +1,77 @@
+"""Admission control: a limit on /v1 requests in flight, with a queue in front of it.
+
+Shedding on: a request that finds the queue full is refused at once (503 SYSTEM_BUSY with
+Retry-After). Shedding off: it waits however long it takes — its client may give up, and the
+gateway still does the work when its turn comes, as real servers do."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from mock_gateway.errors import GatewayError
+from mock_gateway.profile import Capacity
+
+Limits = Callable[[], tuple[int | None, int]]
+
+
+class Admission:
+    def __init__(self, capacity: Capacity, limits: Limits | None = None) -> None:
+        self._capacity = capacity
+        # Faults may shrink the limits for a while; asked on every request.
+        self._limits = limits or (lambda: (capacity.max_inflight, capacity.queue))
+        self.inflight = 0
+        self._waiters: deque[asyncio.Future[None]] = deque()
+        self.shed = 0
+
+    def set_limits(self, limits: Limits) -> None:
+        self._limits = limits
+
+    def limits(self) -> tuple[int | None, int]:
+        return self._limits()
+
+    @property
+    def queued(self) -> int:
+        return len(self._waiters)
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        await self._enter()
+        try:
+            yield
+        finally:
+            self._leave()
+
+    async def _enter(self) -> None:
+        limit, queue = self._limits()
+        if limit is None or (self.inflight < limit and not self._waiters):
+            self.inflight += 1
+            return
+        if self._capacity.shedding and len(self._waiters) >= queue:
+            self.shed += 1
+            raise GatewayError("SYSTEM_BUSY", retry_after_s=self._capacity.retry_after_s)
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter  # _leave hands its slot over: inflight already counts us
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self._leave()  # we were given a slot as we were cancelled: pass it on
+            else:
+                self._waiters.remove(waiter)
+            raise
+
+    def _leave(self) -> None:
+        limit, _ = self._limits()
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                if limit is not None and self.inflight > limit:
+                    # A capacity fault shrank the limit: this slot disappears instead.
+                    self._waiters.appendleft(waiter)
+                    break
+                waiter.set_result(None)
+                return
+        self.inflight -= 1

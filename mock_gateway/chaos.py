@@ -1,0 +1,208 @@
+"""What the active faults do to one request, stage by stage, in the order of the pipeline:
+edge (latency, error, timeout, rate limit) → merchant → risk → channel → response."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import sqlite3
+import time
+from pathlib import Path
+
+from mock_gateway.channels import Slowdown
+from mock_gateway.errors import GatewayError
+from mock_gateway.faults import Fault, FaultEngine, RequestFacts
+from mock_gateway.faults.capacity import CapacityFault
+from mock_gateway.faults.channel_outage import ChannelOutage
+from mock_gateway.faults.db_stall import DbStall
+from mock_gateway.faults.engine import draw
+from mock_gateway.faults.error import Error
+from mock_gateway.faults.latency import Latency
+from mock_gateway.faults.merchant_unsupported import MerchantUnsupported
+from mock_gateway.faults.network import Network
+from mock_gateway.faults.rate_limit import RateLimit
+from mock_gateway.faults.risk_strict import RiskStrict
+from mock_gateway.faults.timeout import Timeout
+from mock_gateway.profile import Profile
+from mock_gateway.ratelimit import Limiter
+
+
+class Chaos:
+    def __init__(self, engine: FaultEngine, profile: Profile, db_path: Path, seed: int) -> None:
+        self.engine = engine
+        self.profile = profile
+        self._db_path = db_path
+        self._seed = seed
+        self._rng = random.Random(seed)
+        self._limiter = Limiter()
+        self._stalls: dict[str, asyncio.Task[None]] = {}
+        engine.on_activate.append(self._activated)
+        engine.on_deactivate.append(self._deactivated)
+
+    # -- edge --------------------------------------------------------------------------------
+
+    async def edge(self, facts: RequestFacts) -> None:
+        """Faults that act before a request is handled; raises the injected error."""
+        engine = self.engine
+        fault = engine.match("latency", facts)
+        if fault is not None:
+            assert isinstance(fault.spec.params, Latency)
+            engine.hit(fault, facts)
+            await asyncio.sleep(fault.spec.params.delay_s(self._rng))
+        fault = engine.match("error", facts)
+        if fault is not None:
+            params = fault.spec.params
+            assert isinstance(params, Error)
+            if params.rate >= 1.0 or engine.chance(fault, "error", facts.key) < params.rate:
+                engine.hit(fault, facts)
+                retry_after = (
+                    self.profile.capacity.retry_after_s
+                    if params.code in ("SYSTEM_BUSY", "RATE_LIMITED")
+                    else None
+                )
+                raise GatewayError(params.code, retry_after_s=retry_after, detail="(injected)")
+        if facts.route != "pay":
+            fault = engine.match("timeout", facts)
+            if fault is not None:
+                assert isinstance(fault.spec.params, Timeout)
+                engine.hit(fault, facts)
+                await asyncio.sleep(fault.spec.params.ms / 1000)
+                raise GatewayError("CHANNEL_TIMEOUT")
+        self.rate_limit(facts)
+
+    def rate_limit(self, facts: RequestFacts, *, users_only: bool = False) -> None:
+        """At the edge: global limits, and per-user ones when the path names the user; again
+        with `users_only` once a payment's body has named its user."""
+        for fault in self.engine.active("rate_limit"):
+            params = fault.spec.params
+            assert isinstance(params, RateLimit)
+            if params.per == "user" and facts.user_id is None:
+                continue
+            if users_only and params.per != "user":
+                continue
+            if not self.engine.matches(fault, facts):
+                continue
+            who = facts.user_id or "" if params.per == "user" else "*"
+            wait_s = self._limiter.take(fault.id, params.rps, who)
+            if wait_s is not None:
+                self.engine.hit(fault, facts)
+                raise GatewayError("RATE_LIMITED", retry_after_s=wait_s)
+
+    def capacity_limits(self) -> tuple[int | None, int]:
+        cap = self.profile.capacity
+        limit, queue = cap.max_inflight, cap.queue
+        for fault in self.engine.active("capacity"):
+            params = fault.spec.params
+            assert isinstance(params, CapacityFault)
+            limit = params.max_inflight if limit is None else min(limit, params.max_inflight)
+            if params.queue is not None:
+                queue = min(queue, params.queue)
+        return limit, queue
+
+    # -- payment decisions -------------------------------------------------------------------
+
+    def merchant_refuses(self, facts: RequestFacts) -> bool:
+        fault = self.engine.match("merchant_unsupported", facts)
+        if fault is None:
+            return False
+        params = fault.spec.params
+        assert isinstance(params, MerchantUnsupported)
+        if params.merchant_ids:
+            refused = facts.merchant_id in params.merchant_ids
+        else:
+            # Keyed on the merchant, not the payment: a merchant is broken for everyone.
+            share = params.share or 0.0
+            refused = draw(fault.spec.seed, "merchant", facts.merchant_id or "") < share
+        if refused:
+            self.engine.hit(fault, facts)
+        return refused
+
+    def risk_declines(self, facts: RequestFacts) -> bool:
+        rate = self.profile.risk_false_positive_rate
+        if rate and draw(self._seed, "risk", facts.key) < rate:
+            return True
+        fault = self.engine.match("risk_strict", facts)
+        if fault is None:
+            return False
+        params = fault.spec.params
+        assert isinstance(params, RiskStrict)
+        if self.engine.chance(fault, "risk", facts.key) < params.false_positive_rate:
+            self.engine.hit(fault, facts)
+            return True
+        return False
+
+    def pay_timeout_s(self, facts: RequestFacts) -> float | None:
+        fault = self.engine.match("timeout", facts)
+        if fault is None:
+            return None
+        assert isinstance(fault.spec.params, Timeout)
+        self.engine.hit(fault, facts)
+        return fault.spec.params.ms / 1000
+
+    def channel(self, facts: RequestFacts, channel: str) -> Slowdown:
+        for fault in self.engine.active("channel_outage"):
+            params = fault.spec.params
+            assert isinstance(params, ChannelOutage)
+            if params.channel != channel or not self.engine.matches(fault, facts, channel):
+                continue
+            self.engine.hit(fault, facts)
+            if params.mode == "error":
+                return Slowdown(fail=True, fault_id=fault.id)
+            if params.mode == "blackhole":
+                return Slowdown(hang=True, fault_id=fault.id)
+            return Slowdown(extra_ms=params.slow_ms, fault_id=fault.id)
+        return Slowdown()
+
+    def loses_response(self, facts: RequestFacts) -> bool:
+        fault = self.engine.match("lost_response", facts)
+        if fault is not None:
+            self.engine.hit(fault, facts)
+            facts.drop_connection = True
+        return fault is not None
+
+    def network(self, facts: RequestFacts) -> Network | None:
+        fault = self.engine.match("network", facts)
+        if fault is None:
+            return None
+        self.engine.hit(fault, facts)
+        assert isinstance(fault.spec.params, Network)
+        return fault.spec.params
+
+    # -- background faults -------------------------------------------------------------------
+
+    def _activated(self, fault: Fault) -> None:
+        if isinstance(fault.spec.params, DbStall):
+            self._stalls[fault.id] = asyncio.get_running_loop().create_task(
+                self._stall(fault.spec.params), name=f"db_stall {fault.id}"
+            )
+
+    def _deactivated(self, fault: Fault) -> None:
+        task = self._stalls.pop(fault.id, None)
+        if task is not None:
+            task.cancel()
+        self._limiter.forget(fault.id)
+
+    async def _stall(self, params: DbStall) -> None:
+        while True:
+            started = time.monotonic()
+            await asyncio.to_thread(hold_write_lock, self._db_path, params.hold_ms / 1000)
+            if params.every_ms is None:
+                continue
+            await asyncio.sleep(max(0.0, params.every_ms / 1000 - (time.monotonic() - started)))
+
+    async def close(self) -> None:
+        for task in self._stalls.values():
+            task.cancel()
+        await asyncio.gather(*self._stalls.values(), return_exceptions=True)
+        self._stalls.clear()
+
+
+def hold_write_lock(path: Path, hold_s: float) -> None:
+    """Take the database's exclusive write lock from another connection and hold it."""
+    conn = sqlite3.connect(path, isolation_level=None, timeout=60)
+    try:
+        conn.execute("BEGIN EXCLUSIVE")
+        time.sleep(hold_s)
+        conn.execute("ROLLBACK")
+    finally:
+        conn.close()

@@ -1,0 +1,60 @@
+"""The chaos admin API under /_chaos/ (bearer token checked by the middleware)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from mock_gateway.errors import FieldError, GatewayError, invalid, not_found
+from mock_gateway.faults import FaultSpecError, parse_fault
+from mock_gateway.keys import faults_key, router_key
+
+
+def _json(data: Any, status: int = 200) -> web.Response:
+    return web.Response(body=orjson.dumps(data), status=status, content_type="application/json")
+
+
+async def list_faults(request: web.Request) -> web.Response:
+    engine = request.app[faults_key]
+    return _json({"faults": [f.view() for f in engine.faults.values()]})
+
+
+async def add_fault(request: web.Request) -> web.Response:
+    raw = await request.read()
+    try:
+        body = orjson.loads(raw) if raw else None
+    except orjson.JSONDecodeError as exc:
+        raise invalid("body", f"not valid JSON ({exc.msg})") from None
+    channels = tuple(request.app[router_key].channels)
+    try:
+        spec = parse_fault(body, channels)
+    except FaultSpecError as exc:
+        raise GatewayError("INVALID_REQUEST", fields=(FieldError(exc.field, exc.reason),)) from None
+    fault = request.app[faults_key].add(spec)
+    return _json(fault.view(), status=201)
+
+
+async def delete_fault(request: web.Request) -> web.Response:
+    fault_id = request.match_info["fault_id"]
+    fault = request.app[faults_key].remove(fault_id)
+    if fault is None:
+        raise not_found("fault_id", fault_id)
+    return _json(fault.view())
+
+
+async def clear_faults(request: web.Request) -> web.Response:
+    return _json({"removed": request.app[faults_key].clear()})
+
+
+async def events(request: web.Request) -> web.Response:
+    return _json({"events": [f.event() for f in request.app[faults_key].windows]})
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/_chaos/faults", list_faults)
+    app.router.add_post("/_chaos/faults", add_fault)
+    app.router.add_delete("/_chaos/faults", clear_faults)
+    app.router.add_delete("/_chaos/faults/{fault_id}", delete_fault)
+    app.router.add_get("/_chaos/events", events)

@@ -1,0 +1,192 @@
+"""The fault engine: a timeline of faults (scheduled → active → expired), matched against
+requests, with seeded draws so the same seed hits the same requests in any order."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import itertools
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from mock_gateway.clock import utc_now_iso
+from mock_gateway.faults.spec import FaultSpec
+
+SCHEDULED, ACTIVE, EXPIRED = "scheduled", "active", "expired"
+
+
+@dataclass(slots=True)
+class RequestFacts:
+    """What faults can target in one request; filled in as the request is understood."""
+
+    route: str
+    key: str
+    user_id: str | None = None
+    merchant_id: str | None = None
+    fault_ids: list[str] = field(default_factory=list)
+    drop_connection: bool = False
+
+    def shaped_by(self, fault: Fault) -> None:
+        if fault.id not in self.fault_ids:
+            self.fault_ids.append(fault.id)
+
+
+@dataclass(slots=True)
+class Fault:
+    id: str
+    spec: FaultSpec
+    created_at: str
+    state: str = SCHEDULED
+    started_at: str | None = None
+    started_unix: float | None = None
+    ended_at: str | None = None
+    ended_unix: float | None = None
+    handles: list[asyncio.TimerHandle] = field(default_factory=list)
+
+    def view(self) -> dict[str, Any]:
+        s = self.spec
+        t = s.target
+        return {
+            "id": self.id,
+            "kind": s.kind,
+            "params": s.raw_params,
+            "target": {
+                k: v
+                for k, v in (
+                    ("route", t.route),
+                    ("channel", t.channel),
+                    ("merchant_id", t.merchant_id),
+                    ("user_id", t.user_id),
+                )
+                if v is not None
+            }
+            | {"probability": t.probability, "min_inflight": t.min_inflight},
+            "start_in_s": s.start_in_s,
+            "duration_s": s.duration_s,
+            "seed": s.seed,
+            "state": self.state,
+            "created_at": self.created_at,
+            "started_at": self.started_at,
+            "ended_at": self.ended_at,
+        }
+
+    def event(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.spec.kind,
+            "started_at": self.started_at,
+            "ended_at": self.ended_at,
+            "started_unix": self.started_unix,
+            "ended_unix": self.ended_unix,
+        }
+
+
+def draw(seed: int, purpose: str, key: str) -> float:
+    """A uniform number in [0, 1) fixed by a seed, a purpose and the request key: the same
+    fault added again with the same seed hits the same requests, in any order."""
+    digest = hashlib.blake2b(f"{seed}:{purpose}:{key}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64
+
+
+Hook = Callable[[Fault], None]
+
+
+class FaultEngine:
+    def __init__(self, inflight: Callable[[], int]) -> None:
+        self._inflight = inflight
+        self._ids = itertools.count(1)
+        self.faults: dict[str, Fault] = {}
+        self._active: dict[str, list[Fault]] = {}
+        self.windows: list[Fault] = []  # every fault that became active, in order
+        self.on_activate: list[Hook] = []
+        self.on_deactivate: list[Hook] = []
+        self.injected: dict[str, int] = {}
+
+    # -- timeline ----------------------------------------------------------------------------
+
+    def add(self, spec: FaultSpec) -> Fault:
+        loop = asyncio.get_running_loop()
+        fault = Fault(id=f"f{next(self._ids)}", spec=spec, created_at=utc_now_iso())
+        self.faults[fault.id] = fault
+        fault.handles.append(loop.call_later(spec.start_in_s, self._activate, fault))
+        if spec.duration_s is not None:
+            fault.handles.append(
+                loop.call_later(spec.start_in_s + spec.duration_s, self._expire, fault)
+            )
+        return fault
+
+    def remove(self, fault_id: str) -> Fault | None:
+        fault = self.faults.pop(fault_id, None)
+        if fault is not None:
+            for handle in fault.handles:
+                handle.cancel()
+            if fault.state == ACTIVE:
+                self._expire(fault)
+        return fault
+
+    def clear(self) -> int:
+        ids = list(self.faults)
+        for fault_id in ids:
+            self.remove(fault_id)
+        return len(ids)
+
+    def _activate(self, fault: Fault) -> None:
+        if fault.state != SCHEDULED:
+            return
+        fault.state = ACTIVE
+        fault.started_at, fault.started_unix = utc_now_iso(), time.time()
+        self._active.setdefault(fault.spec.kind, []).append(fault)
+        self.windows.append(fault)
+        for hook in self.on_activate:
+            hook(fault)
+
+    def _expire(self, fault: Fault) -> None:
+        if fault.state != ACTIVE:
+            fault.state = EXPIRED
+            return
+        fault.state = EXPIRED
+        fault.ended_at, fault.ended_unix = utc_now_iso(), time.time()
+        active = self._active.get(fault.spec.kind, [])
+        if fault in active:
+            active.remove(fault)
+        for hook in self.on_deactivate:
+            hook(fault)
+
+    def active_count(self, kind: str) -> int:
+        return len(self._active.get(kind, ()))
+
+    def active(self, kind: str) -> list[Fault]:
+        return self._active.get(kind, [])
+
+    # -- matching ----------------------------------------------------------------------------
+
+    def match(self, kind: str, facts: RequestFacts, channel: str | None = None) -> Fault | None:
+        """The first active fault of `kind` whose target and chance draw hit this request."""
+        candidates = self._active.get(kind)
+        if not candidates:
+            return None
+        return next((f for f in candidates if self.matches(f, facts, channel)), None)
+
+    def matches(self, fault: Fault, facts: RequestFacts, channel: str | None = None) -> bool:
+        t = fault.spec.target
+        if t.route is not None and t.route != facts.route:
+            return False
+        if t.channel is not None and t.channel != channel:
+            return False
+        if t.merchant_id is not None and t.merchant_id != facts.merchant_id:
+            return False
+        if t.user_id is not None and t.user_id != facts.user_id:
+            return False
+        if t.min_inflight and self._inflight() < t.min_inflight:
+            return False
+        return t.probability >= 1.0 or self.chance(fault, "target", facts.key) < t.probability
+
+    def chance(self, fault: Fault, purpose: str, key: str) -> float:
+        return draw(fault.spec.seed, purpose, key)
+
+    def hit(self, fault: Fault, facts: RequestFacts) -> None:
+        """Count an injection and mark the response it shaped."""
+        facts.shaped_by(fault)
+        self.injected[fault.spec.kind] = self.injected.get(fault.spec.kind, 0) + 1
