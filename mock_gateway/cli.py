@@ -11,12 +11,15 @@ import signal
 import socket
 import sqlite3
 import sys
+from dataclasses import replace
 from pathlib import Path
 
+import yaml
 from aiohttp import web
 
 from mock_gateway.app import create_app
 from mock_gateway.config import MEMORY_DB, GatewayConfig
+from mock_gateway.profile import PROFILES, Profile, ProfileError, apply_overrides
 from paystorm.argparsing import EXIT_USAGE, ArgumentParser, fail
 
 TOKEN_ENV = "PAYSTORM_ADMIN_TOKEN"
@@ -40,12 +43,43 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--accounts", type=int, default=10_000, help="users seeded: u000001 …")
     p.add_argument("--merchants", type=int, default=500, help="merchants seeded: m00001 …")
     p.add_argument(
+        "--profile",
+        choices=sorted(PROFILES),
+        default="default",
+        help="default: realistic channels and capacity (a knee near 400 payments/s); "
+        "bench: no artificial service time or capacity limit",
+    )
+    p.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="YAML file of overrides (capacity, channels, failover, breaker, risk, "
+        "timeouts, settle) on top of the profile",
+    )
+    p.add_argument(
         "--admin-token",
         default=None,
         help=f"bearer token for /_admin and /_chaos (or ${TOKEN_ENV}); "
         "random and printed once when neither is given",
     )
     return p
+
+
+def load_profile(name: str, config: Path | None) -> Profile:
+    """The named profile with a config file's overrides; ProfileError names file and field."""
+    base = PROFILES[name]
+    if config is None:
+        return base
+    try:
+        data = yaml.safe_load(config.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ProfileError(f"--config {config}: cannot read it ({exc.strerror or exc})") from None
+    except yaml.YAMLError as exc:
+        raise ProfileError(f"--config {config}: expected valid YAML ({exc})") from None
+    try:
+        return apply_overrides(data, base)
+    except ProfileError as exc:
+        raise ProfileError(f"{config}: {exc}") from None
 
 
 def _is_loopback(host: str) -> bool:
@@ -103,24 +137,33 @@ async def serve(config: GatewayConfig, host: str, port: int) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     token = args.admin_token or os.environ.get(TOKEN_ENV) or ""
-    if not token:
-        token = secrets.token_urlsafe(24)
-        print(f"admin token (for /_admin and /_chaos, shown once): {token}", flush=True)
     if args.db != MEMORY_DB and not Path(args.db).parent.is_dir():
         return fail(PROG, f"--db {args.db}: folder {Path(args.db).parent} does not exist")
     if not 0 <= args.port <= 65535:
         return fail(PROG, f"--port {args.port}: expected 0..65535")
     try:
+        profile = load_profile(args.profile, args.config)
+    except ProfileError as exc:
+        return fail(PROG, str(exc))
+    try:
         socket.getaddrinfo(args.host, None)
+    except OSError as exc:
+        return fail(PROG, f"--host {args.host}: cannot resolve it ({exc.strerror or exc})")
+    try:
         config = GatewayConfig(
             db=args.db,
             seed=args.seed,
             accounts=args.accounts,
             merchants=args.merchants,
             admin_token=token,
+            profile=profile,
         )
-    except (ValueError, OSError) as exc:
+    except ValueError as exc:
         return fail(PROG, f"{exc}")
+    if not token:
+        token = secrets.token_urlsafe(24)
+        config = replace(config, admin_token=token)
+        print(f"admin token (for /_admin and /_chaos, shown once): {token}", flush=True)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
     runner = _loop_runner()
     with runner:

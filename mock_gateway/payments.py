@@ -245,7 +245,7 @@ class PaymentService:
         unit.idempotency.append(
             ("pay", key, req.fingerprint, payment_id, stored.status, stored.body, now)
         )
-        await self._commit_within_deadline(unit, ("pay", key), payment_id, account, amount)
+        await self._commit_within_deadline(unit, ("pay", key), payment_id, account, amount, facts)
         return reply
 
     async def _through_channels(self, key: str, facts: RequestFacts) -> tuple[str | None, str]:
@@ -280,6 +280,7 @@ class PaymentService:
         payment_id: str,
         account: Account,
         amount: int,
+        facts: RequestFacts,
     ) -> None:
         """Wait for the commit up to the profile's db_timeout_ms, then answer DB_TIMEOUT while
         the commit carries on: the payment's fate is then unknown to the client."""
@@ -298,6 +299,8 @@ class PaymentService:
             await asyncio.wait_for(asyncio.shield(fut), self.router.profile.db_timeout_ms / 1000)
         except TimeoutError:
             self._detached.add(claim)  # replays stay "in progress" until the commit lands
+            for stall in self.chaos.engine.active("db_stall"):
+                self.chaos.engine.hit(stall, facts)
             raise GatewayError("DB_TIMEOUT", payment_id=payment_id) from None
         except sqlite3.Error as exc:
             raise GatewayError("DB_TIMEOUT", detail=f"({exc})") from exc

@@ -13,6 +13,7 @@ commands:
   gateway   start the mock credit-pay gateway
   run       run a scenario end to end (gateway, Locust, report)
   report    rebuild the report of a results folder
+  chaos     add, list and clear faults on a running gateway
 
 `paystorm <command> --help` describes each one."""
 
@@ -35,7 +36,14 @@ def _report(argv: list[str]) -> int:
     return main(argv)
 
 
+def _chaos(argv: list[str]) -> int:
+    from scenarios.chaos_cli import main
+
+    return main(argv)
+
+
 COMMANDS: dict[str, Callable[[list[str]], int]] = {
+    "chaos": _chaos,
     "gateway": _gateway,
     "run": _run,
     "report": _report,

@@ -1,0 +1,136 @@
+"""`paystorm chaos add|list|clear|events`: the chaos API of a running gateway, from a shell.
+
+The token comes from $PAYSTORM_ADMIN_TOKEN (or --token); the gateway must be on loopback
+unless --allow-remote is given."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import urllib.error
+import urllib.request
+from typing import Any
+
+import yaml
+
+from paystorm.argparsing import EXIT_USAGE, ArgumentParser, fail
+from scenarios.processes import SetupError
+from scenarios.target import check_target
+
+PROG = "paystorm chaos"
+TOKEN_ENV = "PAYSTORM_ADMIN_TOKEN"
+
+
+def build_parser() -> ArgumentParser:
+    p = ArgumentParser(prog=PROG, description="Add, list and clear faults on a running gateway.")
+    p.add_argument("--url", default="http://127.0.0.1:8080", help="the gateway's base URL")
+    p.add_argument("--token", default=None, help=f"admin token (default: ${TOKEN_ENV})")
+    p.add_argument("--allow-remote", action="store_true", help="allow a non-loopback gateway")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=ArgumentParser)
+    add = sub.add_parser("add", help="add one fault")
+    add.add_argument("kind", nargs="?", help="fault kind, e.g. latency, channel_outage")
+    add.add_argument(
+        "--param",
+        "-p",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a param of the kind (repeatable), e.g. -p ms=200",
+    )
+    add.add_argument(
+        "--target",
+        "-t",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="narrow it: route, channel, merchant_id, user_id, probability, min_inflight",
+    )
+    add.add_argument("--start-in", type=float, default=None, help="seconds from now")
+    add.add_argument("--duration", type=float, default=None, help="seconds it lasts")
+    add.add_argument("--seed", type=int, default=None, help="seed of its chance draws")
+    add.add_argument("--json", default=None, help="the whole fault as JSON instead")
+    sub.add_parser("list", help="every fault and its state")
+    clear = sub.add_parser("clear", help="remove one fault, or all")
+    clear.add_argument("fault_id", nargs="?", help="the fault's id (default: all)")
+    sub.add_parser("events", help="the fault windows applied so far")
+    return p
+
+
+def _pairs(items: list[str], what: str) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise SetupError(f"--{what} {item!r}: expected NAME=VALUE")
+        result[name] = yaml.safe_load(value) if value else ""
+    return result
+
+
+def fault_from_args(args: Any) -> dict[str, Any]:
+    if args.json is not None:
+        try:
+            given = json.loads(args.json)
+        except json.JSONDecodeError as exc:
+            raise SetupError(f"--json: expected a JSON object ({exc.msg})") from None
+        if not isinstance(given, dict):
+            raise SetupError("--json: expected a JSON object")
+        return given
+    if not args.kind:
+        raise SetupError("add: expected a fault kind or --json")
+    spec: dict[str, Any] = {"kind": args.kind, "params": _pairs(args.param, "param")}
+    if args.target:
+        spec["target"] = _pairs(args.target, "target")
+    for key, value in (
+        ("start_in_s", args.start_in),
+        ("duration_s", args.duration),
+        ("seed", args.seed),
+    ):
+        if value is not None:
+            spec[key] = value
+    return spec
+
+
+def _call(method: str, url: str, token: str, body: Any = None) -> Any:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(
+        url,
+        data=data,
+        method=method,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            return json.load(resp)
+    except urllib.error.HTTPError as exc:
+        try:
+            error = json.load(exc)["error"]
+        except (ValueError, KeyError, TypeError):
+            raise SetupError(f"{url}: HTTP {exc.code}") from None
+        fields = "; ".join(f"{f['field']}: {f['reason']}" for f in error.get("fields", []))
+        raise SetupError(f"{error['code']}: {fields or error['message']}") from None
+    except OSError as exc:
+        raise SetupError(f"{url}: cannot reach the gateway ({exc})") from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    token = args.token or os.environ.get(TOKEN_ENV, "")
+    try:
+        base = check_target(args.url, allow_remote=args.allow_remote)
+        if not token:
+            raise SetupError(f"no admin token: set ${TOKEN_ENV} or pass --token")
+        if args.command == "add":
+            result = _call("POST", f"{base}/_chaos/faults", token, fault_from_args(args))
+        elif args.command == "list":
+            result = _call("GET", f"{base}/_chaos/faults", token)
+        elif args.command == "clear":
+            path = f"/_chaos/faults/{args.fault_id}" if args.fault_id else "/_chaos/faults"
+            result = _call("DELETE", base + path, token)
+        else:
+            result = _call("GET", f"{base}/_chaos/events", token)
+    except SetupError as exc:
+        return fail(PROG, str(exc).replace("--target", "--url"))
+    json.dump(result, sys.stdout, indent=2, ensure_ascii=False)
+    sys.stdout.write("\n")
+    return 0 if result is not None else EXIT_USAGE
