@@ -20,6 +20,7 @@ from locustfiles.outcomes import (
     Payment,
     outcome_of,
 )
+from locustfiles.schedule import Ticket
 from mock_gateway.errors import CATALOGUE
 
 BACKOFF_BASE_S = 0.1
@@ -99,10 +100,30 @@ class PaystormUser(FastHttpUser):
     abstract = True
     ctx: RunContext
     rng: random.Random
+    ticket: Ticket | None = None  # open model: the arrival this user was given, not yet begun
+    serving: bool = False  # open model: busy with an arrival since its last wait
 
     def on_start(self) -> None:
         self.ctx = context_of(self.environment)
         self.rng = self.ctx.user_rng()
+
+    def on_stop(self) -> None:
+        # Stopped between taking an arrival and beginning it: offered, so counted.
+        if self.ticket is not None and self.ctx.arrivals is not None:
+            self.ctx.arrivals.drop(self.ticket)
+            self.ticket = None
+
+    def begin(self) -> tuple[float, float] | None:
+        """The next payment's intended start (seconds since t0) and how late it actually
+        begins (ms): the arrival's due time in the open model, now in the closed one. None when
+        an open-model user has no arrival yet (its first round; the wait brings one)."""
+        now_s = self.ctx.now_s()
+        if self.ctx.arrivals is None:
+            return now_s, 0.0
+        ticket, self.ticket = self.ticket, None
+        if ticket is None:
+            return None
+        return ticket.due_s, max(0.0, now_s - ticket.due_s) * 1000
 
     def get_json(self, path: str, name: str) -> Exchange:
         with self.client.get(path, name=name, headers=JSON_HEADERS, catch_response=True) as resp:

@@ -9,12 +9,15 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from locustfiles.outcomes import Recorder
 from mock_gateway.seed import POPULAR_MERCHANTS, merchant_id
 from scenarios.loader import load_scenario
 from scenarios.model import Scenario
+
+if TYPE_CHECKING:  # the executor imports gevent; this module must not
+    from locustfiles.arrivals import ArrivalExecutor
 
 POPULAR_SHARE = 0.8  # of checkouts go to the popular merchants, as on a promo day
 BASKET_MEDIAN_FEN = 15_000
@@ -29,10 +32,12 @@ class RunContext:
     accounts: int = 1
     merchants: int = 1
     t0: float = field(default_factory=time.time)  # wall clock of second 0
+    started: bool = False  # second 0 is fixed: the load has begun
     recorder: Recorder = field(default_factory=Recorder)
     payments_log: IO[bytes] | None = None
     users_created: int = 0
     key_prefix: str = ""  # keeps two runs against one gateway from sharing keys
+    arrivals: ArrivalExecutor | None = None  # the open model's executor; None: closed model
 
     def now_s(self) -> float:
         return time.time() - self.t0

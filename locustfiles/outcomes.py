@@ -72,6 +72,7 @@ class Payment:
     merchant_id: str
     amount: int
     start_s: float  # intended start, seconds since the run's t0
+    lateness_ms: float = 0.0  # actual start minus intended start (open model; 0 when closed)
     credit_shown: int | None = None
     payment_id: str | None = None
     attempts: int = 0
@@ -95,6 +96,7 @@ class Payment:
             "had_credit": self.had_credit,
             "start_s": round(self.start_s, 4),
             "latency_ms": round(self.latency_ms, 2),
+            "lateness_ms": round(self.lateness_ms, 3),
             "attempts": self.attempts,
             "codes": self.codes,
             "outcome": outcome_of(self.code),

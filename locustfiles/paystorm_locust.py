@@ -5,18 +5,23 @@ Locust's events; the users and the shape live in their own modules."""
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
+import logging
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import gevent
 from locust import between, events
 from locust.env import Environment
+from locust.log import greenlet_exception_logger
 from locust.runners import MasterRunner, WorkerRunner
 
+from locustfiles.arrivals import ArrivalExecutor, wait_for_arrival
 from locustfiles.context import RunContext, context_of, target_population
 from locustfiles.outcomes import Recorder
 from locustfiles.shape import ScenarioShape
@@ -53,10 +58,28 @@ def _init(environment: Environment, **_: Any) -> None:
         f"{results or os.getpid()}:{time.time_ns()}".encode(), digest_size=4
     ).hexdigest()
     environment.paystorm = ctx  # type: ignore[attr-defined]
-    low, high = scenario.load.think_time_s
-    Shopper.wait_time = between(low, high)
+    if scenario.load.model == "arrival-rate":
+        if isinstance(environment.runner, MasterRunner | WorkerRunner):
+            # Workers need the master's slot, count and start time first: a later change.
+            raise SystemExit("paystorm: load.model arrival-rate runs in one Locust process")
+        ctx.arrivals = ArrivalExecutor(ctx)
+        Shopper.wait_time = wait_for_arrival
+        # The shape spawns the whole pool in one go on purpose; Locust's advice against a
+        # high spawn rate would only alarm.
+        logging.getLogger("locust.runners").addFilter(_QuietPoolSpawn())
+        environment.events.spawning_complete.add_listener(
+            lambda **_: _load_begins(environment, ctx)
+        )
+    else:
+        low, high = scenario.load.think_time_s
+        Shopper.wait_time = between(low, high)
     Shopper.network_timeout = scenario.client.timeout_s
     Shopper.connection_timeout = scenario.client.timeout_s
+
+
+class _QuietPoolSpawn(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "spawn rate is very high" not in record.getMessage()
 
 
 @events.test_start.add_listener
@@ -65,15 +88,44 @@ def _test_start(environment: Environment, **_: Any) -> None:
     population = target_population(environment.host or "")
     ctx.accounts = population.get("accounts", ctx.scenario.population.accounts)
     ctx.merchants = population.get("merchants", ctx.scenario.population.merchants)
-    ctx.t0 = time.time()
+    if ctx.arrivals is None:
+        ctx.t0 = time.time()  # closed model: users start with the test
+        ctx.started = True
     if isinstance(environment.runner, MasterRunner | WorkerRunner):
         return  # distributed mode gathers outcomes differently
     if ctx.results_dir is not None:
         ctx.results_dir.mkdir(parents=True, exist_ok=True)
-        _write_json(ctx, CLOCK_FILE, {"t0_unix": ctx.t0})
         ctx.payments_log = (ctx.results_dir / "payments.jsonl").open("wb")
         ctx.recorder = Recorder(ctx.payments_log)
+    if ctx.started:
+        _write_json(ctx, CLOCK_FILE, {"t0_unix": ctx.t0})
+        gevent.spawn(_every_second, environment, ctx)
+
+
+def _load_begins(environment: Environment, ctx: RunContext) -> None:
+    """Open model: second 0 is when the whole pool is up, so no arrival waits for a spawn."""
+    if ctx.started or ctx.arrivals is None:
+        return  # the pool is spawned once; a later spawning_complete changes nothing
+    # What exists now (Locust, the pool) lives to the end: frozen, a full collection during
+    # the load skips it and stalls the schedule for a few ms instead of 20-50.
+    gc.collect()
+    gc.freeze()
+    ctx.t0 = time.time()
+    ctx.started = True
+    _write_json(ctx, CLOCK_FILE, {"t0_unix": ctx.t0})
+    ctx.arrivals.start().link_exception(_stop_on_crash(environment))
     gevent.spawn(_every_second, environment, ctx)
+
+
+def _stop_on_crash(environment: Environment) -> Callable[[gevent.Greenlet[[], None]], None]:
+    log = greenlet_exception_logger(logging.getLogger(__name__))
+
+    def crashed(greenlet: gevent.Greenlet[[], None]) -> None:
+        log(greenlet)  # a run without its arrivals would measure nothing: stop it
+        if environment.runner is not None:
+            environment.runner.quit()
+
+    return crashed
 
 
 def _every_second(environment: Environment, ctx: RunContext) -> None:
@@ -85,7 +137,11 @@ def _every_second(environment: Environment, ctx: RunContext) -> None:
     while True:
         gevent.sleep(1.0 - (ctx.now_s() % 1.0))
         now = ctx.now_s()
-        ctx.recorder.users(now - 0.5, runner.user_count)
+        if ctx.arrivals is None:
+            users = runner.user_count
+            ctx.recorder.users(now - 0.5, users)
+        else:
+            users = ctx.arrivals.busy  # the executor samples it into outcomes itself
         live = ctx.recorder.take_live()
         rate = None
         if live["had_credit"]:
@@ -96,7 +152,7 @@ def _every_second(environment: Environment, ctx: RunContext) -> None:
             {
                 "elapsed_s": round(now, 1),
                 "duration_s": ctx.scenario.run_duration_s,
-                "users": runner.user_count,
+                "users": users,
                 "started_per_s": live["started"],
                 "finished_per_s": live["finished"],
                 "succeeded_per_s": live["succeeded"],
@@ -126,6 +182,13 @@ def _write_json(ctx: RunContext, name: str, data: dict[str, Any]) -> None:
     tmp = ctx.results_dir / f".{name}.tmp"
     tmp.write_text(json.dumps(data))
     tmp.replace(ctx.results_dir / name)
+
+
+@events.test_stopping.add_listener
+def _test_stopping(environment: Environment, **_: Any) -> None:
+    ctx = context_of(environment)
+    if ctx.arrivals is not None:
+        ctx.arrivals.close()  # before the users stop: no new arrivals for them
 
 
 @events.test_stop.add_listener

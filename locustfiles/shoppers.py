@@ -20,13 +20,18 @@ class Shopper(PaystormUser):
     @task
     def checkout(self) -> None:
         # Each checkout is another person: a Locust user is a slot that serves a stream of them.
+        start = self.begin()
+        if start is None:
+            return  # open model, first round: no arrival yet
+        start_s, lateness_ms = start
         ctx = self.ctx
         payment = Payment(
             key=ctx.key_prefix + uuid.UUID(int=self.rng.getrandbits(128), version=4).hex,
             user_id=user_id(self.rng.randint(1, ctx.accounts)),
             merchant_id=pick_merchant(self.rng, ctx.merchants),
             amount=basket_fen(self.rng),
-            start_s=ctx.now_s(),
+            start_s=start_s,
+            lateness_ms=lateness_ms,
         )
         ctx.recorder.started(payment)
         page = self.get_json(f"/v1/accounts/{payment.user_id}", name="/v1/accounts/[user_id]")

@@ -27,7 +27,7 @@ FAULT_KINDS = ()
 GATEWAY_OVERRIDES: tuple[str, ...] = ()
 CLIENT_FIELDS = ("timeout_s", "retry", "max_retries")
 AVAILABLE_USER_TYPES = ("shopper",)
-LOAD_MODELS = ("users",)
+LOAD_MODELS = ("users", "arrival-rate")
 
 
 class ScenarioError(ValueError):
@@ -200,16 +200,18 @@ def _load(f: _Fields, value: Any, duration: float) -> Load:
         f.fail("load.stages", "at least one stage", stages_raw)
     stages: list[Stage] = []
     previous = 0.0
+    other = "users" if level == "rate" else "rate"
+    meaning = "payments started per second" if level == "rate" else "concurrent users"
     for i, raw in enumerate(stages_raw):
         where = f"load.stages[{i}]"
-        s = f.mapping(raw, where, ("until_s", "rate", "users", "ramp"), required=("until_s", level))
-        other = "users" if level == "rate" else "rate"
-        if other in s:
+        s = f.mapping(raw, where, ("until_s", "rate", "users", "ramp"))
+        if other in s:  # named before a missing level: the wrong level is the mistake
             f.fail(
                 f"{where}.{other}",
-                f"no '{other}' in a {model} stage (give '{level}')",
+                f"'{level}' ({meaning}) in a stage of load.model {model}, not '{other}'",
                 show_got=False,
             )
+        f.mapping(s, where, ("until_s", "rate", "users", "ramp"), required=("until_s", level))
         until = f.number(s["until_s"], f"{where}.until_s", low=0, low_open=True)
         if until <= previous:
             f.fail(f"{where}.until_s", f"a time after the previous stage's {previous:g}", until)

@@ -126,3 +126,15 @@ def test_percentile_is_nearest_rank() -> None:
     assert percentile(values, 50) == 50.0
     assert percentile(values, 99) == 99.0
     assert percentile([7.0], 99) == 7.0
+
+
+def test_the_payment_log_carries_start_lateness() -> None:
+    log = io.BytesIO()
+    rec = Recorder(log)
+    late = _payment(1.0)
+    late.lateness_ms = 2.3456
+    rec.started(late)
+    rec.finish(late, now_s=1.05)
+    line = orjson.loads(log.getvalue())
+    assert line["lateness_ms"] == 2.346 and line["start_s"] == 1.0
+    assert line["latency_ms"] == 50.0  # from the intended start, lateness included

@@ -54,7 +54,7 @@ def test_resolved_dump_loads_back_to_the_same_scenario() -> None:
         (("duration_s", "long"), "duration_s", "a number"),
         (("duration_s", -5), "duration_s", "> 0"),
         (("surprise", 1), "surprise", "known fields"),
-        (("load.model", "closed"), "load.model", "one of users"),
+        (("load.model", "closed"), "load.model", "one of users, arrival-rate"),
         (("load.stages", []), "load.stages", "at least one stage"),
         (("load.stages", [{"until_s": 30, "users": -1}]), "load.stages[0].users", ">= 0"),
         (("load.stages", [{"until_s": 30, "users": 2.5}]), "load.stages[0].users", "integer"),
@@ -69,7 +69,8 @@ def test_resolved_dump_loads_back_to_the_same_scenario() -> None:
             "load.stages[0].ramp",
             "step, linear",
         ),
-        (("load.stages", [{"until_s": 30, "rate": 5}]), "load.stages[0].users", "required"),
+        (("load.stages", [{"until_s": 30, "rate": 5}]), "load.stages[0].rate", "'users'"),
+        (("load.stages", [{"until_s": 30}]), "load.stages[0].users", "required"),
         (("mix", {"shopper": 50, "alien": 50}), "mix.alien", "known fields"),
         (("mix", {"shopper": 0}), "mix", "weight above 0"),
         (("client", {"retry": "sometimes"}), "client.retry", "none, immediate, backoff"),
@@ -87,6 +88,75 @@ def test_bad_field_names_file_field_and_expectation(
         parse_scenario(_with(*change), "bad.yaml")
     message = str(info.value)
     assert message.startswith(f"bad.yaml: {field}: expected"), message
+    assert expected in message
+    assert "\n" not in message
+
+
+ARRIVALS = {
+    "name": "a",
+    "duration_s": 30,
+    "load": {"model": "arrival-rate", "stages": [{"until_s": 30, "rate": 12.5}]},
+}
+
+
+def test_an_arrival_rate_scenario_reads_rates_and_the_pool() -> None:
+    s = parse_scenario(
+        {
+            **ARRIVALS,
+            "load": {
+                "model": "arrival-rate",
+                "max_users": 50,
+                "stages": [
+                    {"until_s": 10, "rate": 0.5},
+                    {"until_s": 20, "rate": 300, "ramp": "linear"},
+                    {"until_s": 30, "rate": 0},
+                ],
+            },
+        },
+        "a.yaml",
+    )
+    assert s.load.model == "arrival-rate" and s.load.max_users == 50
+    assert [st.rate for st in s.load.stages] == [0.5, 300.0, 0.0]
+    assert all(st.users is None for st in s.load.stages)
+    assert rate_at(s.load.stages, 15) == pytest.approx(150.25)
+    assert parse_scenario(yaml.safe_load(dump(s)), "again.yaml") == s
+    assert parse_scenario(ARRIVALS, "a.yaml").load.max_users == 400  # the default pool
+
+
+@pytest.mark.parametrize(
+    ("load", "field", "expected"),
+    [
+        (
+            {"stages": [{"until_s": 30, "users": 5}]},
+            "load.stages[0].users",
+            "'rate' (payments started per second) in a stage of load.model arrival-rate",
+        ),
+        (
+            {"stages": [{"until_s": 30, "users": 5, "rate": 5}]},
+            "load.stages[0].users",
+            "'rate'",
+        ),
+        ({"stages": [{"until_s": 30, "rate": -1}]}, "load.stages[0].rate", ">= 0"),
+        ({"stages": [{"until_s": 30, "rate": "fast"}]}, "load.stages[0].rate", "a number"),
+        ({"stages": [{"until_s": 30}]}, "load.stages[0].rate", "required"),
+        (
+            {"stages": [{"until_s": 30, "rate": 1, "ramp": "curvy"}]},
+            "load.stages[0].ramp",
+            "step, linear",
+        ),
+        ({"max_users": 0}, "load.max_users", ">= 1"),
+        ({"max_users": 2.5}, "load.max_users", "an integer"),
+    ],
+)
+def test_a_bad_arrival_rate_field_is_one_line_naming_it(
+    load: dict[str, object], field: str, expected: str
+) -> None:
+    data = yaml.safe_load(yaml.safe_dump(ARRIVALS))
+    data["load"].update(load)
+    with pytest.raises(ScenarioError) as info:
+        parse_scenario(data, "open.yaml")
+    message = str(info.value)
+    assert message.startswith(f"open.yaml: {field}: expected"), message
     assert expected in message
     assert "\n" not in message
 

@@ -1,0 +1,124 @@
+"""The open model's executor: payments start at the scenario's rate however slow the gateway is.
+
+One scheduler greenlet per Locust process wakes about every millisecond and queues every
+arrival due since its last wake-up, each ticket carrying its intended start. The pool's idle
+users take them. A ticket that no user takes within `DROP_AFTER_S` — every user was busy — is
+dropped and counted in the second it was due, so offered load never falls with the gateway.
+"""
+
+from __future__ import annotations
+
+import gevent
+from gevent.queue import SimpleQueue
+from locust import User
+
+from locustfiles.checkout import PaystormUser
+from locustfiles.context import RunContext
+from locustfiles.schedule import ArrivalSchedule, Ticket
+
+DROP_AFTER_S = 0.010  # how long a ticket may wait for a free user
+IDLE_NAP_S = 0.05  # longest sleep while nothing is due, so busy users stay sampled
+
+
+class ArrivalExecutor:
+    """Releases one process's arrivals (worker `slot` of `workers`) to its pool of users."""
+
+    def __init__(
+        self,
+        ctx: RunContext,
+        *,
+        slot: int = 0,
+        workers: int = 1,
+        drop_after_s: float = DROP_AFTER_S,
+    ) -> None:
+        scenario = ctx.scenario
+        self._ctx = ctx
+        self._schedule = ArrivalSchedule(
+            scenario.load.stages,
+            speed=scenario.speed,
+            end_s=scenario.run_duration_s,
+            slot=slot,
+            workers=workers,
+        )
+        self._end_s = scenario.run_duration_s
+        self._drop_after_s = drop_after_s
+        self._queue: SimpleQueue[Ticket] = SimpleQueue()
+        self._greenlet: gevent.Greenlet[[], None] | None = None
+        self.busy = 0
+        """Users serving an arrival now: the `users` column of the open model."""
+
+    def start(self) -> gevent.Greenlet[[], None]:
+        """Start releasing arrivals, timed from `ctx.t0` (which the caller has just set)."""
+        if self._greenlet is None:
+            self._greenlet = gevent.spawn(self._release)
+        return self._greenlet
+
+    def _release(self) -> None:
+        ctx, queue, schedule = self._ctx, self._queue, self._schedule
+        while not (schedule.exhausted and queue.empty()):
+            now = ctx.now_s()
+            for ticket in schedule.release(now):
+                queue.put(ticket)
+            self._drop_stale(now)
+            self._sample_busy(now)
+            # Sleep until the next arrival is due (gevent rounds that up to its ~1 ms tick);
+            # wake sooner while tickets wait, to drop the stale ones in time.
+            nap = IDLE_NAP_S if queue.empty() else self._drop_after_s / 2
+            gevent.sleep(max(0.0, min(schedule.next_due_s - ctx.now_s(), nap)))
+
+    def _drop_stale(self, now_s: float) -> None:
+        # Tickets queue in release order, so the stale ones are at the head.
+        queue = self._queue
+        while not queue.empty() and now_s - queue.peek_nowait().released_s > self._drop_after_s:
+            self.drop(queue.get_nowait())
+
+    def _sample_busy(self, now_s: float) -> None:
+        # Sampled at every take and wake-up, each second keeps its peak; none after the end,
+        # so the last arrivals' users add no empty second.
+        if now_s < self._end_s:
+            self._ctx.recorder.users(now_s, self.busy)
+
+    def take(self) -> Ticket:
+        """The next arrival for a free user, blocking while none is due."""
+        queue = self._queue
+        while True:
+            # A user that had to wait was free when its ticket came; one that finds tickets
+            # queued takes them only while they are fresh.
+            waited = queue.empty()
+            ticket: Ticket = queue.get()
+            now_s = self._ctx.now_s()
+            if waited or now_s - ticket.released_s <= self._drop_after_s:
+                self.busy += 1
+                self._sample_busy(now_s)
+                return ticket
+            self.drop(ticket)
+
+    def served(self) -> None:
+        """A user finished the arrival it took."""
+        self.busy -= 1
+
+    def drop(self, ticket: Ticket) -> None:
+        self._ctx.recorder.dropped(ticket.due_s)
+
+    def close(self) -> None:
+        """Stop releasing; tickets still queued count as dropped."""
+        if self._greenlet is not None:
+            self._greenlet.kill(block=True)
+        while not self._queue.empty():
+            self.drop(self._queue.get_nowait())
+
+
+def wait_for_arrival(user: User) -> float:
+    """The open model's `wait_time`: no think time, an idle user waits for the next arrival.
+
+    Waiting here rather than in the task keeps the user in Locust's waiting state, so the end
+    of the run stops idle users at once instead of waiting `--stop-timeout` for them."""
+    assert isinstance(user, PaystormUser)
+    arrivals = user.ctx.arrivals
+    assert arrivals is not None, "wait_for_arrival is the open model's wait_time"
+    if user.serving:
+        user.serving = False
+        arrivals.served()
+    user.ticket = arrivals.take()
+    user.serving = True
+    return 0.0
