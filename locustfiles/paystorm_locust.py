@@ -26,12 +26,14 @@ from locustfiles.context import RunContext, context_of, target_population
 from locustfiles.outcomes import Recorder
 from locustfiles.shape import ScenarioShape
 from locustfiles.shoppers import Shopper
+from locustfiles.timeline import TimelineError, schedule_faults
 from scenarios.loader import ScenarioError, load_scenario
 
 __all__ = ["ScenarioShape", "Shopper"]
 
 PROGRESS_FILE = "progress.json"
 GUARD_FILE = "guard.json"
+SETUP_ERROR_FILE = "setup_error.json"  # the run could not be what the scenario says
 CLOCK_FILE = "clock.json"  # second 0 of the run, so other samplers can line up with it
 
 
@@ -99,6 +101,7 @@ def _test_start(environment: Environment, **_: Any) -> None:
         ctx.recorder = Recorder(ctx.payments_log)
     if ctx.started:
         _write_json(ctx, CLOCK_FILE, {"t0_unix": ctx.t0})
+        _put_faults_on_the_clock(environment, ctx)
         gevent.spawn(_every_second, environment, ctx)
 
 
@@ -113,8 +116,21 @@ def _load_begins(environment: Environment, ctx: RunContext) -> None:
     ctx.t0 = time.time()
     ctx.started = True
     _write_json(ctx, CLOCK_FILE, {"t0_unix": ctx.t0})
+    _put_faults_on_the_clock(environment, ctx)
     ctx.arrivals.start().link_exception(_stop_on_crash(environment))
     gevent.spawn(_every_second, environment, ctx)
+
+
+def _put_faults_on_the_clock(environment: Environment, ctx: RunContext) -> None:
+    """Faults start relative to second 0; a run whose faults cannot be applied would measure
+    something else than it says, so it stops with the reason."""
+    try:
+        schedule_faults(environment.host or "", ctx.scenario, ctx.t0)
+    except TimelineError as exc:
+        logging.getLogger(__name__).error("paystorm: %s", exc)
+        _write_json(ctx, SETUP_ERROR_FILE, {"reason": f"faults not applied: {exc}"})
+        if environment.runner is not None:
+            environment.runner.quit()
 
 
 def _stop_on_crash(environment: Environment) -> Callable[[gevent.Greenlet[[], None]], None]:

@@ -17,6 +17,13 @@ from mock_gateway.profile import Capacity
 Limits = Callable[[], tuple[int | None, int]]
 
 
+class Shed(GatewayError):
+    """Refused by load shedding (503 SYSTEM_BUSY); its own type so faults can claim it."""
+
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__("SYSTEM_BUSY", retry_after_s=retry_after_s)
+
+
 class Admission:
     def __init__(self, capacity: Capacity, limits: Limits | None = None) -> None:
         self._capacity = capacity
@@ -45,33 +52,35 @@ class Admission:
             self._leave()
 
     async def _enter(self) -> None:
+        self._wake()  # the limit may have grown since the last request left
         limit, queue = self._limits()
         if limit is None or (self.inflight < limit and not self._waiters):
             self.inflight += 1
             return
         if self._capacity.shedding and len(self._waiters) >= queue:
             self.shed += 1
-            raise GatewayError("SYSTEM_BUSY", retry_after_s=self._capacity.retry_after_s)
+            raise Shed(self._capacity.retry_after_s)
         waiter = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
         try:
-            await waiter  # _leave hands its slot over: inflight already counts us
+            await waiter  # _wake gives us a slot: inflight already counts us
         except asyncio.CancelledError:
             if waiter.done() and not waiter.cancelled():
                 self._leave()  # we were given a slot as we were cancelled: pass it on
-            else:
+            elif waiter in self._waiters:  # _wake may have dropped it already
                 self._waiters.remove(waiter)
             raise
 
     def _leave(self) -> None:
+        self.inflight -= 1
+        self._wake()
+
+    def _wake(self) -> None:
+        """Give free slots to waiters, as many as the limit allows now: a capacity fault
+        that shrank it lets slots disappear, and when it ends they all come back."""
         limit, _ = self._limits()
-        while self._waiters:
+        while self._waiters and (limit is None or self.inflight < limit):
             waiter = self._waiters.popleft()
             if not waiter.done():
-                if limit is not None and self.inflight > limit:
-                    # A capacity fault shrank the limit: this slot disappears instead.
-                    self._waiters.appendleft(waiter)
-                    break
+                self.inflight += 1
                 waiter.set_result(None)
-                return
-        self.inflight -= 1

@@ -16,7 +16,7 @@ import orjson
 from aiohttp import web
 
 from mock_gateway import chaos_routes, routes, shaping, store
-from mock_gateway.admission import Admission
+from mock_gateway.admission import Admission, Shed
 from mock_gateway.channels import Router
 from mock_gateway.chaos import Chaos
 from mock_gateway.config import MEMORY_DB, GatewayConfig
@@ -119,10 +119,14 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
                 user_id=request.match_info.get("user_id"),
             )
             request[FACTS] = facts
+            if route == "pay":
+                await _peek_payment(request, facts)
             await app[chaos_key].edge(facts)
             async with app[admission_key].slot():
                 resp = await handler(request)
     except GatewayError as err:
+        if isinstance(err, Shed) and facts is not None:
+            app[chaos_key].shed(facts)
         if route == "pay":
             metrics.payments.labels(err.code).inc()
         resp = error_response(err, request_id)
@@ -143,6 +147,19 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
     metrics.requests.labels(canonical, str(resp.status)).inc()
     metrics.latency.labels(canonical).observe(time.perf_counter() - started)
     return resp
+
+
+async def _peek_payment(request: web.Request, facts: RequestFacts) -> None:
+    """Who pays whom, read before the body is validated, so that faults at the edge can
+    target a payment's user or merchant; a body that does not say leaves them unknown."""
+    try:
+        body = orjson.loads(await request.read())
+    except orjson.JSONDecodeError:
+        return
+    if isinstance(body, dict):
+        user, merchant = body.get("user_id"), body.get("merchant_id")
+        facts.user_id = user if isinstance(user, str) else None
+        facts.merchant_id = merchant if isinstance(merchant, str) else None
 
 
 async def _shape(

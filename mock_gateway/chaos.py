@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import random
 import sqlite3
+import threading
 import time
 from pathlib import Path
 
@@ -36,6 +37,8 @@ class Chaos:
         self._rng = random.Random(seed)
         self._limiter = Limiter()
         self._stalls: dict[str, asyncio.Task[None]] = {}
+        # Set when a stall ends: the thread holding the lock lets go at once, not after hold_ms.
+        self._stall_stops: dict[str, threading.Event] = {}
         engine.on_activate.append(self._activated)
         engine.on_deactivate.append(self._deactivated)
 
@@ -70,15 +73,13 @@ class Chaos:
                 raise GatewayError("CHANNEL_TIMEOUT")
         self.rate_limit(facts)
 
-    def rate_limit(self, facts: RequestFacts, *, users_only: bool = False) -> None:
-        """At the edge: global limits, and per-user ones when the path names the user; again
-        with `users_only` once a payment's body has named its user."""
+    def rate_limit(self, facts: RequestFacts) -> None:
+        """At the edge: global limits, and per-user ones when the path or the payment's body
+        names the user."""
         for fault in self.engine.active("rate_limit"):
             params = fault.spec.params
             assert isinstance(params, RateLimit)
             if params.per == "user" and facts.user_id is None:
-                continue
-            if users_only and params.per != "user":
                 continue
             if not self.engine.matches(fault, facts):
                 continue
@@ -98,6 +99,16 @@ class Chaos:
             if params.queue is not None:
                 queue = min(queue, params.queue)
         return limit, queue
+
+    def shed(self, facts: RequestFacts) -> None:
+        """A request refused by admission control: mark the capacity faults that shrank it."""
+        cap = self.profile.capacity
+        for fault in self.engine.active("capacity"):
+            params = fault.spec.params
+            assert isinstance(params, CapacityFault)
+            smaller = cap.max_inflight is None or params.max_inflight < cap.max_inflight
+            if smaller or (params.queue is not None and params.queue < cap.queue):
+                self.engine.hit(fault, facts)
 
     # -- payment decisions -------------------------------------------------------------------
 
@@ -172,37 +183,47 @@ class Chaos:
 
     def _activated(self, fault: Fault) -> None:
         if isinstance(fault.spec.params, DbStall):
+            stop = self._stall_stops[fault.id] = threading.Event()
             self._stalls[fault.id] = asyncio.get_running_loop().create_task(
-                self._stall(fault.spec.params), name=f"db_stall {fault.id}"
+                self._stall(fault.spec.params, stop), name=f"db_stall {fault.id}"
             )
 
     def _deactivated(self, fault: Fault) -> None:
+        stop = self._stall_stops.pop(fault.id, None)
+        if stop is not None:
+            stop.set()
         task = self._stalls.pop(fault.id, None)
         if task is not None:
             task.cancel()
         self._limiter.forget(fault.id)
 
-    async def _stall(self, params: DbStall) -> None:
-        while True:
+    async def _stall(self, params: DbStall, stop: threading.Event) -> None:
+        while not stop.is_set():
             started = time.monotonic()
-            await asyncio.to_thread(hold_write_lock, self._db_path, params.hold_ms / 1000)
+            await asyncio.to_thread(hold_write_lock, self._db_path, params.hold_ms / 1000, stop)
             if params.every_ms is None:
                 continue
             await asyncio.sleep(max(0.0, params.every_ms / 1000 - (time.monotonic() - started)))
 
     async def close(self) -> None:
+        for stop in self._stall_stops.values():
+            stop.set()
+        self._stall_stops.clear()
         for task in self._stalls.values():
             task.cancel()
         await asyncio.gather(*self._stalls.values(), return_exceptions=True)
         self._stalls.clear()
 
 
-def hold_write_lock(path: Path, hold_s: float) -> None:
-    """Take the database's exclusive write lock from another connection and hold it."""
+def hold_write_lock(path: Path, hold_s: float, stop: threading.Event) -> None:
+    """Take the database's exclusive write lock from another connection and hold it for
+    `hold_s`, or until `stop` is set."""
+    if stop.is_set():
+        return
     conn = sqlite3.connect(path, isolation_level=None, timeout=60)
     try:
         conn.execute("BEGIN EXCLUSIVE")
-        time.sleep(hold_s)
+        stop.wait(hold_s)
         conn.execute("ROLLBACK")
     finally:
         conn.close()

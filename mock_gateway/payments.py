@@ -169,7 +169,6 @@ class PaymentService:
             account = self.account(req.user_id)
             merchant = self.merchant(req.merchant_id)
             facts.user_id, facts.merchant_id = req.user_id, req.merchant_id
-            self.chaos.rate_limit(facts, users_only=True)
             decline = _decline_code(req, account, merchant)
             if decline is None and self.chaos.merchant_refuses(facts):
                 decline = "MERCHANT_NOT_SUPPORTED"
@@ -239,7 +238,8 @@ class PaymentService:
                 (payment_id, f"user:{user}", amount, "hold", now),
                 (payment_id, f"hold:{payment_id}", -amount, "hold", now),
             ]
-        self._uncommitted[payment_id] = row
+        # Not durable yet: a query must not see it SUCCEEDED before the commit acknowledges it.
+        self._uncommitted[payment_id] = _row(payment_id, key, req, "PENDING", channel, None, now)
         unit.payments.append(row)
         unit.account_deltas.append((amount, user))
         unit.idempotency.append(

@@ -14,10 +14,12 @@ POLL_S = 0.5
 
 
 async def settle_forever(service: PaymentService, delay_s: float, success_share: float) -> None:
-    """Every POLL_S, settle PENDING payments older than `delay_s` (also those a previous
+    """Every POLL_S (or sooner), settle PENDING payments older than `delay_s` (also those a previous
     process left behind: they are read from the ledger, not from memory)."""
+    # Short delays are polled more often, so a payment settles near its delay, not POLL_S late.
+    poll_s = min(POLL_S, max(delay_s / 2, 0.05))
     while True:
-        await asyncio.sleep(POLL_S)
+        await asyncio.sleep(poll_s)
         cutoff = datetime.now(UTC) - timedelta(seconds=delay_s)
         cutoff_iso = cutoff.isoformat(timespec="milliseconds").replace("+00:00", "Z")
         for payment_id in service.due_pending(cutoff_iso):

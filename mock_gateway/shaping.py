@@ -33,8 +33,9 @@ async def broken(request: web.Request, resp: web.Response, params: Network) -> w
     await stream.prepare(request)
     step = max(1, -(-len(body) // SLOW_CHUNKS))
     for start in range(0, len(body), step):
-        await stream.write(body[start : start + step])
+        # Wait first: the last byte arrives slow_ms after the headers, not one pause sooner.
         await asyncio.sleep(params.slow_ms / 1000 / SLOW_CHUNKS)
+        await stream.write(body[start : start + step])
     await stream.write_eof()
     return stream
 

@@ -10,6 +10,8 @@ from typing import Any, NoReturn
 
 import yaml
 
+from mock_gateway.faults import FaultSpecError, parse_fault
+from mock_gateway.profile import CHANNEL_NAMES, ProfileError, apply_overrides
 from scenarios.model import (
     SLO,
     ClientPolicy,
@@ -23,8 +25,6 @@ from scenarios.model import (
 
 CATALOGUE_DIR = Path(__file__).resolve().parent
 # Kinds the gateway's fault engine knows; the engine itself validates their params.
-FAULT_KINDS = ()
-GATEWAY_OVERRIDES: tuple[str, ...] = ()
 CLIENT_FIELDS = ("timeout_s", "retry", "max_retries")
 AVAILABLE_USER_TYPES = ("shopper",)
 LOAD_MODELS = ("users", "arrival-rate")
@@ -282,8 +282,14 @@ def _client(f: _Fields, value: Any) -> ClientPolicy:
 
 
 def _gateway(f: _Fields, value: Any) -> dict[str, Any]:
-    m = f.mapping(value, "gateway", GATEWAY_OVERRIDES)
-    return dict(m)
+    """Overrides of the embedded gateway's profile, checked by the gateway's own rules."""
+    if value is None:
+        return {}
+    try:
+        apply_overrides(value)
+    except ProfileError as exc:
+        raise ScenarioError(f"{f.source}: gateway.{exc}") from None
+    return dict(value)
 
 
 def _population(f: _Fields, value: Any) -> Population:
@@ -313,17 +319,22 @@ def _population(f: _Fields, value: Any) -> Population:
 
 
 def _fault(f: _Fields, value: Any, i: int, duration: float) -> FaultSpec:
+    """One fault of the timeline, checked by the gateway's own fault parser."""
     where = f"faults[{i}]"
-    m = f.mapping(
-        value,
-        where,
-        ("kind", "params", "target", "start_in_s", "duration_s", "seed"),
-        required=("kind",),
+    try:
+        spec = parse_fault(value, CHANNEL_NAMES)
+    except FaultSpecError as exc:
+        raise ScenarioError(f"{f.source}: {where}.{exc.field}: {exc.reason}") from None
+    if spec.start_in_s >= duration:
+        f.fail(f"{where}.start_in_s", f"a time within duration_s ({duration:g})", spec.start_in_s)
+    return FaultSpec(
+        kind=spec.kind,
+        params=dict(value.get("params") or {}),
+        target=dict(value.get("target") or {}),
+        start_in_s=spec.start_in_s,
+        duration_s=spec.duration_s,
+        seed=spec.seed,
     )
-    if m["kind"] not in FAULT_KINDS:
-        known = ", ".join(FAULT_KINDS) or "none yet: this gateway has no fault engine"
-        f.fail(f"{where}.kind", f"a known fault kind ({known})", m["kind"])
-    raise AssertionError("unreachable until the fault engine lands")
 
 
 def _slo(f: _Fields, value: Any) -> SLO:

@@ -67,7 +67,14 @@ def spawn(
 
 
 def start_gateway(
-    run_dir: Path, db: Path, token: str, *, seed: int, accounts: int, merchants: int
+    run_dir: Path,
+    db: Path,
+    token: str,
+    *,
+    seed: int,
+    accounts: int,
+    merchants: int,
+    config: Path | None = None,
 ) -> tuple[Child, str]:
     log_path = run_dir / "gateway.log"
     child = spawn(
@@ -88,6 +95,7 @@ def start_gateway(
             str(accounts),
             "--merchants",
             str(merchants),
+            *(["--config", str(config)] if config is not None else []),
         ],
         log_path,
         env={"PAYSTORM_ADMIN_TOKEN": token},

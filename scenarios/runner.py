@@ -17,7 +17,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 import locustfiles
+from locustfiles.timeline import TOKEN_ENV
+from mock_gateway.profile import apply_overrides
 from scenarios.loader import dump, load_scenario
 from scenarios.model import Scenario
 from scenarios.processes import Child, SetupError, spawn, start_gateway
@@ -124,6 +128,10 @@ def execute(options: RunOptions) -> RunOutcome:
     try:
         if target is None:
             pop = scenario.population
+            config = None
+            if scenario.gateway:
+                config = run_dir / "gateway.yaml"
+                config.write_text(yaml.safe_dump(scenario.gateway, sort_keys=False))
             gateway, url = start_gateway(
                 run_dir,
                 db_dir / "ledger.db",
@@ -131,9 +139,16 @@ def execute(options: RunOptions) -> RunOutcome:
                 seed=pop.seed,
                 accounts=pop.accounts,
                 merchants=pop.merchants,
+                config=config,
             )
         else:
             url = target
+            if scenario.gateway:
+                print(
+                    f"{scenario.name}: note: the scenario's gateway overrides apply only to "
+                    "the embedded gateway, not to --target",
+                    flush=True,
+                )
         sampler = MetricsSampler(url)
         sampler.start()
         locust = spawn(
@@ -142,6 +157,7 @@ def execute(options: RunOptions) -> RunOutcome:
             run_dir / "locust.log",
             cwd=run_dir,
             echo=options.verbose,
+            env={TOKEN_ENV: token},  # for the fault timeline; never on a command line
         )
         cap_s = scenario.run_duration_s + stop_timeout_s(scenario) + STARTUP_GRACE_S
         progress = Progress(run_dir, scenario, enabled=not options.verbose)
@@ -165,11 +181,18 @@ def execute(options: RunOptions) -> RunOutcome:
                 f"Locust wrote no outcomes: {_last_line(run_dir / 'locust.log')} "
                 f"(see {run_dir / 'locust.log'})"
             )
+        setup_error = _read_json(run_dir / "setup_error.json")
+        if setup_error is not None:
+            raise SetupError(str(setup_error.get("reason")))
         guard = _read_json(run_dir / "guard.json")
         if guard is not None and stop_reason == "completed":
             stop_reason, stop_detail = "guard", str(guard.get("reason"))
-        _fetch(f"{url}/_admin/audit", token, run_dir / "audit.json")
-        (run_dir / "faults.json").write_text("[]\n")  # no fault engine on this gateway yet
+        t0 = float((_read_json(run_dir / "clock.json") or {"t0_unix": started})["t0_unix"])
+        _write_fault_windows(url, token, t0, run_dir / "faults.json")
+        if target is not None and scenario.faults:
+            _call(f"{url}/_chaos/faults", token, method="DELETE")  # leave a shared gateway clean
+        settle_s = apply_overrides(scenario.gateway).settle_delay_s if target is None else 15.0
+        _write_audit(url, token, run_dir / "audit.json", settle_s + 5.0)
     finally:
         if sampler is not None:
             sampler.stop()
@@ -215,10 +238,41 @@ def _read_json(path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def _fetch(url: str, token: str, dest: Path) -> None:
-    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+def _call(url: str, token: str, method: str = "GET") -> Any:
+    request = urllib.request.Request(
+        url, method=method, headers={"Authorization": f"Bearer {token}"}
+    )
+    with urllib.request.urlopen(request, timeout=120) as resp:
+        return json.load(resp)
+
+
+def _write_audit(url: str, token: str, dest: Path, settle_s: float) -> None:
+    """The ledger audit once the gateway has settled the run's PENDING payments (bounded)."""
+    deadline = time.monotonic() + settle_s
     try:
-        with urllib.request.urlopen(request, timeout=120) as resp:
-            dest.write_bytes(resp.read())
-    except OSError as exc:
-        dest.write_text(json.dumps({"ok": False, "error": f"could not fetch {url}: {exc}"}))
+        audit = _call(f"{url}/_admin/audit", token)
+        while audit.get("pending") and time.monotonic() < deadline:
+            time.sleep(0.5)  # PENDING payments settle on the gateway's own schedule
+            audit = _call(f"{url}/_admin/audit", token)
+    except (OSError, ValueError) as exc:
+        audit = {"ok": False, "error": f"could not fetch {url}/_admin/audit: {exc}"}
+    dest.write_text(json.dumps(audit, indent=2) + "\n")
+
+
+def _write_fault_windows(url: str, token: str, t0_unix: float, dest: Path) -> None:
+    """The fault windows the gateway applied, in seconds of the run's clock."""
+    try:
+        events = _call(f"{url}/_chaos/events", token).get("events", [])
+    except (OSError, ValueError):
+        events = []
+    windows = [
+        {
+            "id": e["id"],
+            "kind": e["kind"],
+            "started_at_s": round(e["started_unix"] - t0_unix, 3),
+            "ended_at_s": None if e["ended_unix"] is None else round(e["ended_unix"] - t0_unix, 3),
+        }
+        for e in events
+        if e.get("started_unix") is not None
+    ]
+    dest.write_text(json.dumps(windows, indent=2) + "\n")

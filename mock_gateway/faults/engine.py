@@ -122,8 +122,7 @@ class FaultEngine:
         if fault is not None:
             for handle in fault.handles:
                 handle.cancel()
-            if fault.state == ACTIVE:
-                self._expire(fault)
+            self._expire(fault)  # ended: a scheduled one will never start
         return fault
 
     def clear(self) -> int:

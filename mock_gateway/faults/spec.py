@@ -78,6 +78,11 @@ class Reader:
             raise FaultSpecError(where, f"expected {kind} {bounds}, got {value!r}")
         return float(value)
 
+    def integer(self, name: str, default: int, *, low: int, high: int) -> int:
+        """An integer kept exact (a float holds only 53 bits: large seeds would change)."""
+        self.number(name, default, low=low, high=high, integer=True)
+        return int(self.raw.get(name, default))
+
     def optional_number(self, name: str, **kw: Any) -> float | None:
         return None if self.raw.get(name) is None else self.number(name, **kw)
 
@@ -152,9 +157,10 @@ def parse_fault(
     """A fault from its JSON form; raises FaultSpecError naming the first bad field."""
     r = Reader(raw, "", ("kind", "params", "target", "start_in_s", "duration_s", "seed"))
     kind = r.raw.get("kind")
-    if kind not in REGISTRY:
+    if not isinstance(kind, str) or kind not in REGISTRY:  # a list or object is unhashable
         raise FaultSpecError("kind", f"expected one of {', '.join(sorted(REGISTRY))}, got {kind!r}")
-    params_raw = r.raw.get("params") or {}
+    params_raw = r.raw.get("params")
+    params_raw = {} if params_raw is None else params_raw  # a list or 0 is no object either
     params = REGISTRY[kind].parse(params_raw)
     duration = r.optional_number("duration_s", low=0.001, high=MAX_DURATION_S)
     spec = FaultSpec(
@@ -163,7 +169,7 @@ def parse_fault(
         target=Target.parse(r.raw.get("target"), channels),
         start_in_s=r.number("start_in_s", 0.0, high=MAX_DURATION_S),
         duration_s=duration,
-        seed=int(r.number("seed", 0, low=-(2**63), high=2**63 - 1, integer=True)),
+        seed=r.integer("seed", 0, low=-(2**63), high=2**63 - 1),
         raw_params=dict(params_raw) if isinstance(params_raw, dict) else {},
     )
     if checks is not None:

@@ -67,10 +67,12 @@ async def test_every_route_answers_as_documented(api: Api) -> None:
         await api.get("/_admin/audit", headers={"Authorization": "Bearer wrong"}),
         await api.get("/_admin/audit", headers={"Authorization": f"Bearer {TOKEN}"}),
         await api.get("/_chaos/faults"),
-        await api.post("/_chaos/faults", body={"kind": "latency", "params": {"ms": 1}},
-                       headers=auth),
-        await api.post("/_chaos/faults", body={"kind": "latency", "params": {"ms": -1}},
-                       headers=auth),
+        await api.post(
+            "/_chaos/faults", body={"kind": "latency", "params": {"ms": 1}}, headers=auth
+        ),
+        await api.post(
+            "/_chaos/faults", body={"kind": "latency", "params": {"ms": -1}}, headers=auth
+        ),
         await api.get("/_chaos/faults", headers=auth),
         await api.get("/_chaos/events", headers=auth),
         await api.call("DELETE", "/_chaos/faults/f999", headers=auth),

@@ -77,7 +77,29 @@ def test_resolved_dump_loads_back_to_the_same_scenario() -> None:
         (("client", {"timeout_s": 0}), "client.timeout_s", "> 0"),
         (("slo", {"success_rate": 1.5}), "slo.success_rate", "<= 1"),
         (("slo", {"p99_ms": "fast"}), "slo.p99_ms", "a number"),
-        (("faults", [{"kind": "meteor"}]), "faults[0].kind", "known fault kind"),
+        (("faults", [{"kind": "meteor"}]), "faults[0].kind", "one of capacity"),
+        (("faults", [{"kind": "latency", "params": {"ms": -1}}]), "faults[0].params.ms", "0.."),
+        (
+            ("faults", [{"kind": "latency", "params": {"ms": 5}, "target": {"route": "x"}}]),
+            "faults[0].target.route",
+            "one of pay",
+        ),
+        (
+            ("faults", [{"kind": "channel_outage", "params": {"channel": "bank_z"}}]),
+            "faults[0].params.channel",
+            "bank_a",
+        ),
+        (
+            ("faults", [{"kind": "latency", "params": {"ms": 5}, "start_in_s": 99}]),
+            "faults[0].start_in_s",
+            "within duration_s",
+        ),
+        (("gateway", {"failover": "yes"}), "gateway.failover", "true or false"),
+        (
+            ("gateway", {"channels": {"bank_a": {"concurrency": 0}}}),
+            "gateway.channels.bank_a.concurrency",
+            ">= 1",
+        ),
         (("guard", {"for_s": True}), "guard.for_s", "a number"),
     ],
 )
