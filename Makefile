@@ -53,6 +53,14 @@ format: $(STAMP) ## apply ruff's formatting and safe fixes
 gateway: $(STAMP) ## start the mock gateway on 127.0.0.1:8080 (Ctrl-C stops it)
 	$(BIN)/paystorm gateway --port 8080 --db gateway.db
 
+.PHONY: ui
+ui: $(STAMP) ## start the gateway and Locust's web UI (scenario picker and chaos tab) on http://127.0.0.1:8089
+	$(BIN)/paystorm ui
+
+.PHONY: bench
+bench: $(STAMP) ## run every benchmark side by side with its baseline; writes bench/results.md
+	$(BIN)/python -m bench
+
 .PHONY: clean
 clean: ## remove results, caches and the virtual environment
 	rm -rf $(VENV) results .pytest_cache .mypy_cache .ruff_cache *.egg-info gateway.db*

@@ -137,8 +137,11 @@ class Router:
         )
 
     def order(self, key: str) -> list[str]:
-        """The primary first, then (with failover) every other channel in profile order."""
+        """The primary first, then (with failover) the other channels, least loaded first,
+        so a failed-over payment does not queue behind a full channel while another idles."""
         first = self.primary(key)
         if not self.profile.failover:
             return [first]
-        return [first, *(name for name in self.channels if name != first)]
+        others = [c for name, c in self.channels.items() if name != first]
+        others.sort(key=lambda c: (c.busy + c.waiting) / c.spec.concurrency)
+        return [first, *(c.spec.name for c in others)]

@@ -103,6 +103,7 @@ class FaultEngine:
         self.on_activate: list[Hook] = []
         self.on_deactivate: list[Hook] = []
         self.injected: dict[str, int] = {}
+        self._attempts: dict[tuple[str, str, str], int] = {}  # per active fault, dropped after
 
     # -- timeline ----------------------------------------------------------------------------
 
@@ -150,6 +151,7 @@ class FaultEngine:
         active = self._active.get(fault.spec.kind, [])
         if fault in active:
             active.remove(fault)
+        self._attempts = {k: n for k, n in self._attempts.items() if k[0] != fault.id}
         for hook in self.on_deactivate:
             hook(fault)
 
@@ -183,7 +185,13 @@ class FaultEngine:
         return t.probability >= 1.0 or self.chance(fault, "target", facts.key) < t.probability
 
     def chance(self, fault: Fault, purpose: str, key: str) -> float:
-        return draw(fault.spec.seed, purpose, key)
+        """The fault's draw for this request. A retry under the same key is a new attempt
+        with a draw of its own (the n-th attempt of a key always draws the same), so
+        retries can get through a partial fault as they would in life."""
+        seen = (fault.id, purpose, key)
+        attempt = self._attempts.get(seen, 0)
+        self._attempts[seen] = attempt + 1
+        return draw(fault.spec.seed, purpose, key if attempt == 0 else f"{key}#{attempt}")
 
     def hit(self, fault: Fault, facts: RequestFacts) -> None:
         """Count an injection and mark the response it shaped."""

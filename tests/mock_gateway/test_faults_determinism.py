@@ -63,3 +63,18 @@ async def test_same_seed_same_keys_in_any_order(
     assert 0.2 * len(KEYS) <= len(first) <= 0.8 * len(KEYS), len(first)
     assert again == first
     assert other != first
+
+
+async def test_a_retry_under_the_same_key_draws_again(start_api: StartApi, tmp_path: Path) -> None:
+    """A key hit on its first attempt is not doomed: its retries are new attempts, each with
+    its own draw, so backing off and retrying wins payments back through a partial fault."""
+    db = tmp_path / "r.db"
+    api = await start_api(profile=PROFILE, db=str(db))
+    shop = await Shop.open(api, db, PROFILE)
+    await Chaos(api).add_active({**SPECS["error_rate"], "seed": 7})
+    first = [await shop.pay(key) for key in KEYS]
+    hit = [s.key for s in first if s.status == 500]
+    assert hit
+    retried = [await shop.pay(key) for key in hit]
+    assert any(s.status == 200 for s in retried), "every retry drew the same as the first try"
+    assert any(s.status == 500 for s in retried)  # still a 50 % fault, not switched off
