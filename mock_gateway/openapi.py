@@ -457,6 +457,28 @@ def document() -> dict[str, Any]:
                     },
                 }
             },
+            "/_admin/payments": {
+                "get": {
+                    "operationId": "exportPayments",
+                    "summary": "The ledger's payments as JSON lines, for cross-checking clients",
+                    "security": [{"bearer": []}],
+                    "parameters": [
+                        {
+                            "name": "key_prefix",
+                            "in": "query",
+                            "required": False,
+                            "schema": {"type": "string", "maxLength": MAX_KEY_LEN},
+                        }
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "one JSON object per line",
+                            "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
+                        },
+                        **_errors(*_COMMON, "UNAUTHORIZED"),
+                    },
+                }
+            },
             "/_admin/audit": {
                 "get": {
                     "operationId": "audit",

@@ -12,6 +12,8 @@ from aiohttp import web
 
 from mock_gateway import openapi
 from mock_gateway.audit import run_audit
+from mock_gateway.errors import invalid
+from mock_gateway.export import payment_lines
 from mock_gateway.keys import (
     FACTS,
     REQUEST_ID,
@@ -23,7 +25,7 @@ from mock_gateway.keys import (
 )
 from mock_gateway.metrics import CONTENT_TYPE_LATEST
 from mock_gateway.payments import Reply
-from mock_gateway.requests import parse_payment, parse_refund
+from mock_gateway.requests import MAX_KEY_LEN, parse_payment, parse_refund
 from mock_gateway.store import meta
 
 _STARTED = web.AppKey("started_monotonic", float)
@@ -112,6 +114,23 @@ async def audit(request: web.Request) -> web.Response:
     return _json(result)
 
 
+async def export_payments(request: web.Request) -> web.StreamResponse:
+    """GET /_admin/payments?key_prefix=P: the ledger's payments as JSON lines."""
+    prefix = request.query.get("key_prefix", "")
+    if len(prefix) > MAX_KEY_LEN:
+        raise invalid("key_prefix", f"must be at most {MAX_KEY_LEN} characters")
+    # Streamed: headers leave before the middleware sees the response, so set them here.
+    resp = web.StreamResponse(
+        headers={"Content-Type": "application/x-ndjson", "X-Request-Id": request[REQUEST_ID]}
+    )
+    await resp.prepare(request)
+    lines = payment_lines(Path(request.app[db_path_key]), prefix)
+    while chunk := await asyncio.to_thread(next, lines, b""):
+        await resp.write(chunk)
+    await resp.write_eof()
+    return resp
+
+
 def setup(app: web.Application) -> None:
     app[_STARTED] = time.monotonic()
     app.router.add_post("/v1/payments", create_payment)
@@ -124,3 +143,4 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/openapi.json", openapi_json)
     app.router.add_get("/_admin/audit", audit)
+    app.router.add_get("/_admin/payments", export_payments)

@@ -5,12 +5,14 @@ The runner talks to the other stages only through processes, HTTP and files."""
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import shutil
 import signal
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -26,6 +28,7 @@ from scenarios.loader import dump, load_scenario
 from scenarios.model import Scenario
 from scenarios.processes import Child, SetupError, spawn, start_gateway
 from scenarios.progress import Progress
+from scenarios.reconcile import reconcile
 from scenarios.sampler import MetricsSampler
 from scenarios.target import check_target
 
@@ -193,6 +196,7 @@ def execute(options: RunOptions) -> RunOutcome:
             _call(f"{url}/_chaos/faults", token, method="DELETE")  # leave a shared gateway clean
         settle_s = apply_overrides(scenario.gateway).settle_delay_s if target is None else 15.0
         _write_audit(url, token, run_dir / "audit.json", settle_s + 5.0)
+        _write_reconciliation(url, token, run_dir)
     finally:
         if sampler is not None:
             sampler.stop()
@@ -257,6 +261,39 @@ def _write_audit(url: str, token: str, dest: Path, settle_s: float) -> None:
     except (OSError, ValueError) as exc:
         audit = {"ok": False, "error": f"could not fetch {url}/_admin/audit: {exc}"}
     dest.write_text(json.dumps(audit, indent=2) + "\n")
+
+
+def _write_reconciliation(url: str, token: str, run_dir: Path) -> None:
+    """ledger.jsonl (this run's payments as the ledger has them) and reconcile.json."""
+    client_path = run_dir / "payments.jsonl"
+    with client_path.open("rb") as fh:
+        keys = [json.loads(line)["key"] for line in fh]
+    if not keys:
+        return
+    # Every key of a run starts with the run's prefix: their common prefix selects the run.
+    prefix = os.path.commonprefix(keys)  # noqa: RUF071  (characters, on purpose)
+    request = urllib.request.Request(
+        f"{url}/_admin/payments?key_prefix={urllib.parse.quote(prefix)}",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    ledger: dict[str, dict[str, Any]] = {}
+    try:
+        with (
+            urllib.request.urlopen(request, timeout=300) as resp,
+            (run_dir / "ledger.jsonl").open("wb") as out,
+        ):
+            for line in resp:
+                out.write(line)
+                row = json.loads(line)
+                ledger[row["key"]] = row
+    except (OSError, ValueError) as exc:
+        (run_dir / "reconcile.json").write_text(
+            json.dumps({"error": f"could not read the ledger: {exc}"}) + "\n"
+        )
+        return
+    with client_path.open("rb") as fh:
+        result = reconcile((json.loads(line) for line in fh), ledger)
+    (run_dir / "reconcile.json").write_text(json.dumps(result.as_json(), indent=2) + "\n")
 
 
 def _write_fault_windows(url: str, token: str, t0_unix: float, dest: Path) -> None:

@@ -1,0 +1,47 @@
+"""The ledger's view of payments, for the runner's cross-check of what clients believe."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+
+BATCH = 5_000
+
+
+def payment_lines(db_path: Path, key_prefix: str) -> Iterator[bytes]:
+    """JSON lines of every payment whose idempotency key starts with `key_prefix`, read on a
+    connection of its own (one snapshot), in batches."""
+    conn = sqlite3.connect(db_path, isolation_level=None)
+    try:
+        conn.execute("BEGIN")
+        # A range on the UNIQUE key index: prefix <= key < prefix + U+10FFFF.
+        rows = conn.execute(
+            "SELECT payment_id, idempotency_key, status, amount, refunded, user_id, "
+            "merchant_id, channel, code FROM payments "
+            "WHERE idempotency_key >= ? AND idempotency_key < ? ORDER BY idempotency_key",
+            (key_prefix, key_prefix + "\U0010ffff"),
+        )
+        while batch := rows.fetchmany(BATCH):
+            yield b"".join(
+                orjson.dumps(
+                    {
+                        "payment_id": r[0],
+                        "key": r[1],
+                        "status": r[2],
+                        "amount": r[3],
+                        "refunded": r[4],
+                        "user_id": r[5],
+                        "merchant_id": r[6],
+                        "channel": r[7],
+                        "code": r[8],
+                    }
+                )
+                + b"\n"
+                for r in batch
+            )
+        conn.execute("COMMIT")
+    finally:
+        conn.close()

@@ -1,0 +1,71 @@
+"""The client's belief about each payment against the ledger's truth (pure functions).
+
+A **ghost charge** is money taken while the person was not told the payment succeeded (they
+will likely pay again); a **lost success** is a payment the client was told succeeded that
+the ledger never captured."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+# Money still taken from the person.
+CHARGED = frozenset({"SUCCEEDED", "PARTIALLY_REFUNDED"})
+EXAMPLES = 5
+
+
+@dataclass
+class Reconciliation:
+    payments: int = 0
+    matched: int = 0
+    ghost_charges: int = 0
+    lost_successes: int = 0
+    unsettled: int = 0
+    """Still PENDING in the ledger when the run ended (after the settle wait)."""
+    ghost_examples: list[dict[str, Any]] = field(default_factory=list)
+    lost_examples: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "payments": self.payments,
+            "matched": self.matched,
+            "ghost_charges": self.ghost_charges,
+            "lost_successes": self.lost_successes,
+            "unsettled": self.unsettled,
+            "examples": [{"kind": "ghost_charge", **e} for e in self.ghost_examples]
+            + [{"kind": "lost_success", **e} for e in self.lost_examples],
+        }
+
+
+def reconcile(
+    client: Iterable[Mapping[str, Any]], ledger: Mapping[str, Mapping[str, Any]]
+) -> Reconciliation:
+    """`client`: payments.jsonl lines; `ledger`: the ledger's payments by idempotency key."""
+    result = Reconciliation()
+    for payment in client:
+        result.payments += 1
+        truth = ledger.get(payment["key"])
+        status = None if truth is None else truth["status"]
+        if truth is not None:
+            result.matched += 1
+        if status == "PENDING":
+            result.unsettled += 1
+        told_success = payment["outcome"] == "succeeded"
+        example = {
+            "key": payment["key"],
+            "payment_id": (truth or {}).get("payment_id"),
+            "client_outcome": payment["outcome"],
+            "client_code": payment.get("code"),
+            "codes_seen": payment.get("codes", []),
+            "ledger_status": status,
+        }
+        if not told_success and status in CHARGED:
+            result.ghost_charges += 1
+            if len(result.ghost_examples) < EXAMPLES:
+                result.ghost_examples.append(example)
+        elif told_success and status in (None, "FAILED"):
+            result.lost_successes += 1
+            if len(result.lost_examples) < EXAMPLES:
+                result.lost_examples.append(example)
+    return result

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+from typing import Any
+
+from scenarios.reconcile import reconcile
+
+
+def _client(key: str, outcome: str, code: str | None = None) -> dict[str, Any]:
+    return {"key": key, "outcome": outcome, "code": code, "codes": [code] if code else []}
+
+
+def _ledger(*rows: tuple[str, str]) -> dict[str, dict[str, Any]]:
+    return {key: {"payment_id": f"pay_{key}", "key": key, "status": status} for key, status in rows}
+
+
+def test_a_charge_the_client_was_not_told_of_is_a_ghost_charge() -> None:
+    client = [
+        _client("a", "unknown", "CONNECTION_ERROR"),  # response lost after commit
+        _client("b", "failed", "CHANNEL_TIMEOUT"),  # settled as captured later
+        _client("c", "succeeded"),
+        _client("d", "unknown", "CLIENT_TIMEOUT"),  # resolved: reversed by the client
+        _client("e", "failed", "SYSTEM_BUSY"),  # never recorded
+    ]
+    ledger = _ledger(
+        ("a", "SUCCEEDED"), ("b", "PARTIALLY_REFUNDED"), ("c", "SUCCEEDED"), ("d", "REVERSED")
+    )
+    result = reconcile(client, ledger)
+    assert result.ghost_charges == 2
+    assert {e["key"] for e in result.ghost_examples} == {"a", "b"}
+    assert result.lost_successes == 0
+    assert result.matched == 4 and result.payments == 5
+
+
+def test_a_success_the_ledger_never_captured_is_a_lost_success() -> None:
+    client = [_client("a", "succeeded"), _client("b", "succeeded"), _client("c", "succeeded")]
+    result = reconcile(client, _ledger(("a", "FAILED"), ("c", "REFUNDED")))
+    assert result.lost_successes == 2
+    assert {e["key"] for e in result.lost_examples} == {"a", "b"}
+    assert result.ghost_charges == 0
+
+
+def test_pending_payments_are_counted_as_unsettled_not_judged() -> None:
+    result = reconcile([_client("a", "unknown", "PAYMENT_PENDING")], _ledger(("a", "PENDING")))
+    assert (result.unsettled, result.ghost_charges, result.lost_successes) == (1, 0, 0)
+
+
+def test_examples_are_capped_and_the_json_lists_them_by_kind() -> None:
+    client = [_client(f"k{n}", "unknown", "CONNECTION_ERROR") for n in range(20)]
+    ledger = _ledger(*((f"k{n}", "SUCCEEDED") for n in range(20)))
+    data = reconcile(client, ledger).as_json()
+    assert data["ghost_charges"] == 20
+    assert len(data["examples"]) == 5
+    assert all(
+        e["kind"] == "ghost_charge" and e["ledger_status"] == "SUCCEEDED" for e in data["examples"]
+    )
