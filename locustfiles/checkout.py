@@ -17,6 +17,8 @@ from locustfiles.outcomes import (
     BAD_RESPONSE,
     CLIENT_TIMEOUT,
     CONNECTION_ERROR,
+    REVERSED_BY_CLIENT,
+    UNCERTAIN,
     Payment,
     outcome_of,
 )
@@ -132,27 +134,67 @@ class PaystormUser(FastHttpUser):
     def post_payment(self, payment: Payment, body: bytes) -> Exchange:
         """POST /v1/payments with the scenario's retry policy, always under the same key."""
         policy = self.ctx.scenario.client
-        headers = {**JSON_HEADERS, "Idempotency-Key": payment.key}
         retries = 0
         while True:
-            self.ctx.recorder.attempted(payment)
-            with self.client.post(
-                "/v1/payments",
-                data=body,  # type: ignore[arg-type]  # bytes go out as they are
-                headers=headers,
-                name="/v1/payments",
-                catch_response=True,
-            ) as resp:
-                ex = classify(resp)
-            if ex.code is not None:
-                payment.codes.append(ex.code)
-            if ex.body is not None and payment.payment_id is None:
-                payment.payment_id = _payment_id(ex.body)
+            ex = self._send(payment, body)
             if not ex.retryable or policy.retry == "none" or retries >= policy.max_retries:
                 return ex
             retries += 1
             if policy.retry == "backoff":
                 gevent.sleep(self._backoff_s(retries, ex.retry_after_s))
+
+    def _send(self, payment: Payment, body: bytes, name: str = "/v1/payments") -> Exchange:
+        self.ctx.recorder.attempted(payment)
+        headers = {**JSON_HEADERS, "Idempotency-Key": payment.key}
+        with self.client.post(
+            "/v1/payments",
+            data=body,  # type: ignore[arg-type]  # bytes go out as they are
+            headers=headers,
+            name=name,
+            catch_response=True,
+        ) as resp:
+            ex = classify(resp)
+        if ex.code is not None:
+            payment.codes.append(ex.code)
+        if ex.body is not None and payment.payment_id is None:
+            payment.payment_id = _payment_id(ex.body)
+        return ex
+
+    def resolve(self, payment: Payment, body: bytes, ex: Exchange) -> str | None:
+        """What WeChat Pay and Alipay tell merchants to do with an uncertain result: replay
+        the same key until the gateway knows (its stored answer changes when the payment
+        settles), and if it still does not know by the deadline, reverse the payment. Returns
+        the final code (None: succeeded)."""
+        deadline = time.monotonic() + self.ctx.scenario.client.resolve_deadline_s
+        replays = 0
+        while ex.code in UNCERTAIN and time.monotonic() < deadline:
+            replays += 1
+            gevent.sleep(
+                min(
+                    self._backoff_s(replays, ex.retry_after_s),
+                    max(0.0, deadline - time.monotonic()),
+                )
+            )
+            ex = self._send(payment, body, name="/v1/payments (replay)")
+        if ex.code not in UNCERTAIN:
+            return ex.code
+        if payment.payment_id is None:
+            return ex.code  # nothing to reverse: the outcome stays unknown
+        with self.client.post(
+            f"/v1/payments/{payment.payment_id}/reverse",
+            headers=JSON_HEADERS,
+            name="/v1/payments/[id]/reverse",
+            catch_response=True,
+        ) as resp:
+            reversal = classify(resp)
+        if reversal.code is None and reversal.body is not None:
+            status = reversal.body.get("status")
+            if status == "REVERSED":
+                payment.codes.append(REVERSED_BY_CLIENT)
+                return REVERSED_BY_CLIENT
+            if status in ("SUCCEEDED", "PARTIALLY_REFUNDED"):
+                return None  # it had settled as captured just now
+        return ex.code
 
     def _backoff_s(self, retry: int, retry_after_s: float | None) -> float:
         # Exponential with full jitter (AWS architecture blog), never sooner than Retry-After.

@@ -21,6 +21,7 @@ CLIENT_TIMEOUT = "CLIENT_TIMEOUT"
 CONNECTION_ERROR = "CONNECTION_ERROR"
 BAD_RESPONSE = "BAD_RESPONSE"
 RUN_ENDED = "RUN_ENDED"  # the run stopped before the payment's outcome was known
+REVERSED_BY_CLIENT = "REVERSED_BY_CLIENT"  # still uncertain at the deadline: the client reversed it
 # Codes after which the client cannot know whether it was charged.
 UNCERTAIN = frozenset(
     {

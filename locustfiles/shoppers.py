@@ -10,7 +10,7 @@ from locust import between, task
 
 from locustfiles.checkout import PaystormUser
 from locustfiles.context import APP_VERSIONS, basket_fen, pick_merchant
-from locustfiles.outcomes import Payment
+from locustfiles.outcomes import UNCERTAIN, Payment
 from mock_gateway.seed import user_id
 
 
@@ -52,7 +52,10 @@ class Shopper(PaystormUser):
             }
         )
         result = self.post_payment(payment, body)
-        self.finish(payment, result.code)
+        code = result.code
+        if code in UNCERTAIN and ctx.scenario.client.resolve_uncertain:
+            code = self.resolve(payment, body, result)
+        self.finish(payment, code)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from scenarios.model import (
 
 CATALOGUE_DIR = Path(__file__).resolve().parent
 # Kinds the gateway's fault engine knows; the engine itself validates their params.
-CLIENT_FIELDS = ("timeout_s", "retry", "max_retries")
+CLIENT_FIELDS = ("timeout_s", "retry", "max_retries", "resolve_uncertain", "resolve_deadline_s")
 AVAILABLE_USER_TYPES = ("shopper",)
 LOAD_MODELS = ("users", "arrival-rate")
 
@@ -277,6 +277,16 @@ def _client(f: _Fields, value: Any) -> ClientPolicy:
                 high=20,
                 integer=True,
             )
+        ),
+        resolve_uncertain=f.boolean(
+            m.get("resolve_uncertain", d.resolve_uncertain), "client.resolve_uncertain"
+        ),
+        resolve_deadline_s=f.number(
+            m.get("resolve_deadline_s", d.resolve_deadline_s),
+            "client.resolve_deadline_s",
+            low=0,
+            low_open=True,
+            high=600,
         ),
     )
 

@@ -39,6 +39,10 @@ class ClientPolicy:
     timeout_s: float = 5.0
     retry: RetryPolicy = "none"
     max_retries: int = 0
+    resolve_uncertain: bool = False
+    """On an uncertain result, replay the key until the gateway knows, then reverse."""
+    resolve_deadline_s: float = 10.0
+    """How long resolving may take before the client reverses the payment."""
 
 
 @dataclass(frozen=True, slots=True)

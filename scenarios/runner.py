@@ -76,9 +76,13 @@ def make_run_dir(out: Path, name: str) -> Path:
 
 
 def stop_timeout_s(scenario: Scenario) -> float:
-    """Long enough for a payment in flight to finish every attempt and back-off."""
+    """Long enough for a payment in flight to finish every attempt and back-off, and to
+    resolve an uncertain result."""
     client = scenario.client
-    return client.timeout_s * (client.max_retries + 1) + 5.0 * client.max_retries + 1.0
+    attempts = client.timeout_s * (client.max_retries + 1) + 5.0 * client.max_retries + 1.0
+    if client.resolve_uncertain:
+        attempts += client.resolve_deadline_s + 2 * client.timeout_s
+    return attempts
 
 
 def locust_argv(scenario: Scenario, url: str, run_dir: Path, verbose: bool) -> list[str]:
