@@ -38,6 +38,8 @@ class RunContext:
     users_created: int = 0
     key_prefix: str = ""  # keeps two runs against one gateway from sharing keys
     arrivals: ArrivalExecutor | None = None  # the open model's executor; None: closed model
+    fault_ids: list[str] = field(default_factory=list)  # the timeline's faults on the gateway
+    stopped: bool = False  # the run has ended; its background loops end with it
 
     def now_s(self) -> float:
         return time.time() - self.t0

@@ -1,7 +1,8 @@
 """The locustfile paystorm runs: `locust -f locustfiles/paystorm_locust.py --scenario FILE`.
 
 It wires the run context, the per-second recorder, the progress file and the guard into
-Locust's events; the users and the shape live in their own modules."""
+Locust's events; the users and the shape live in their own modules. In the web UI the scenario
+is picked in the start form, so each test started there gets a fresh context built from it."""
 
 from __future__ import annotations
 
@@ -26,8 +27,10 @@ from locustfiles.context import RunContext, context_of, target_population
 from locustfiles.outcomes import Recorder
 from locustfiles.shape import ScenarioShape
 from locustfiles.shoppers import Shopper
-from locustfiles.timeline import TimelineError, schedule_faults
-from scenarios.loader import ScenarioError, load_scenario
+from locustfiles.timeline import TimelineError, remove_faults, schedule_faults
+from locustfiles.web_ui import install as install_web_ui
+from scenarios.loader import ScenarioError, catalogue, load_scenario, resolve_path
+from scenarios.model import Scenario
 
 __all__ = ["ScenarioShape", "Shopper"]
 
@@ -37,13 +40,36 @@ SETUP_ERROR_FILE = "setup_error.json"  # the run could not be what the scenario 
 CLOCK_FILE = "clock.json"  # second 0 of the run, so other samplers can line up with it
 
 
+class ScenarioChoices(list[str]):
+    """The web UI's scenario dropdown lists the catalogue; the command line also takes any
+    scenario file, as `paystorm run` passes the resolved copy in its results folder."""
+
+    def __contains__(self, value: object) -> bool:
+        if not isinstance(value, str):
+            return False
+        return super().__contains__(value) or resolve_path(value).is_file()
+
+
 @events.init_command_line_parser.add_listener
 def _arguments(parser: Any) -> None:
-    parser.add_argument("--scenario", default="steady", help="paystorm scenario name or file")
+    parser.add_argument(
+        "--scenario",
+        default="steady",
+        choices=ScenarioChoices(catalogue()),
+        metavar="NAME_OR_FILE",
+        help="its load shape and fault timeline",
+    )
     parser.add_argument(
         "--results-dir",
         default="",
+        include_in_web_ui=False,
         help="where outcomes.csv and payments.jsonl go (none: nothing is written)",
+    )
+    parser.add_argument(
+        "--allow-remote",
+        action="store_true",
+        include_in_web_ui=False,
+        help="let the web UI's host field and chaos panel reach a target that is not loopback",
     )
 
 
@@ -51,37 +77,60 @@ def _arguments(parser: Any) -> None:
 def _init(environment: Environment, **_: Any) -> None:
     options = environment.parsed_options
     try:
-        scenario = load_scenario(options.scenario if options else "steady")
+        use_scenario(environment, load_scenario(options.scenario if options else "steady"))
     except ScenarioError as exc:
         raise SystemExit(f"paystorm: {exc}") from None
+    environment.events.spawning_complete.add_listener(lambda **_: _load_begins(environment))
+    if environment.web_ui is not None:
+        install_web_ui(
+            environment,
+            lambda scenario: use_scenario(environment, scenario),
+            allow_remote=bool(options and options.allow_remote),
+        )
+
+
+def use_scenario(environment: Environment, scenario: Scenario) -> RunContext:
+    """A fresh run context for `scenario`: at init, and again for every test the web UI starts."""
+    options = environment.parsed_options
+    distributed = isinstance(environment.runner, MasterRunner | WorkerRunner)
+    if scenario.load.model == "arrival-rate" and distributed:
+        # Workers need the master's slot, count and start time first: a later change.
+        raise ScenarioError(f"{scenario.name}: load.model arrival-rate runs in one Locust process")
+    current = getattr(environment, "paystorm", None)
+    if distributed and isinstance(current, RunContext) and current.scenario != scenario:
+        raise ScenarioError(
+            f"{scenario.name}: with workers, Locust runs only the scenario it started with "
+            f"({current.scenario.name})"
+        )
     results = Path(options.results_dir) if options and options.results_dir else None
     ctx = RunContext(scenario=scenario, results_dir=results)
     ctx.key_prefix = hashlib.blake2s(
         f"{results or os.getpid()}:{time.time_ns()}".encode(), digest_size=4
     ).hexdigest()
-    environment.paystorm = ctx  # type: ignore[attr-defined]
+    runners_log = logging.getLogger("locust.runners")
     if scenario.load.model == "arrival-rate":
-        if isinstance(environment.runner, MasterRunner | WorkerRunner):
-            # Workers need the master's slot, count and start time first: a later change.
-            raise SystemExit("paystorm: load.model arrival-rate runs in one Locust process")
         ctx.arrivals = ArrivalExecutor(ctx)
         Shopper.wait_time = wait_for_arrival
-        # The shape spawns the whole pool in one go on purpose; Locust's advice against a
-        # high spawn rate would only alarm.
-        logging.getLogger("locust.runners").addFilter(_QuietPoolSpawn())
-        environment.events.spawning_complete.add_listener(
-            lambda **_: _load_begins(environment, ctx)
-        )
+        runners_log.addFilter(_QUIET_POOL_SPAWN)
     else:
         low, high = scenario.load.think_time_s
         Shopper.wait_time = between(low, high)
+        runners_log.removeFilter(_QUIET_POOL_SPAWN)
     Shopper.network_timeout = scenario.client.timeout_s
     Shopper.connection_timeout = scenario.client.timeout_s
+    environment.paystorm = ctx  # type: ignore[attr-defined]
+    return ctx
 
 
 class _QuietPoolSpawn(logging.Filter):
+    """The open model's shape spawns the whole pool in one go on purpose; Locust's advice
+    against a high spawn rate would only alarm."""
+
     def filter(self, record: logging.LogRecord) -> bool:
         return "spawn rate is very high" not in record.getMessage()
+
+
+_QUIET_POOL_SPAWN = _QuietPoolSpawn()  # one instance: adding it twice is a no-op
 
 
 @events.test_start.add_listener
@@ -105,8 +154,9 @@ def _test_start(environment: Environment, **_: Any) -> None:
         gevent.spawn(_every_second, environment, ctx)
 
 
-def _load_begins(environment: Environment, ctx: RunContext) -> None:
+def _load_begins(environment: Environment) -> None:
     """Open model: second 0 is when the whole pool is up, so no arrival waits for a spawn."""
+    ctx = context_of(environment)
     if ctx.started or ctx.arrivals is None:
         return  # the pool is spawned once; a later spawning_complete changes nothing
     # What exists now (Locust, the pool) lives to the end: frozen, a full collection during
@@ -125,12 +175,23 @@ def _put_faults_on_the_clock(environment: Environment, ctx: RunContext) -> None:
     """Faults start relative to second 0; a run whose faults cannot be applied would measure
     something else than it says, so it stops with the reason."""
     try:
-        schedule_faults(environment.host or "", ctx.scenario, ctx.t0)
+        ctx.fault_ids = schedule_faults(environment.host or "", ctx.scenario, ctx.t0)
     except TimelineError as exc:
         logging.getLogger(__name__).error("paystorm: %s", exc)
         _write_json(ctx, SETUP_ERROR_FILE, {"reason": f"faults not applied: {exc}"})
-        if environment.runner is not None:
-            environment.runner.quit()
+        _end_run(environment)
+
+
+def _end_run(environment: Environment) -> None:
+    """Headless, Locust ends and the runner collects the results; in the web UI the test stops
+    and the UI stays (stopping from its own greenlet, so a spawn in progress ends first)."""
+    runner = environment.runner
+    if runner is None:
+        return
+    if environment.web_ui is None:
+        runner.quit()
+    else:
+        gevent.spawn(runner.stop)
 
 
 def _stop_on_crash(environment: Environment) -> Callable[[gevent.Greenlet[[], None]], None]:
@@ -138,8 +199,7 @@ def _stop_on_crash(environment: Environment) -> Callable[[gevent.Greenlet[[], No
 
     def crashed(greenlet: gevent.Greenlet[[], None]) -> None:
         log(greenlet)  # a run without its arrivals would measure nothing: stop it
-        if environment.runner is not None:
-            environment.runner.quit()
+        _end_run(environment)
 
     return crashed
 
@@ -150,8 +210,10 @@ def _every_second(environment: Environment, ctx: RunContext) -> None:
     low_since: float | None = None
     runner = environment.runner
     assert runner is not None
-    while True:
+    while not ctx.stopped:
         gevent.sleep(1.0 - (ctx.now_s() % 1.0))
+        if ctx.stopped:
+            return
         now = ctx.now_s()
         if ctx.arrivals is None:
             users = runner.user_count
@@ -188,7 +250,8 @@ def _every_second(environment: Environment, ctx: RunContext) -> None:
                 f"{now - low_since:.0f} s (last second {rate:.0%})"
             )
             _write_json(ctx, GUARD_FILE, {"at_s": round(now, 1), "reason": reason})
-            runner.quit()
+            logging.getLogger(__name__).warning("paystorm: guard: %s", reason)
+            _end_run(environment)
             return
 
 
@@ -210,6 +273,13 @@ def _test_stopping(environment: Environment, **_: Any) -> None:
 @events.test_stop.add_listener
 def _test_stop(environment: Environment, **_: Any) -> None:
     ctx = context_of(environment)
+    ctx.stopped = True
+    if ctx.arrivals is not None:
+        gc.unfreeze()  # the web UI may start another test in this process
+    if environment.web_ui is not None and ctx.fault_ids:
+        # A stopped run's timeline must not fire into the next test started from the UI.
+        remove_faults(environment.host or "", ctx.fault_ids)
+        ctx.fault_ids = []
     if isinstance(environment.runner, MasterRunner | WorkerRunner):
         return
     ctx.recorder.close_open(ctx.now_s())

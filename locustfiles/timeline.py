@@ -60,3 +60,19 @@ def schedule_faults(host: str, scenario: Scenario, t0_unix: float) -> list[str]:
         except OSError as exc:
             raise TimelineError(f"could not reach the gateway's chaos API: {exc}") from None
     return ids
+
+
+def remove_faults(host: str, fault_ids: list[str]) -> None:
+    """Take a stopped run's faults off the gateway; one already gone or unreachable is skipped."""
+    token = os.environ.get(TOKEN_ENV, "")
+    for fault_id in fault_ids:
+        request = urllib.request.Request(
+            f"{host.rstrip('/')}/_chaos/faults/{fault_id}",
+            method="DELETE",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=5):
+                pass
+        except OSError:
+            continue  # 404 (removed from the chaos panel already) is an OSError too

@@ -14,6 +14,7 @@ commands:
   run       run a scenario end to end (gateway, Locust, report)
   report    rebuild the report of a results folder
   chaos     add, list and clear faults on a running gateway
+  ui        start the gateway and Locust's web UI (scenario picker, chaos panel)
 
 `paystorm <command> --help` describes each one."""
 
@@ -42,11 +43,18 @@ def _chaos(argv: list[str]) -> int:
     return main(argv)
 
 
+def _ui(argv: list[str]) -> int:
+    from scenarios.ui_cli import main
+
+    return main(argv)
+
+
 COMMANDS: dict[str, Callable[[list[str]], int]] = {
     "chaos": _chaos,
     "gateway": _gateway,
     "run": _run,
     "report": _report,
+    "ui": _ui,
 }
 
 

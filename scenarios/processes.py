@@ -100,6 +100,14 @@ def start_gateway(
         log_path,
         env={"PAYSTORM_ADMIN_TOKEN": token},
     )
+    try:
+        return child, _gateway_address(child, log_path)
+    except BaseException:  # Ctrl-C or no start: the caller has no child to stop yet
+        child.stop(signal.SIGKILL, grace_s=5)
+        raise
+
+
+def _gateway_address(child: Child, log_path: Path) -> str:
     deadline = time.monotonic() + GATEWAY_START_TIMEOUT_S
     while time.monotonic() < deadline:
         text = log_path.read_text(encoding="utf-8", errors="replace")
@@ -107,12 +115,11 @@ def start_gateway(
             if LISTENING in line:
                 url = line.split(LISTENING, 1)[1].strip()
                 wait_healthy(url, deadline)
-                return child, url
+                return url
         if not child.alive():
             last = text.strip().splitlines()[-1:] or ["no output"]
             raise SetupError(f"the gateway exited before serving: {last[0]} (see {log_path})")
         time.sleep(0.05)  # polling the log for the address line
-    child.stop(signal.SIGKILL)
     raise SetupError(
         f"the gateway did not start within {GATEWAY_START_TIMEOUT_S:.0f} s (see {log_path})"
     )

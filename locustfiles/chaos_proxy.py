@@ -1,0 +1,112 @@
+"""The web UI's way to the gateway's chaos API: the admin token stays in this process, the
+browser only ever talks to Locust (no Locust or Flask import here)."""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from typing import Any
+
+from locustfiles.timeline import TOKEN_ENV
+from scenarios.processes import SetupError
+from scenarios.target import check_target
+
+# A valid fault of each kind, to start the panel's form from (units in the names).
+KIND_EXAMPLES: dict[str, dict[str, Any]] = {
+    "latency": {"ms": 300, "jitter_ms": 100, "distribution": "uniform"},
+    "timeout": {"ms": 3000},
+    "error": {"code": "INTERNAL_ERROR", "rate": 0.2},
+    "db_stall": {"hold_ms": 1000, "every_ms": 5000},
+    "channel_outage": {"channel": "bank_a", "mode": "error"},
+    "risk_strict": {"false_positive_rate": 0.2},
+    "merchant_unsupported": {"share": 0.2},
+    "rate_limit": {"rps": 50, "per": "global"},
+    "capacity": {"max_inflight": 8, "queue": 16},
+    "network": {"mode": "reset"},
+    "lost_response": {},
+}
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the panel's route sends back: the gateway's own status and JSON body, or ours."""
+
+    status: int
+    body: Any
+
+
+def problem(status: int, message: str) -> Answer:
+    """An error the proxy itself found, shaped like the gateway's error bodies."""
+    return Answer(status, {"error": {"code": "CHAOS_PANEL", "message": message}})
+
+
+class ChaosProxy:
+    def __init__(self, *, allow_remote: bool = False, timeout_s: float = 5.0) -> None:
+        self._allow_remote = allow_remote
+        self._timeout_s = timeout_s
+
+    def call(
+        self, host: str, method: str, path: str, body: Any = None, *, timeout_s: float | None = None
+    ) -> Answer:
+        """One chaos API call on the gateway at `host` (the run's target)."""
+        token = os.environ.get(TOKEN_ENV, "")
+        if not token:
+            return problem(503, f"no admin token: ${TOKEN_ENV} is not set for Locust")
+        try:
+            base = check_target(host, allow_remote=self._allow_remote)
+        except SetupError as exc:
+            return problem(400, str(exc).replace("--target", "host"))
+        request = urllib.request.Request(
+            f"{base}/_chaos/{path}",
+            data=None if body is None else json.dumps(body).encode(),
+            method=method,
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=timeout_s or self._timeout_s) as resp:
+                return Answer(resp.status, json.load(resp))
+        except urllib.error.HTTPError as exc:
+            try:
+                return Answer(exc.code, json.load(exc))
+            except ValueError:
+                return problem(exc.code, f"the gateway answered HTTP {exc.code}")
+        except (OSError, ValueError) as exc:
+            return problem(502, f"cannot reach the gateway at {base}: {exc}")
+
+    def faults(self, host: str, *, timeout_s: float | None = None) -> list[dict[str, Any]]:
+        """The gateway's faults; empty when it cannot say."""
+        answer = self.call(host, "GET", "faults", timeout_s=timeout_s)
+        if answer.status != 200 or not isinstance(answer.body, dict):
+            return []
+        faults = answer.body.get("faults")
+        return faults if isinstance(faults, list) else []
+
+
+def fault_row(fault: dict[str, Any]) -> dict[str, str]:
+    """One fault as a row of the web UI's Chaos tab (every cell a short string)."""
+    target = {
+        k: v
+        for k, v in (fault.get("target") or {}).items()
+        if not (k == "probability" and v == 1.0) and not (k == "min_inflight" and v == 0)
+    }
+    return {
+        "name": str(fault.get("id", "")),  # Locust's tables key their rows by `name`
+        "id": str(fault.get("id", "")),
+        "kind": str(fault.get("kind", "")),
+        "params": json.dumps(fault.get("params") or {}, sort_keys=True),
+        "target": json.dumps(target, sort_keys=True) if target else "all requests",
+        "state": str(fault.get("state", "")),
+        "window": _window(fault),
+        "started": str(fault.get("started_at") or "-"),
+        "ended": str(fault.get("ended_at") or "-"),
+    }
+
+
+def _window(fault: dict[str, Any]) -> str:
+    start = fault.get("start_in_s") or 0
+    duration = fault.get("duration_s")
+    lasting = "until removed" if duration is None else f"for {duration:g} s"
+    return f"+{start:g} s, {lasting}"
