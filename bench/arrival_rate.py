@@ -131,10 +131,22 @@ def run_paystorm(
         argv = [*pinned(LOCUST_CORE), *argv]  # the runner and its Locust child
         argv += ["--target", target[0]]
         env["PAYSTORM_ADMIN_TOKEN"] = target[1]
+    output, samples = run_sampling_locust(argv, env, duration_s + 180)
+    runs = sorted(out.iterdir()) if out.exists() else []
+    if not runs or not (runs[-1] / "outcomes.csv").exists():
+        raise SystemExit(f"rate {rate:g}: the run left no outcomes:\n{output}")
+    return figures(rate, duration_s, runs[-1], samples)
+
+
+def run_sampling_locust(
+    argv: list[str], env: dict[str, str], timeout_s: float
+) -> tuple[str, list[tuple[float, float]]]:
+    """Run `paystorm run …` to its end (killed after `timeout_s`): its output, and samples of
+    (wall clock, CPU seconds) of the Locust process it starts."""
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
-    samples: list[tuple[float, float]] = []  # (wall clock, Locust CPU seconds)
+    samples: list[tuple[float, float]] = []
     pid: int | None = None
-    deadline = time.time() + duration_s + 180
+    deadline = time.time() + timeout_s
     while proc.poll() is None and time.time() < deadline:
         pid = pid or locust_child(proc.pid)
         used = cpu_seconds(pid) if pid else None
@@ -143,11 +155,7 @@ def run_paystorm(
         time.sleep(SAMPLE_EVERY_S)
     if proc.poll() is None:
         proc.kill()
-    output = proc.communicate()[0].decode(errors="replace")
-    runs = sorted(out.iterdir()) if out.exists() else []
-    if not runs or not (runs[-1] / "outcomes.csv").exists():
-        raise SystemExit(f"rate {rate:g}: the run left no outcomes:\n{output}")
-    return figures(rate, duration_s, runs[-1], samples)
+    return proc.communicate()[0].decode(errors="replace"), samples
 
 
 def figures(
@@ -174,13 +182,14 @@ def figures(
         lateness_max_ms=lateness[-1] if lateness else math.nan,
         latency_p50_ms=quantile(latency, 50),
         latency_p99_ms=quantile(latency, 99),
-        locust_cpu_pct=_cpu_pct(samples, t0 + 1, t0 + duration_s - 0.5),
-        gateway_cpu_pct=_gateway_cpu_pct(run_dir, duration_s),
+        locust_cpu_pct=cpu_pct(samples, t0 + 1, t0 + duration_s - 0.5),
+        gateway_cpu_pct=gateway_cpu_pct(run_dir, duration_s),
         run_dir=run_dir,
     )
 
 
-def _cpu_pct(samples: list[tuple[float, float]], start: float, end: float) -> float | None:
+def cpu_pct(samples: list[tuple[float, float]], start: float, end: float) -> float | None:
+    """Percent of one core used between `start` and `end` (wall clock), from samples."""
     inside = [s for s in samples if start <= s[0] <= end]
     if len(inside) < 2 or inside[-1][0] <= inside[0][0]:
         return None
@@ -188,7 +197,8 @@ def _cpu_pct(samples: list[tuple[float, float]], start: float, end: float) -> fl
     return 100 * (c2 - c1) / (t2 - t1)
 
 
-def _gateway_cpu_pct(run_dir: Path, duration_s: float) -> float | None:
+def gateway_cpu_pct(run_dir: Path, duration_s: float) -> float | None:
+    """Percent of one core the gateway used over the run, from its sampled metrics."""
     rows = list(csv.DictReader((run_dir / "gateway_metrics.csv").read_text().splitlines()))
     inside = [r for r in rows if 1 <= int(r["time"]) <= duration_s - 1]
     if len(inside) < 2:

@@ -39,6 +39,15 @@ def pinned(core: int) -> list[str]:
 @contextmanager
 def server(argv: list[str], core: int, env: dict[str, str] | None = None) -> Iterator[str]:
     """Start a server that prints `listening on URL`, wait for /healthz, yield the URL."""
+    with serve(argv, core, env) as (url, _):
+        yield url
+
+
+@contextmanager
+def serve(
+    argv: list[str], core: int, env: dict[str, str] | None = None
+) -> Iterator[tuple[str, int]]:
+    """`server`, yielding its process id too (taskset execs the command: the same process)."""
     log = tempfile.TemporaryFile()  # noqa: SIM115  (closed in the finally below)
     proc = subprocess.Popen(
         [*pinned(core), *argv],
@@ -66,7 +75,7 @@ def server(argv: list[str], core: int, env: dict[str, str] | None = None) -> Ite
                     break
             except OSError:
                 time.sleep(0.05)
-        yield url
+        yield url, proc.pid
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -111,6 +120,12 @@ def _latency(out: str, pct: str) -> float:
         return float("nan")
     value, unit = float(m.group(1)), m.group(2)
     return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU seconds of a process, all its threads included."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def median(values: list[float]) -> float:

@@ -9,36 +9,60 @@ from __future__ import annotations
 
 import argparse
 import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
-from bench.common import median, python, server, wrk
+from bench.common import WrkResult, cpu_seconds, median, python, serve, wrk
+
+SERVER_CORE, WRK_CORE = 0, 1
+Served = tuple[str, int]  # URL, process id
+
+
+@dataclass(frozen=True)
+class Driven:
+    wrk: WrkResult
+    server_cpu_pct: float  # of one core, while wrk ran
+
+    @property
+    def requests_per_s(self) -> float:
+        return self.wrk.requests_per_s
+
+
+@contextmanager
+def bare_server() -> Iterator[Served]:
+    with serve([python(), "-m", "bench.bare_app", "0"], core=SERVER_CORE) as served:
+        yield served
+
+
+@contextmanager
+def gateway_server(module: str = "mock_gateway", *extra: str) -> Iterator[Served]:
+    """A fresh gateway (profile bench, its own new ledger file) from `python -m module`."""
+    with tempfile.TemporaryDirectory() as tmp:
+        argv = [python(), "-m", module, *extra, "--port", "0", "--profile", "bench"]
+        argv += ["--db", str(Path(tmp) / "ledger.db"), "--admin-token", "bench"]
+        with serve(argv, core=SERVER_CORE) as served:
+            yield served
+
+
+def drive(served: Served, seconds: int, run_id: str) -> Driven:
+    """wrk -c64 with pay.lua from its own core; `run_id` keeps idempotency keys unique."""
+    url, pid = served
+    cpu, wall = cpu_seconds(pid), time.monotonic()
+    result = wrk(url, core=WRK_CORE, seconds=seconds, env={"PAYSTORM_RUN": run_id})
+    used = (cpu_seconds(pid) - cpu) / (time.monotonic() - wall)
+    return Driven(result, 100 * used)
 
 
 def run(pairs: int, seconds: int) -> dict[str, float]:
     ratios, bare_rps, gw_rps, gw_p99 = [], [], [], []
     for n in range(pairs):
-        with server([python(), "-m", "bench.bare_app", "0"], core=0) as url:
-            bare = wrk(url, core=1, seconds=seconds)
-        with (
-            tempfile.TemporaryDirectory() as tmp,
-            server(
-                [
-                    python(),
-                    "-m",
-                    "mock_gateway",
-                    "--port",
-                    "0",
-                    "--profile",
-                    "bench",
-                    "--db",
-                    str(Path(tmp) / "ledger.db"),
-                    "--admin-token",
-                    "bench",
-                ],
-                core=0,
-            ) as url,
-        ):
-            gw = wrk(url, core=1, seconds=seconds, env={"PAYSTORM_RUN": f"p{n}"})
+        with bare_server() as served:
+            bare = drive(served, seconds, f"b{n}").wrk
+        with gateway_server() as served:
+            gw = drive(served, seconds, f"p{n}").wrk
         ratios.append(gw.requests_per_s / bare.requests_per_s)
         bare_rps.append(bare.requests_per_s)
         gw_rps.append(gw.requests_per_s)

@@ -51,7 +51,9 @@ class Chaos:
         if fault is not None:
             assert isinstance(fault.spec.params, Latency)
             engine.hit(fault, facts)
-            await asyncio.sleep(fault.spec.params.delay_s(self._rng))
+            # The delay itself is drawn per request key too, not in arrival order.
+            rng = random.Random(f"{fault.spec.seed}:latency:{facts.key}")
+            await asyncio.sleep(fault.spec.params.delay_s(rng))
         fault = engine.match("error", facts)
         if fault is not None:
             params = fault.spec.params

@@ -1,0 +1,88 @@
+"""`python -m bench` (`make bench`): run every benchmark and write bench/results.md.
+
+    python -m bench [--quick] [--only NAME …] [--keep DIR]
+
+Benchmarks: latency_fault (a latency fault's added delay), knee (peak throughput of the
+default profile against C/S, shedding off and on), fault_cost (the idle fault engine, and the
+gateway against a bare handler), arrival_rate (the arrival-rate executor). A full run takes
+about 10 to 15 minutes, `--quick` about 5. Every process is started here and stopped before
+the next benchmark; all traffic stays on loopback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from bench import arrival_suite, fault_cost, knee, latency_fault
+from bench.report import ORDER, RESULTS, Section, write
+
+Benchmark = Callable[[bool, Path], Section]
+BENCHMARKS: dict[str, Benchmark] = {
+    "latency_fault": lambda quick, work: latency_fault.section(quick),
+    "knee": knee.section,
+    "fault_cost": lambda quick, work: fault_cost.section(quick),
+    "arrival_rate": arrival_suite.section,
+}
+assert tuple(BENCHMARKS) == ORDER
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(
+        prog="python -m bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--quick", action="store_true", help="fewer rounds and shorter runs")
+    p.add_argument(
+        "--only",
+        choices=list(BENCHMARKS),
+        action="append",
+        metavar="NAME",
+        help=f"run only this benchmark (repeatable): {', '.join(BENCHMARKS)}",
+    )
+    p.add_argument(
+        "--keep",
+        type=Path,
+        default=None,
+        help="keep the benchmarks' run folders here (default: a temporary folder, removed)",
+    )
+    p.add_argument(
+        "--results", type=Path, default=RESULTS, help=f"the file to write (default {RESULTS})"
+    )
+    args = p.parse_args(argv)
+    names = args.only or list(BENCHMARKS)
+    started = time.monotonic()
+    sections: list[Section] = []
+    with tempfile.TemporaryDirectory(prefix="paystorm-bench-") as tmp:
+        work = args.keep or Path(tmp)
+        for name in names:
+            print(f"== {name}", flush=True)
+            folder = work / name
+            folder.mkdir(parents=True, exist_ok=True)
+            section = BENCHMARKS[name](args.quick, folder)
+            sections.append(section)
+            for row in section.rows:
+                ratio = "" if row.ratio is None else f", ratio {row.ratio:.3f}"
+                print(f"   {row.verdict:4} {row.figure}: {row.measured}{ratio}", flush=True)
+            write(sections, args.results)  # a later failure keeps what was measured
+    wall_s = time.monotonic() - started
+    everything = len(names) == len(BENCHMARKS)  # the wall time of a whole run only
+    write(sections, args.results, footer=_footer(args.quick, wall_s) if everything else None)
+    missed = [r.figure for s in sections for r in s.rows if r.passed is False]
+    verdict = f"missed: {'; '.join(missed)}" if missed else "every target met"
+    print(f"wrote {args.results} in {wall_s:.0f} s; {verdict}")
+    return 0
+
+
+def _footer(quick: bool, wall_s: float) -> str:
+    mode = "`--quick`" if quick else "full"
+    return f"Last whole `python -m bench` ({mode}): {wall_s / 60:.1f} min wall time.\n"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
