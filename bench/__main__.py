@@ -4,8 +4,9 @@
 
 Benchmarks: latency_fault (a latency fault's added delay), knee (peak throughput of the
 default profile against C/S, shedding off and on), fault_cost (the idle fault engine, and the
-gateway against a bare handler), arrival_rate (the arrival-rate executor). A full run takes
-about 10 to 15 minutes, `--quick` about 5. Every process is started here and stopped before
+gateway against a bare handler), arrival_rate (the arrival-rate executor), hung_gateway
+(dropped arrivals when every request hangs 1 s). A full run takes about 10 to 15 minutes,
+`--quick` about 5. Every process is started here and stopped before
 the next benchmark; all traffic stays on loopback.
 """
 
@@ -18,7 +19,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import arrival_suite, fault_cost, knee, latency_fault
+from bench import arrival_suite, fault_cost, hung_gateway, knee, latency_fault
 from bench.report import ORDER, RESULTS, Section, write
 
 Benchmark = Callable[[bool, Path], Section]
@@ -27,6 +28,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "knee": knee.section,
     "fault_cost": lambda quick, work: fault_cost.section(quick),
     "arrival_rate": arrival_suite.section,
+    "hung_gateway": hung_gateway.section,
 }
 assert tuple(BENCHMARKS) == ORDER
 

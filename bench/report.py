@@ -17,7 +17,7 @@ from importlib import metadata
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results.md"
-ORDER = ("latency_fault", "knee", "fault_cost", "arrival_rate")
+ORDER = ("latency_fault", "knee", "fault_cost", "arrival_rate", "hung_gateway")
 _BLOCK = re.compile(r"<!-- bench:(\w+) -->\n(.*?)<!-- /bench:\1 -->\n", re.S)
 
 
