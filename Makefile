@@ -18,13 +18,13 @@ help: ## show this help, with every scenario
 	@echo "paystorm — load and chaos lab for credit-pay checkouts"
 	@echo
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | sort | \
-		awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-18s %s\n", $$1, $$2}'
+		awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-28s %s\n", $$1, $$2}'
 	@echo
 	@echo "Scenarios (make <name>):"
 	@for f in $(wildcard scenarios/*.yaml); do \
 		n=$$(basename $$f .yaml); \
-		d=$$(grep -m1 '^description:' $$f | sed 's/^description: *//'); \
-		printf "  make %-18s %s\n" "$$n" "$$d"; \
+		d=$$(grep -m1 '^description:' $$f | sed -e 's/^description: *//' -e 's/^"//' -e 's/"$$//'); \
+		printf "  make %-28s %s\n" "$$n" "$$d"; \
 	done
 
 .PHONY: install
@@ -43,7 +43,7 @@ test: $(STAMP) ## run the test suite (a few minutes)
 lint: $(STAMP) ## ruff and mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy paystorm mock_gateway scenarios reports locustfiles tests
+	$(BIN)/mypy paystorm mock_gateway scenarios reports locustfiles tests bench
 
 .PHONY: format
 format: $(STAMP) ## apply ruff's formatting and safe fixes
