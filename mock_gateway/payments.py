@@ -316,12 +316,17 @@ class PaymentService:
 
     async def reverse(self, payment_id: str) -> Reply:
         async with self._payment_locks.hold(payment_id):
-            view = payment_view(self._settled_row(payment_id))
+            row = self._settled_row(payment_id)
+            view = payment_view(row)
             if view["status"] not in REVERSIBLE:
                 return Reply(200, orjson.dumps(view), payment_id)
+            was_pending = view["status"] == "PENDING"
             now = utc_now_iso()
             unit = UnitOfWork()
             release = _release(unit, view, "REVERSED", "reverse", now)
+            if was_pending:
+                # Its key still answered 202 PAYMENT_PENDING: from now on a replay says REVERSED.
+                unit.idempotency_updates.append((200, orjson.dumps(view), "pay", row[1]))
             await self._commit(unit)
             self.accounts[view["user_id"]].used -= release
             return Reply(200, orjson.dumps(view), payment_id)

@@ -100,6 +100,10 @@ async def test_a_pending_payment_can_be_reversed(start_api: StartApi, db_path: P
     assert await api.payment(reversed_one.payment_id) == reply.json()
     assert await shop.available() == available - AMOUNT, "the reversed one's credit is back"
     assert (await api.reverse(reversed_one.payment_id)).json() == reply.json(), "idempotent"
+    # A replay of its key no longer says PENDING: it tells the client the payment is reversed.
+    replay = await shop.pay(reversed_one.key)
+    assert (replay.status, replay.replayed) == (200, True)
+    assert replay.json()["status"] == "REVERSED"
     # The other one, made at the same time, settles; the reversed one stays reversed.
     await wait_until(lambda: _settled(api, settled_one.payment_id), "the other to settle")
     assert (await api.payment(reversed_one.payment_id))["status"] == "REVERSED"
