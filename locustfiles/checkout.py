@@ -57,11 +57,22 @@ class Exchange:
         )
 
 
-def classify(resp: ResponseContextManager) -> Exchange:
+def _timed_out(error: BaseException | None, elapsed_ms: float, timeout_s: float) -> bool:
+    """geventhttpclient wraps a read timeout in RetriesExceeded and drops the original: a
+    request that failed after (nearly) the whole timeout is taken to have timed out."""
+    while error is not None:
+        if isinstance(error, TimeoutError | gevent.Timeout):
+            return True
+        error = error.__cause__ or error.__context__
+    return elapsed_ms >= 0.95 * timeout_s * 1000
+
+
+def classify(resp: ResponseContextManager, timeout_s: float = 0.0) -> Exchange:
     """Read a response; mark it in Locust's stats (a legitimate decline is not a failure)."""
     if resp.status_code == 0:  # no HTTP response at all
         error = getattr(resp, "error", None) or resp.request_meta.get("exception")
-        timed_out = isinstance(error, TimeoutError | gevent.Timeout)
+        elapsed_ms = float(resp.request_meta.get("response_time") or 0.0)
+        timed_out = timeout_s > 0 and _timed_out(error, elapsed_ms, timeout_s)
         client_code = CLIENT_TIMEOUT if timed_out else CONNECTION_ERROR
         resp.failure(f"{client_code}: {type(error).__name__}")
         return Exchange(0, client_code, None, None)
@@ -129,7 +140,7 @@ class PaystormUser(FastHttpUser):
 
     def get_json(self, path: str, name: str) -> Exchange:
         with self.client.get(path, name=name, headers=JSON_HEADERS, catch_response=True) as resp:
-            return classify(resp)
+            return classify(resp, self.network_timeout)
 
     def post_payment(self, payment: Payment, body: bytes) -> Exchange:
         """POST /v1/payments with the scenario's retry policy, always under the same key."""
@@ -153,7 +164,7 @@ class PaystormUser(FastHttpUser):
             name=name,
             catch_response=True,
         ) as resp:
-            ex = classify(resp)
+            ex = classify(resp, self.network_timeout)
         if ex.code is not None:
             payment.codes.append(ex.code)
         if ex.body is not None and payment.payment_id is None:
@@ -186,7 +197,7 @@ class PaystormUser(FastHttpUser):
             name="/v1/payments/[id]/reverse",
             catch_response=True,
         ) as resp:
-            reversal = classify(resp)
+            reversal = classify(resp, self.network_timeout)
         if reversal.code is None and reversal.body is not None:
             status = reversal.body.get("status")
             if status == "REVERSED":
