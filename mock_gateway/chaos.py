@@ -34,7 +34,6 @@ class Chaos:
         self.profile = profile
         self._db_path = db_path
         self._seed = seed
-        self._rng = random.Random(seed)
         self._limiter = Limiter()
         self._stalls: dict[str, asyncio.Task[None]] = {}
         # Set when a stall ends: the thread holding the lock lets go at once, not after hold_ms.
