@@ -15,6 +15,7 @@ from typing import IO, Any
 import orjson
 
 from mock_gateway.errors import LEGITIMATE_DECLINES
+from reports.columns import OUTCOME_COLUMNS
 
 # Client-side codes, beside the gateway's catalogue: nothing is "other".
 CLIENT_TIMEOUT = "CLIENT_TIMEOUT"
@@ -35,23 +36,7 @@ UNCERTAIN = frozenset(
     }
 )
 
-COLUMNS = (
-    "time",
-    "users",
-    "offered",
-    "dropped",
-    "payments",
-    "had_credit",
-    "had_credit_failed",
-    "attempts",
-    "succeeded",
-    "declined",
-    "failed",
-    "unknown",
-    "p50_ms",
-    "p95_ms",
-    "p99_ms",
-)
+COLUMNS = OUTCOME_COLUMNS
 
 
 def outcome_of(code: str | None) -> str:

@@ -10,9 +10,10 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+from mock_gateway.config import TOKEN_ENV
 from scenarios.model import FaultSpec, Scenario
 
-TOKEN_ENV = "PAYSTORM_ADMIN_TOKEN"
+__all__ = ["TOKEN_ENV", "TimelineError", "fault_body", "remove_faults", "schedule_faults"]
 
 
 class TimelineError(RuntimeError):

@@ -18,11 +18,10 @@ import yaml
 from aiohttp import web
 
 from mock_gateway.app import create_app
-from mock_gateway.config import MEMORY_DB, GatewayConfig
+from mock_gateway.config import MEMORY_DB, TOKEN_ENV, GatewayConfig
 from mock_gateway.profile import PROFILES, Profile, ProfileError, apply_overrides
 from paystorm.argparsing import EXIT_USAGE, ArgumentParser, fail
 
-TOKEN_ENV = "PAYSTORM_ADMIN_TOKEN"
 PROG = "paystorm gateway"
 
 

@@ -8,7 +8,6 @@ import contextlib
 import queue
 import sqlite3
 import threading
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,7 +52,6 @@ class Writer:
         self._commits = 0
         self._units = 0
         self._largest = 0
-        self.last_commit_s = 0.0
         self._thread.start()
 
     def submit(self, unit: UnitOfWork) -> asyncio.Future[None]:
@@ -87,12 +85,10 @@ class Writer:
                     break
                 batch.append(nxt)
             error: BaseException | None = None
-            started = time.perf_counter()
             try:
                 self._commit([unit for unit, _ in batch])
             except sqlite3.Error as exc:
                 error = exc
-            self.last_commit_s = time.perf_counter() - started
             self._commits += 1
             self._units += len(batch)
             self._largest = max(self._largest, len(batch))

@@ -7,25 +7,10 @@ import itertools
 import math
 from pathlib import Path
 
+from reports.columns import CODE_PREFIX, COUNT_COLUMNS, LATENCY_COLUMNS
 from reports.model import GatewayMetrics, RunError, Second
 
-COUNT_COLUMNS = (
-    "time",
-    "users",
-    "offered",
-    "dropped",
-    "payments",
-    "had_credit",
-    "had_credit_failed",
-    "attempts",
-    "succeeded",
-    "declined",
-    "failed",
-    "unknown",
-)
-LATENCY_COLUMNS = ("p50_ms", "p95_ms", "p99_ms")
 GATEWAY_COLUMNS = ("inflight", "requests_total", "payments_total", "rss_bytes")
-CODE_PREFIX = "code_"
 
 
 def _table(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:

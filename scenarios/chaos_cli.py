@@ -14,12 +14,12 @@ from typing import Any
 
 import yaml
 
+from mock_gateway.config import TOKEN_ENV
 from paystorm.argparsing import EXIT_USAGE, ArgumentParser, fail
 from scenarios.processes import SetupError
 from scenarios.target import check_target
 
 PROG = "paystorm chaos"
-TOKEN_ENV = "PAYSTORM_ADMIN_TOKEN"
 
 
 def build_parser() -> ArgumentParser:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from mock_gateway.config import TOKEN_ENV
 from paystorm.argparsing import EXIT_SLO_FAILED, EXIT_USAGE, ArgumentParser, fail
 from reports.build import build_report
 from reports.model import RunError
@@ -38,7 +39,7 @@ def build_parser() -> ArgumentParser:
         "--target",
         default=None,
         help="an already running gateway's base URL instead of the embedded one; "
-        "its admin token from $PAYSTORM_ADMIN_TOKEN",
+        f"its admin token from ${TOKEN_ENV}",
     )
     p.add_argument(
         "--allow-remote",
@@ -63,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         target=args.target,
         allow_remote=args.allow_remote,
         verbose=args.verbose,
-        admin_token=os.environ.get("PAYSTORM_ADMIN_TOKEN") if args.target else None,
+        admin_token=os.environ.get(TOKEN_ENV) if args.target else None,
     )
     try:
         outcome = execute(options)

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from mock_gateway.config import TOKEN_ENV
+
 LISTENING = "listening on "
 GATEWAY_START_TIMEOUT_S = 60.0
 
@@ -98,7 +100,7 @@ def start_gateway(
             *(["--config", str(config)] if config is not None else []),
         ],
         log_path,
-        env={"PAYSTORM_ADMIN_TOKEN": token},
+        env={TOKEN_ENV: token},
     )
     try:
         return child, _gateway_address(child, log_path)

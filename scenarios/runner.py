@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 
 import locustfiles
-from locustfiles.timeline import TOKEN_ENV
+from mock_gateway.config import TOKEN_ENV
 from mock_gateway.profile import apply_overrides
 from scenarios.loader import dump, load_scenario
 from scenarios.model import Scenario

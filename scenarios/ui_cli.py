@@ -20,7 +20,7 @@ from types import FrameType
 
 import yaml
 
-from locustfiles.timeline import TOKEN_ENV
+from mock_gateway.config import TOKEN_ENV
 from paystorm.argparsing import ArgumentParser, fail
 from scenarios.loader import ScenarioError, catalogue, load_scenario
 from scenarios.model import Scenario

@@ -11,23 +11,9 @@ from typing import Any
 import pytest
 import yaml
 
-BASE_COLUMNS = (
-    "time",
-    "users",
-    "offered",
-    "dropped",
-    "payments",
-    "had_credit",
-    "had_credit_failed",
-    "attempts",
-    "succeeded",
-    "declined",
-    "failed",
-    "unknown",
-    "p50_ms",
-    "p95_ms",
-    "p99_ms",
-)
+from reports.columns import OUTCOME_COLUMNS
+
+BASE_COLUMNS = OUTCOME_COLUMNS
 
 Row = dict[str, Any]
 
