@@ -10,9 +10,10 @@ from typing import Any
 import gevent
 import orjson
 from locust import FastHttpUser
-from locust.contrib.fasthttp import ResponseContextManager
+from locust.contrib.fasthttp import FastHttpSession, ResponseContextManager
 
 from locustfiles.context import RunContext, context_of
+from locustfiles.network import WEAK_DROP_SHARE, WEAK_TIMEOUT_S, send_and_drop, weak_rtt_s
 from locustfiles.outcomes import (
     BAD_RESPONSE,
     CLIENT_TIMEOUT,
@@ -108,17 +109,92 @@ def _retry_after_s(resp: ResponseContextManager) -> float | None:
 
 
 class PaystormUser(FastHttpUser):
-    """Base of the paystorm users: holds the run context and a reproducible random stream."""
+    """Base of the paystorm users: holds the run context and a reproducible random stream.
+
+    A Locust user is a slot that serves one person after another; `person()` sets the link
+    and the deadline of the one being served now."""
 
     abstract = True
     ctx: RunContext
     rng: random.Random
     ticket: Ticket | None = None  # open model: the arrival this user was given, not yet begun
     serving: bool = False  # open model: busy with an arrival since its last wait
+    weak: bool = False  # the person now served is on a weak mobile link
+    timeout_s: float = 5.0  # the person's deadline per request
 
     def on_start(self) -> None:
         self.ctx = context_of(self.environment)
         self.rng = self.ctx.user_rng()
+        self._sessions: dict[float, FastHttpSession] = {self.network_timeout: self.client}
+
+    def person(self, *, weak: bool, deadline_s: float | None = None) -> None:
+        """The next person: their link, and a deadline shorter than the app's if they have one
+        (a weak link, a POS terminal)."""
+        self.weak = weak
+        timeout = self.ctx.scenario.client.timeout_s
+        if weak:
+            timeout = min(timeout, WEAK_TIMEOUT_S)
+        if deadline_s is not None:
+            timeout = min(timeout, deadline_s)
+        self.timeout_s = timeout
+
+    def _session(self) -> FastHttpSession:
+        """A client whose timeouts are the person's deadline (one per deadline, kept)."""
+        session = self._sessions.get(self.timeout_s)
+        if session is None:
+            session = self._sessions[self.timeout_s] = FastHttpSession(
+                base_url=self.host,
+                request_event=self.environment.events.request,
+                network_timeout=self.timeout_s,
+                connection_timeout=self.timeout_s,
+                max_retries=self.max_retries,
+                insecure=self.insecure,
+                concurrency=self.concurrency,
+                user=self,
+                client_pool=self.client_pool,
+                ssl_context_factory=self.ssl_context_factory,
+                headers=self.default_headers,
+            )
+        return session
+
+    def exchange(
+        self, method: str, path: str, name: str, body: bytes | None = None, key: str | None = None
+    ) -> Exchange:
+        """One request as this person makes it: over their link, within their deadline."""
+        headers = JSON_HEADERS if key is None else {**JSON_HEADERS, "Idempotency-Key": key}
+        if self.weak:
+            gevent.sleep(weak_rtt_s(self.rng))  # the slow link, before any answer can arrive
+            if self.rng.random() < WEAK_DROP_SHARE and (self.host or "").startswith("http:"):
+                return self._dropped(method, path, name, headers, body or b"")
+        with self._session().request(
+            method,
+            path,
+            name=name,
+            data=body,  # type: ignore[arg-type]  # bytes go out as they are
+            headers=headers,
+            catch_response=True,
+        ) as resp:
+            return classify(resp, self.timeout_s)
+
+    def _dropped(
+        self, method: str, path: str, name: str, headers: dict[str, str], body: bytes
+    ) -> Exchange:
+        error: Exception = ConnectionResetError("weak network: connection dropped")
+        began = time.perf_counter()
+        try:
+            send_and_drop(self.host or "", method, path, headers, body, self.timeout_s)
+        except OSError as exc:
+            error = exc
+        self.environment.events.request.fire(
+            request_type=method,
+            name=name,
+            response_time=(time.perf_counter() - began) * 1000,
+            response_length=0,
+            response=None,
+            context={},
+            exception=error,
+        )
+        return Exchange(0, CONNECTION_ERROR, None, None)
 
     def on_stop(self) -> None:
         # Stopped between taking an arrival and beginning it: offered, so counted.
@@ -139,65 +215,57 @@ class PaystormUser(FastHttpUser):
         return ticket.due_s, max(0.0, now_s - ticket.due_s) * 1000
 
     def get_json(self, path: str, name: str) -> Exchange:
-        with self.client.get(path, name=name, headers=JSON_HEADERS, catch_response=True) as resp:
-            return classify(resp, self.network_timeout)
+        return self.exchange("GET", path, name)
 
-    def post_payment(self, payment: Payment, body: bytes) -> Exchange:
-        """POST /v1/payments with the scenario's retry policy, always under the same key."""
+    def show_credit(self, payment: Payment, name: str = "/v1/accounts/[user_id]") -> None:
+        """The page that shows the person their available credit before they pay."""
+        page = self.get_json(f"/v1/accounts/{payment.user_id}", name=name)
+        if page.code is None and page.body is not None:
+            shown = page.body.get("available_credit")
+            limit = page.body.get("txn_limit")
+            active = page.body.get("status") == "ACTIVE"
+            if isinstance(shown, int) and isinstance(limit, int):
+                # What the page lets this basket spend: nothing when frozen, capped per payment.
+                payment.credit_shown = min(shown, limit) if active else 0
+
+    def post_payment(self, payment: Payment, body: bytes, path: str = "/v1/payments") -> Exchange:
+        """POST a payment (or a refund, at `path`) with the scenario's retry policy, always
+        under the same key."""
         policy = self.ctx.scenario.client
         retries = 0
         while True:
-            ex = self._send(payment, body)
+            ex = self._send(payment, body, path)
             if not ex.retryable or policy.retry == "none" or retries >= policy.max_retries:
                 return ex
             retries += 1
             if policy.retry == "backoff":
                 gevent.sleep(self._backoff_s(retries, ex.retry_after_s))
 
-    def _send(self, payment: Payment, body: bytes, name: str = "/v1/payments") -> Exchange:
+    def _send(self, payment: Payment, body: bytes, path: str, replay: bool = False) -> Exchange:
         self.ctx.recorder.attempted(payment)
-        headers = {**JSON_HEADERS, "Idempotency-Key": payment.key}
-        with self.client.post(
-            "/v1/payments",
-            data=body,  # type: ignore[arg-type]  # bytes go out as they are
-            headers=headers,
-            name=name,
-            catch_response=True,
-        ) as resp:
-            ex = classify(resp, self.network_timeout)
+        name = _stat_name(path) + (" (replay)" if replay else "")
+        ex = self.exchange("POST", path, name, body, key=payment.key)
         if ex.code is not None:
             payment.codes.append(ex.code)
         if ex.body is not None and payment.payment_id is None:
             payment.payment_id = _payment_id(ex.body)
         return ex
 
-    def resolve(self, payment: Payment, body: bytes, ex: Exchange) -> str | None:
+    def resolve(
+        self, payment: Payment, body: bytes, ex: Exchange, *, query: bool = False
+    ) -> str | None:
         """What WeChat Pay and Alipay tell merchants to do with an uncertain result: replay
-        the same key until the gateway knows (its stored answer changes when the payment
-        settles), and if it still does not know by the deadline, reverse the payment. Returns
-        the final code (None: succeeded)."""
-        deadline = time.monotonic() + self.ctx.scenario.client.resolve_deadline_s
-        replays = 0
-        while ex.code in UNCERTAIN and time.monotonic() < deadline:
-            replays += 1
-            gevent.sleep(
-                min(
-                    self._backoff_s(replays, ex.retry_after_s),
-                    max(0.0, deadline - time.monotonic()),
-                )
-            )
-            ex = self._send(payment, body, name="/v1/payments (replay)")
+        the same key (or, with `query`, look the payment up once its id is known) until the
+        gateway knows, and if it still does not know by the deadline, reverse the payment.
+        Returns the final code (None: succeeded)."""
+        ex = self._until_known(payment, body, "/v1/payments", ex, query=query)
         if ex.code not in UNCERTAIN:
             return ex.code
         if payment.payment_id is None:
             return ex.code  # nothing to reverse: the outcome stays unknown
-        with self.client.post(
-            f"/v1/payments/{payment.payment_id}/reverse",
-            headers=JSON_HEADERS,
-            name="/v1/payments/[id]/reverse",
-            catch_response=True,
-        ) as resp:
-            reversal = classify(resp, self.network_timeout)
+        reversal = self.exchange(
+            "POST", f"/v1/payments/{payment.payment_id}/reverse", "/v1/payments/[id]/reverse"
+        )
         if reversal.code is None and reversal.body is not None:
             status = reversal.body.get("status")
             if status == "REVERSED":
@@ -207,6 +275,46 @@ class PaystormUser(FastHttpUser):
                 return None  # it had settled as captured just now
         return ex.code
 
+    def resolve_refund(self, line: Payment, body: bytes, path: str, ex: Exchange) -> str | None:
+        """Replay an uncertain refund under its key until the deadline; a refund cannot be
+        reversed, so one still unknown then stays unknown."""
+        return self._until_known(line, body, path, ex).code
+
+    def _until_known(
+        self, payment: Payment, body: bytes, path: str, ex: Exchange, *, query: bool = False
+    ) -> Exchange:
+        deadline = time.monotonic() + self.ctx.scenario.client.resolve_deadline_s
+        tries = 0
+        while ex.code in UNCERTAIN and time.monotonic() < deadline:
+            tries += 1
+            gevent.sleep(
+                min(
+                    self._backoff_s(tries, ex.retry_after_s),
+                    max(0.0, deadline - time.monotonic()),
+                )
+            )
+            if query and payment.payment_id is not None:
+                ex = self._query(payment)
+            else:
+                ex = self._send(payment, body, path, replay=True)
+        return ex
+
+    def _query(self, payment: Payment) -> Exchange:
+        """GET the payment; its status read as the code a payment call would have answered."""
+        ex = self.exchange("GET", f"/v1/payments/{payment.payment_id}", "/v1/payments/[id]")
+        if ex.code is None and ex.body is not None:
+            status = ex.body.get("status")
+            if status == "PENDING":
+                ex.code = "PAYMENT_PENDING"
+            elif status == "REVERSED":
+                ex.code = REVERSED_BY_CLIENT  # only a client reverses a payment
+            elif status == "FAILED":
+                # A failed payment carries its code; one without is not the contract.
+                ex.code = str(ex.body.get("code") or BAD_RESPONSE)
+        if ex.code is not None:
+            payment.codes.append(ex.code)
+        return ex
+
     def _backoff_s(self, retry: int, retry_after_s: float | None) -> float:
         # Exponential with full jitter (AWS architecture blog), never sooner than Retry-After.
         delay = self.rng.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**retry))
@@ -215,6 +323,13 @@ class PaystormUser(FastHttpUser):
     def finish(self, payment: Payment, code: str | None) -> None:
         payment.code = code
         self.ctx.recorder.finish(payment, time.time() - self.ctx.t0)
+
+
+def _stat_name(path: str) -> str:
+    """Locust's stats group by route, not by payment id."""
+    if path.endswith("/refunds"):
+        return "/v1/payments/[id]/refunds"
+    return path
 
 
 def _payment_id(body: dict[str, Any]) -> str | None:

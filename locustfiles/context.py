@@ -3,10 +3,13 @@ recorder and the clock every payment is timed against (no Locust import here).""
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import json
 import random
 import time
 import urllib.request
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -23,6 +26,17 @@ POPULAR_SHARE = 0.8  # of checkouts go to the popular merchants, as on a promo d
 BASKET_MEDIAN_FEN = 15_000
 BASKET_SIGMA = 1.0  # lognormal: most baskets small, a heavy tail of big ones
 APP_VERSIONS = ("8.0.50", "8.0.49", "8.0.47", "7.0.20")
+REFUNDABLE_KEPT = 10_000  # recent successful payments a refunder may pick from
+
+
+@dataclass(frozen=True, slots=True)
+class Captured:
+    """A payment of this run that succeeded: what a refunder needs to refund part of it."""
+
+    payment_id: str
+    user_id: str
+    merchant_id: str
+    amount: int
 
 
 @dataclass
@@ -40,6 +54,7 @@ class RunContext:
     arrivals: ArrivalExecutor | None = None  # the open model's executor; None: closed model
     fault_ids: list[str] = field(default_factory=list)  # the timeline's faults on the gateway
     stopped: bool = False  # the run has ended; its background loops end with it
+    refundable: deque[Captured] = field(default_factory=lambda: deque(maxlen=REFUNDABLE_KEPT))
 
     def now_s(self) -> float:
         return time.time() - self.t0
@@ -48,6 +63,13 @@ class RunContext:
         """A reproducible stream per user: the n-th user of a run always shops alike."""
         self.users_created += 1
         return random.Random(f"{self.scenario.population.seed}:{self.users_created}")
+
+
+def pick_type(rng: random.Random, mix: dict[str, float]) -> str:
+    """One person's user type, drawn by the scenario's `mix` weights."""
+    kinds = [k for k, w in mix.items() if w > 0]
+    bounds = list(itertools.accumulate(mix[k] for k in kinds))
+    return kinds[min(bisect.bisect_right(bounds, rng.random() * bounds[-1]), len(kinds) - 1)]
 
 
 def pick_merchant(rng: random.Random, merchants: int) -> str:

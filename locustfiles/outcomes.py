@@ -15,7 +15,7 @@ from typing import IO, Any
 import orjson
 
 from mock_gateway.errors import LEGITIMATE_DECLINES
-from reports.columns import OUTCOME_COLUMNS
+from reports.columns import OUTCOME_COLUMNS, REFUND_COLUMNS
 
 # Client-side codes, beside the gateway's catalogue: nothing is "other".
 CLIENT_TIMEOUT = "CLIENT_TIMEOUT"
@@ -36,7 +36,8 @@ UNCERTAIN = frozenset(
     }
 )
 
-COLUMNS = OUTCOME_COLUMNS
+COLUMNS = (*OUTCOME_COLUMNS, *REFUND_COLUMNS)
+REFUND = "refund"  # the one user type whose lines are refunds, not payments
 
 
 def outcome_of(code: str | None) -> str:
@@ -51,7 +52,8 @@ def outcome_of(code: str | None) -> str:
 
 @dataclass(slots=True)
 class Payment:
-    """One checkout as the client lived it."""
+    """One checkout as the client lived it; for a refunder, one refund (`amount` refunded of
+    `payment_id`, `key` the refund's own idempotency key)."""
 
     key: str
     user_id: str
@@ -59,6 +61,8 @@ class Payment:
     amount: int
     start_s: float  # intended start, seconds since the run's t0
     lateness_ms: float = 0.0  # actual start minus intended start (open model; 0 when closed)
+    kind: str = "shopper"  # the user type: shopper, pos or refund
+    network: str = "normal"  # or "weak": a slow, short-tempered, dropping mobile link
     credit_shown: int | None = None
     payment_id: str | None = None
     attempts: int = 0
@@ -67,12 +71,24 @@ class Payment:
     latency_ms: float = 0.0
 
     @property
+    def is_refund(self) -> bool:
+        return self.kind == REFUND
+
+    @property
     def had_credit(self) -> bool:
-        # A checkout page that failed to show the credit is the gateway's failure too.
-        return self.credit_shown is None or self.credit_shown >= self.amount
+        if self.is_refund:
+            return False  # a refund spends no credit: outside the success rate
+        if self.credit_shown is None:
+            # The checkout page failed to show it: the payment's own answer says whether the
+            # account could pay (a legitimate decline), anything else counts against the
+            # gateway.
+            return outcome_of(self.code) != "declined"
+        return self.credit_shown >= self.amount
 
     def as_json(self) -> dict[str, Any]:
         return {
+            "type": self.kind,
+            "network": self.network,
             "key": self.key,
             "payment_id": self.payment_id,
             "user_id": self.user_id,
@@ -98,6 +114,8 @@ class Second:
     had_credit: int = 0
     had_credit_failed: int = 0
     attempts: int = 0
+    refunds: int = 0
+    refunds_failed: int = 0  # failed or unknown: the refunder was not told it was done
     outcomes: Counter[str] = field(default_factory=Counter)
     codes: Counter[str] = field(default_factory=Counter)
     latencies_ms: list[float] = field(default_factory=list)
@@ -127,13 +145,18 @@ class Recorder:
         return bucket
 
     def started(self, payment: Payment) -> None:
-        self._bucket(payment.start_s).payments += 1
+        bucket = self._bucket(payment.start_s)
+        if payment.is_refund:
+            bucket.refunds += 1
+        else:
+            bucket.payments += 1
         self.live["started"] += 1
         self._open[id(payment)] = payment
 
     def attempted(self, payment: Payment) -> None:
         payment.attempts += 1
-        self._bucket(payment.start_s).attempts += 1
+        if not payment.is_refund:  # the column measures retry amplification of payments
+            self._bucket(payment.start_s).attempts += 1
 
     def dropped(self, t_s: float, count: int = 1) -> None:
         self._bucket(t_s).dropped += count
@@ -149,6 +172,12 @@ class Recorder:
         payment.latency_ms = max(0.0, (now_s - payment.start_s) * 1000)
         bucket = self._bucket(payment.start_s)
         outcome = outcome_of(payment.code)
+        self.finished += 1
+        self.live["finished"] += 1
+        if payment.is_refund:
+            bucket.refunds_failed += outcome != "succeeded"
+            self._write(payment)
+            return
         bucket.outcomes[outcome] += 1
         if payment.code is not None:
             bucket.codes[payment.code] += 1
@@ -157,12 +186,13 @@ class Recorder:
             if outcome != "succeeded":
                 bucket.had_credit_failed += 1
         bucket.latencies_ms.append(payment.latency_ms)
-        self.finished += 1
-        self.live["finished"] += 1
         self.live[outcome] += 1
         if payment.had_credit:
             self.live["had_credit"] += 1
             self.live["had_credit_failed"] += outcome != "succeeded"
+        self._write(payment)
+
+    def _write(self, payment: Payment) -> None:
         if self._log is not None:
             self._log.write(orjson.dumps(payment.as_json()) + b"\n")
 
@@ -190,7 +220,7 @@ class Recorder:
             row: dict[str, Any] = {
                 "time": sec,
                 "users": s.users,
-                "offered": s.payments + s.dropped,
+                "offered": s.payments + s.refunds + s.dropped,
                 "dropped": s.dropped,
                 "payments": s.payments,
                 "had_credit": s.had_credit,
@@ -203,6 +233,8 @@ class Recorder:
                 "p50_ms": round(percentile(lat, 50), 2) if lat else "",
                 "p95_ms": round(percentile(lat, 95), 2) if lat else "",
                 "p99_ms": round(percentile(lat, 99), 2) if lat else "",
+                "refunds": s.refunds,
+                "refunds_failed": s.refunds_failed,
             }
             for code in codes:
                 row[f"code_{code}"] = s.codes[code]

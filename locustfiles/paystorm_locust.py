@@ -24,15 +24,15 @@ from locust.runners import MasterRunner, WorkerRunner
 
 from locustfiles.arrivals import ArrivalExecutor, wait_for_arrival
 from locustfiles.context import RunContext, context_of, target_population
+from locustfiles.customers import Customer
 from locustfiles.outcomes import Recorder
 from locustfiles.shape import ScenarioShape
-from locustfiles.shoppers import Shopper
 from locustfiles.timeline import TimelineError, remove_faults, schedule_faults
 from locustfiles.web_ui import install as install_web_ui
 from scenarios.loader import ScenarioError, catalogue, load_scenario, resolve_path
 from scenarios.model import Scenario
 
-__all__ = ["ScenarioShape", "Shopper"]
+__all__ = ["Customer", "ScenarioShape"]
 
 PROGRESS_FILE = "progress.json"
 GUARD_FILE = "guard.json"
@@ -110,14 +110,14 @@ def use_scenario(environment: Environment, scenario: Scenario) -> RunContext:
     runners_log = logging.getLogger("locust.runners")
     if scenario.load.model == "arrival-rate":
         ctx.arrivals = ArrivalExecutor(ctx)
-        Shopper.wait_time = wait_for_arrival
+        Customer.wait_time = wait_for_arrival
         runners_log.addFilter(_QUIET_POOL_SPAWN)
     else:
         low, high = scenario.load.think_time_s
-        Shopper.wait_time = between(low, high)
+        Customer.wait_time = between(low, high)
         runners_log.removeFilter(_QUIET_POOL_SPAWN)
-    Shopper.network_timeout = scenario.client.timeout_s
-    Shopper.connection_timeout = scenario.client.timeout_s
+    Customer.network_timeout = scenario.client.timeout_s
+    Customer.connection_timeout = scenario.client.timeout_s
     environment.paystorm = ctx  # type: ignore[attr-defined]
     return ctx
 

@@ -14,6 +14,7 @@ from mock_gateway.faults import FaultSpecError, parse_fault
 from mock_gateway.profile import CHANNEL_NAMES, ProfileError, apply_overrides
 from scenarios.model import (
     SLO,
+    USER_TYPES,
     ClientPolicy,
     FaultSpec,
     Guard,
@@ -25,8 +26,14 @@ from scenarios.model import (
 
 CATALOGUE_DIR = Path(__file__).resolve().parent
 # Kinds the gateway's fault engine knows; the engine itself validates their params.
-CLIENT_FIELDS = ("timeout_s", "retry", "max_retries", "resolve_uncertain", "resolve_deadline_s")
-AVAILABLE_USER_TYPES = ("shopper",)
+CLIENT_FIELDS = (
+    "timeout_s",
+    "retry",
+    "max_retries",
+    "resolve_uncertain",
+    "resolve_deadline_s",
+    "weak_network_share",
+)
 LOAD_MODELS = ("users", "arrival-rate")
 
 
@@ -250,10 +257,13 @@ def _load(f: _Fields, value: Any, duration: float) -> Load:
 
 
 def _mix(f: _Fields, value: Any) -> dict[str, float]:
-    m = f.mapping(value, "mix", AVAILABLE_USER_TYPES)
+    m = f.mapping(value, "mix", USER_TYPES)
     weights = {k: f.number(v, f"mix.{k}", low=0) for k, v in m.items()}
     if not any(weights.values()):
         f.fail("mix", "at least one user type with a weight above 0", value)
+    if not (weights.get("shopper") or weights.get("pos")):
+        # A refunder refunds part of a payment made earlier in the run.
+        f.fail("mix", "a weight above 0 for shopper or pos (refunds need payments)", value)
     return weights
 
 
@@ -287,6 +297,12 @@ def _client(f: _Fields, value: Any) -> ClientPolicy:
             low=0,
             low_open=True,
             high=600,
+        ),
+        weak_network_share=f.number(
+            m.get("weak_network_share", d.weak_network_share),
+            "client.weak_network_share",
+            low=0,
+            high=1,
         ),
     )
 

@@ -43,6 +43,9 @@ class ClientPolicy:
     """On an uncertain result, replay the key until the gateway knows, then reverse."""
     resolve_deadline_s: float = 10.0
     """How long resolving may take before the client reverses the payment."""
+    weak_network_share: float = 0.0
+    """Share of people on a weak mobile link: slow round trips, a short deadline, and
+    connections that drop after the request went out (see locustfiles/network.py)."""
 
 
 @dataclass(frozen=True, slots=True)

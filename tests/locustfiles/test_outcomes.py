@@ -57,14 +57,16 @@ def test_had_credit_follows_the_credit_the_page_showed() -> None:
     poor.code = "INSUFFICIENT_CREDIT"
     hidden = _payment(0.2, shown=None)  # the checkout page failed: counted against the gateway
     hidden.code = "SYSTEM_BUSY"
+    frozen = _payment(0.25, shown=None)  # no page, but the answer says it could not pay
+    frozen.code = "ACCOUNT_FROZEN"
     fine = _payment(0.3)
-    for p in (poor, hidden, fine):
+    for p in (poor, hidden, frozen, fine):
         rec.started(p)
         rec.finish(p, now_s=0.5)
     row = rec.rows()[0]
     assert row["had_credit"] == 2
     assert row["had_credit_failed"] == 1
-    assert row["declined"] == 1
+    assert row["declined"] == 2
 
 
 def test_payments_open_at_the_end_are_counted_as_unknown_not_lost() -> None:
@@ -138,3 +140,35 @@ def test_the_payment_log_carries_start_lateness() -> None:
     line = orjson.loads(log.getvalue())
     assert line["lateness_ms"] == 2.346 and line["start_s"] == 1.0
     assert line["latency_ms"] == 50.0  # from the intended start, lateness included
+
+
+def test_refunds_are_counted_beside_payments_not_among_them() -> None:
+    log = io.BytesIO()
+    rec = Recorder(log)
+    bought = _payment(0.2)
+    rec.started(bought)
+    rec.attempted(bought)
+    rec.finish(bought, now_s=0.3)
+    for n, code in enumerate((None, "DB_TIMEOUT")):
+        refund = Payment(
+            key=f"r{n}",
+            user_id="u000001",
+            merchant_id="m00001",
+            amount=300,
+            start_s=0.5,
+            kind="refund",
+            payment_id="pay_1",
+        )
+        rec.started(refund)
+        rec.attempted(refund)
+        refund.code = code
+        rec.finish(refund, now_s=0.6)
+    (row,) = rec.rows()
+    assert (row["payments"], row["refunds"], row["refunds_failed"]) == (1, 2, 1)
+    assert row["offered"] == 3
+    assert row["attempts"] == 1  # retry amplification is a payments' measure
+    assert (row["had_credit"], row["succeeded"], row["unknown"]) == (1, 1, 0)
+    assert "code_DB_TIMEOUT" not in row  # a payment failure cause, not a refund's
+    lines = [orjson.loads(x) for x in log.getvalue().splitlines()]
+    assert [x["type"] for x in lines] == ["shopper", "refund", "refund"]
+    assert lines[2]["outcome"] == "unknown" and lines[2]["had_credit"] is False

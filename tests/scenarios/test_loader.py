@@ -42,6 +42,18 @@ def test_minimal_scenario_gets_every_default() -> None:
     assert s.faults == ()
 
 
+def test_the_mix_and_the_weak_network_share_are_read() -> None:
+    data = {
+        **MINIMAL,
+        "mix": {"shopper": 85, "pos": 10, "refund": 5},
+        "client": {"weak_network_share": 0.05},
+    }
+    s = parse_scenario(data, "t.yaml")
+    assert s.mix == {"shopper": 85.0, "pos": 10.0, "refund": 5.0}
+    assert s.client.weak_network_share == 0.05
+    assert parse_scenario(yaml.safe_load(dump(s)), "again.yaml") == s
+
+
 def test_resolved_dump_loads_back_to_the_same_scenario() -> None:
     s = parse_scenario(MINIMAL, "t.yaml")
     assert parse_scenario(yaml.safe_load(dump(s)), "again.yaml") == s
@@ -73,6 +85,10 @@ def test_resolved_dump_loads_back_to_the_same_scenario() -> None:
         (("load.stages", [{"until_s": 30}]), "load.stages[0].users", "required"),
         (("mix", {"shopper": 50, "alien": 50}), "mix.alien", "known fields"),
         (("mix", {"shopper": 0}), "mix", "weight above 0"),
+        (("mix", {"refund": 10}), "mix", "shopper or pos"),
+        (("mix", {"pos": -1}), "mix.pos", ">= 0"),
+        (("client", {"weak_network_share": 1.5}), "client.weak_network_share", "<= 1"),
+        (("client", {"weak_network_share": "some"}), "client.weak_network_share", "a number"),
         (("client", {"retry": "sometimes"}), "client.retry", "none, immediate, backoff"),
         (("client", {"timeout_s": 0}), "client.timeout_s", "> 0"),
         (("slo", {"success_rate": 1.5}), "slo.success_rate", "<= 1"),

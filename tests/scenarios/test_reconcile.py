@@ -53,3 +53,39 @@ def test_examples_are_capped_and_the_json_lists_them_by_kind() -> None:
     assert all(
         e["kind"] == "ghost_charge" and e["ledger_status"] == "SUCCEEDED" for e in data["examples"]
     )
+
+
+def _refund(key: str, payment_key: str, amount: int, outcome: str) -> dict[str, Any]:
+    return {
+        "type": "refund",
+        "key": key,
+        "payment_id": f"pay_{payment_key}",
+        "amount": amount,
+        "outcome": outcome,
+        "code": None if outcome == "succeeded" else "DB_TIMEOUT",
+    }
+
+
+def test_refunds_are_checked_against_what_the_ledger_gave_back_per_payment() -> None:
+    client = [
+        _client("a", "succeeded"),
+        _client("b", "succeeded"),
+        _client("c", "succeeded"),
+        _client("d", "succeeded"),
+        _refund("ra", "a", 300, "succeeded"),  # done, and the ledger agrees
+        _refund("rb", "b", 200, "succeeded"),  # told done, but never given back
+        _refund("rc", "c", 400, "failed"),  # told failed, yet given back
+        _refund("rd", "d", 100, "unknown"),  # maybe: either way is consistent
+    ]
+    ledger = _ledger(("a", "PARTIALLY_REFUNDED"), ("b", "SUCCEEDED"), ("c", "PARTIALLY_REFUNDED"))
+    ledger["d"] = {"payment_id": "pay_d", "key": "d", "status": "PARTIALLY_REFUNDED"}
+    for key, refunded in (("a", 300), ("b", 0), ("c", 400), ("d", 100)):
+        ledger[key]["refunded"] = refunded
+    result = reconcile(client, ledger)
+    assert result.payments == 4  # refund lines are not payments
+    assert (result.refunds, result.lost_refunds, result.ghost_refunds) == (4, 1, 1)
+    kinds = {e["kind"]: e for e in result.as_json()["examples"]}
+    assert kinds["lost_refund"]["payment_id"] == "pay_b"
+    assert kinds["lost_refund"]["ledger_refunded"] == 0
+    assert kinds["ghost_refund"]["refund_keys"] == ["rc"]
+    assert result.ghost_charges == 0 and result.lost_successes == 0

@@ -1,0 +1,55 @@
+"""The client's side of the network: a weak mobile link, and a connection that drops before
+the answer comes back — the seed's "your network" cause (网络不给力), made reproducible."""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import time
+from urllib.parse import urlsplit
+
+from gevent import socket
+
+WEAK_TIMEOUT_S = 3.0
+"""A person on a weak link gives up sooner than the app's own timeout (capped by it)."""
+WEAK_RTT_MEDIAN_S = 0.25
+WEAK_RTT_SIGMA = 0.8  # lognormal: mostly a few hundred ms, sometimes seconds
+WEAK_RTT_CAP_S = 2.5
+WEAK_DROP_SHARE = 0.05
+"""Of a weak link's requests, the share whose connection drops once the request is out."""
+
+
+def weak_rtt_s(rng: random.Random) -> float:
+    """The round trip one request of a weak link adds, before its answer can arrive."""
+    return min(WEAK_RTT_CAP_S, rng.lognormvariate(0.0, WEAK_RTT_SIGMA) * WEAK_RTT_MEDIAN_S)
+
+
+def send_and_drop(
+    base_url: str,
+    method: str,
+    path: str,
+    headers: dict[str, str],
+    body: bytes,
+    timeout_s: float,
+) -> float:
+    """Send one request on a connection of its own and drop it as the answer starts to come
+    back: the gateway did the work, the person never hears of it. Returns the seconds it took.
+    Raises OSError when the connection could not be made at all."""
+    url = urlsplit(base_url)
+    host = url.hostname or "127.0.0.1"
+    port = url.port or (443 if url.scheme == "https" else 80)
+    head = [f"{method} {path} HTTP/1.1", f"Host: {url.netloc}", "Connection: close"]
+    head += [f"{name}: {value}" for name, value in headers.items()]
+    head.append(f"Content-Length: {len(body)}")
+    raw = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
+    began = time.perf_counter()
+    conn = socket.create_connection((host, port), timeout=timeout_s)
+    try:
+        conn.sendall(raw)
+        # The first byte of the answer means the gateway has decided; no answer within the
+        # person's deadline is dropped all the same.
+        with contextlib.suppress(TimeoutError):
+            conn.recv(1)
+    finally:
+        conn.close()
+    return time.perf_counter() - began

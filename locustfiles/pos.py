@@ -1,0 +1,42 @@
+"""A POS scan: the person shows the payment code in the app (which reads their available
+credit), the shop's terminal scans it and charges the basket with a short deadline.
+
+A terminal that does not learn the outcome follows the micropay rules of WeChat Pay and
+Alipay, whatever the app's policy: it looks the payment up until the deadline, then reverses
+it, so nobody leaves the till charged for a payment the till thinks failed."""
+
+from __future__ import annotations
+
+import orjson
+
+from locustfiles.checkout import PaystormUser
+from locustfiles.outcomes import UNCERTAIN
+from locustfiles.shoppers import new_payment, settle
+
+POS_DEADLINE_S = 3.0
+"""A terminal's timeout per request: the queue at the till will not wait longer."""
+TERMINAL_VERSION = "pos-3.2.1"
+
+
+def pos_scan(user: PaystormUser, start: tuple[float, float]) -> None:
+    ctx = user.ctx
+    payment = new_payment(user, "pos", start)
+    ctx.recorder.started(payment)
+    user.show_credit(payment, name="/v1/accounts/[user_id] (payment code)")
+    user.person(weak=False, deadline_s=POS_DEADLINE_S)  # the terminal is on the shop's line
+    body = orjson.dumps(
+        {
+            "user_id": payment.user_id,
+            "merchant_id": payment.merchant_id,
+            "amount": payment.amount,
+            "currency": "CNY",
+            # The shop's own order number: a scan is the merchant's request, not the app's.
+            "order_id": f"pos-{payment.key[-16:]}",
+            "client": {"app_version": TERMINAL_VERSION, "network": "wifi"},
+        }
+    )
+    result = user.post_payment(payment, body)
+    code = result.code
+    if code in UNCERTAIN:
+        code = user.resolve(payment, body, result, query=True)
+    settle(user, payment, code)
