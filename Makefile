@@ -58,6 +58,11 @@ gateway: $(STAMP) ## start the mock gateway on 127.0.0.1:8080 (Ctrl-C stops it)
 ui: $(STAMP) ## start the gateway and Locust's web UI (scenario picker and chaos tab) on http://127.0.0.1:8089
 	$(BIN)/paystorm ui
 
+.PHONY: compare
+compare: $(STAMP) ## overlay results folders: make compare RUNS="results/a results/b" [OUT=dir]
+	@test -n "$(RUNS)" || { echo 'make compare: give the runs, e.g. make compare RUNS="results/a results/b"' >&2; exit 2; }
+	$(BIN)/paystorm compare $(RUNS) --out $(or $(OUT),results/compare-$(shell date -u +%Y%m%dT%H%M%SZ))
+
 .PHONY: bench
 bench: $(STAMP) ## run every benchmark side by side with its baseline; writes bench/results.md
 	$(BIN)/python -m bench

@@ -5,7 +5,9 @@
 Benchmarks: latency_fault (a latency fault's added delay), knee (peak throughput of the
 default profile against C/S, shedding off and on), fault_cost (the idle fault engine, and the
 gateway against a bare handler), arrival_rate (the arrival-rate executor), hung_gateway
-(dropped arrivals when every request hangs 1 s). A full run takes about 10 to 15 minutes,
+(dropped arrivals when every request hangs 1 s), report_scale (the report of a one-hour run:
+3,600 s of outcomes and a million payment lines), generator_cost (our shoppers against a bare
+FastHttpUser, per Locust process). A full run takes about 10 to 15 minutes,
 `--quick` about 5. Every process is started here and stopped before
 the next benchmark; all traffic stays on loopback.
 """
@@ -19,7 +21,15 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import arrival_suite, fault_cost, hung_gateway, knee, latency_fault
+from bench import (
+    arrival_suite,
+    fault_cost,
+    generator_cost,
+    hung_gateway,
+    knee,
+    latency_fault,
+    report_scale,
+)
 from bench.report import ORDER, RESULTS, Section, write
 
 Benchmark = Callable[[bool, Path], Section]
@@ -29,6 +39,8 @@ BENCHMARKS: dict[str, Benchmark] = {
     "fault_cost": lambda quick, work: fault_cost.section(quick),
     "arrival_rate": arrival_suite.section,
     "hung_gateway": hung_gateway.section,
+    "report_scale": report_scale.section,
+    "generator_cost": generator_cost.section,
 }
 assert tuple(BENCHMARKS) == ORDER
 

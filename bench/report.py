@@ -17,7 +17,15 @@ from importlib import metadata
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results.md"
-ORDER = ("latency_fault", "knee", "fault_cost", "arrival_rate", "hung_gateway")
+ORDER = (
+    "latency_fault",
+    "knee",
+    "fault_cost",
+    "arrival_rate",
+    "hung_gateway",
+    "report_scale",
+    "generator_cost",
+)
 _BLOCK = re.compile(r"<!-- bench:(\w+) -->\n(.*?)<!-- /bench:\1 -->\n", re.S)
 
 

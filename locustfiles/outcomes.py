@@ -127,15 +127,30 @@ def percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[rank - 1]
 
 
-class Recorder:
-    """Per-second buckets and the per-payment log of one Locust process."""
+class Outbox:
+    """A worker's payment lines and per-second counts not yet sent to the master."""
 
-    def __init__(self, payments_log: IO[bytes] | None = None) -> None:
+    def __init__(self) -> None:
+        self.lines: list[bytes] = []
+
+    def write(self, line: bytes) -> int:
+        self.lines.append(line)
+        return len(line)
+
+
+class Recorder:
+    """Per-second buckets and the per-payment log of one Locust process; on the master of a
+    distributed run, the same buckets rebuilt from every worker's payment lines."""
+
+    def __init__(self, payments_log: IO[bytes] | Outbox | None = None) -> None:
         self.seconds: dict[int, Second] = {}
         self._log = payments_log
         self._open: dict[int, Payment] = {}
         self.finished = 0
         self.live: Counter[str] = Counter()  # since the last take_live(), for progress lines
+        self._changed: set[int] = set()  # seconds whose dropped or users changed since `take_counts`
+        # Per worker, per second: (dropped, users), the worker's own figures, replaced as sent.
+        self._workers: dict[str, dict[int, tuple[int, int]]] = {}
 
     def _bucket(self, t_s: float) -> Second:
         sec = int(t_s) if t_s >= 0 else 0
@@ -161,10 +176,55 @@ class Recorder:
     def dropped(self, t_s: float, count: int = 1) -> None:
         self._bucket(t_s).dropped += count
         self.live["dropped"] += count
+        self._changed.add(int(max(t_s, 0)))
 
     def users(self, t_s: float, count: int) -> None:
         bucket = self._bucket(t_s)
-        bucket.users = max(bucket.users, count)
+        if count > bucket.users:
+            bucket.users = count
+            self._changed.add(int(max(t_s, 0)))
+
+    def take_counts(self) -> dict[int, tuple[int, int]]:
+        """A worker's (dropped, users) of each second changed since the last call."""
+        changed, self._changed = self._changed, set()
+        return {sec: (self.seconds[sec].dropped, self.seconds[sec].users) for sec in changed}
+
+    def merge_counts(self, worker: str, counts: dict[int, tuple[int, int]]) -> None:
+        """The master: a worker's latest (dropped, users) per second."""
+        mine = self._workers.setdefault(worker, {})
+        for sec, (dropped, users) in counts.items():
+            before = mine.get(int(sec), (0, 0))[0]
+            mine[int(sec)] = (int(dropped), int(users))
+            self.live["dropped"] += int(dropped) - before
+
+    def ingest(self, line: bytes) -> None:
+        """The master: one finished payment (or refund) line from a worker, counted as if it
+        had been recorded here."""
+        data = orjson.loads(line)
+        payment = Payment(
+            key=data["key"],
+            user_id=data["user_id"],
+            merchant_id=data["merchant_id"],
+            amount=int(data["amount"]),
+            start_s=float(data["start_s"]),
+            lateness_ms=float(data["lateness_ms"]),
+            kind=data["type"],
+            network=data["network"],
+            credit_shown=data["credit_shown"],
+            payment_id=data["payment_id"],
+            attempts=int(data["attempts"]),
+            codes=list(data["codes"]),
+            code=data["code"],
+        )
+        bucket = self._bucket(payment.start_s)
+        if payment.is_refund:
+            bucket.refunds += 1
+        else:
+            bucket.payments += 1
+            bucket.attempts += payment.attempts
+        self.live["started"] += 1
+        self._open[id(payment)] = payment
+        self.finish(payment, payment.start_s + float(data["latency_ms"]) / 1000)
 
     def finish(self, payment: Payment, now_s: float) -> None:
         if self._open.pop(id(payment), None) is None:
@@ -210,18 +270,22 @@ class Recorder:
         return len(still_open)
 
     def rows(self) -> list[dict[str, Any]]:
-        if not self.seconds:
+        last = max([*self.seconds, *(sec for w in self._workers.values() for sec in w)], default=-1)
+        if last < 0:
             return []
         codes = sorted({c for s in self.seconds.values() for c in s.codes})
         rows = []
-        for sec in range(0, max(self.seconds) + 1):
+        for sec in range(0, last + 1):
             s = self.seconds.get(sec, Second())
             lat = sorted(s.latencies_ms)
+            # Workers' users are each one's peak of the second, so their sum is an upper bound.
+            dropped = s.dropped + sum(w.get(sec, (0, 0))[0] for w in self._workers.values())
+            users = s.users + sum(w.get(sec, (0, 0))[1] for w in self._workers.values())
             row: dict[str, Any] = {
                 "time": sec,
-                "users": s.users,
-                "offered": s.payments + s.refunds + s.dropped,
-                "dropped": s.dropped,
+                "users": users,
+                "offered": s.payments + s.refunds + dropped,
+                "dropped": dropped,
                 "payments": s.payments,
                 "had_credit": s.had_credit,
                 "had_credit_failed": s.had_credit_failed,

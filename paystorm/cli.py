@@ -13,6 +13,7 @@ commands:
   gateway   start the mock credit-pay gateway
   run       run a scenario end to end (gateway, Locust, report)
   report    rebuild the report of a results folder
+  compare   overlay several runs on the same axes, with a table of deltas
   chaos     add, list and clear faults on a running gateway
   ui        start the gateway and Locust's web UI (scenario picker, chaos panel)
 
@@ -37,6 +38,12 @@ def _report(argv: list[str]) -> int:
     return main(argv)
 
 
+def _compare(argv: list[str]) -> int:
+    from reports.compare_cli import main
+
+    return main(argv)
+
+
 def _chaos(argv: list[str]) -> int:
     from scenarios.chaos_cli import main
 
@@ -51,6 +58,7 @@ def _ui(argv: list[str]) -> int:
 
 COMMANDS: dict[str, Callable[[list[str]], int]] = {
     "chaos": _chaos,
+    "compare": _compare,
     "gateway": _gateway,
     "run": _run,
     "report": _report,

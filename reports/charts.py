@@ -152,7 +152,7 @@ def success_vs_load(run: Run) -> Figure:
     return fig
 
 
-def _shade_faults(run: Run, axes: Iterable[Axes], legend: list[Artist]) -> None:
+def shade_faults(run: Run, axes: Iterable[Axes], legend: list[Artist]) -> None:
     """Shade each fault window in every panel and name it at the panel's top edge."""
     spans = series.fault_spans(run)
     colours = fault_colours(run)
@@ -264,7 +264,7 @@ def timeline(run: Run) -> Figure:
     latency_ax.set_xlim(0, max(run.end_s, 1.0))
 
     fault_legend: list[Artist] = []
-    _shade_faults(run, (load_ax, success_ax, latency_ax), fault_legend)
+    shade_faults(run, (load_ax, success_ax, latency_ax), fault_legend)
     for ax in (load_ax, success_ax, latency_ax):
         ax.grid(True, alpha=0.3)
     handles, _ = load_ax.get_legend_handles_labels()

@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
 
 
 class RunError(Exception):
@@ -88,19 +89,28 @@ class Second:
         return self.unknown / self.payments if self.payments else None
 
 
+# The outcomes a payment can end in, in the order `PaymentLog.outcome` indexes them.
+OUTCOMES = ("succeeded", "declined", "failed", "unknown")
+
+
 @dataclass(frozen=True, slots=True)
 class PaymentLog:
     """What the report keeps of `payments.jsonl`: never one object per payment.
 
-    `latency_ms` and `start_s` are parallel arrays (NaN latency when the log had none);
-    `had_credit_failures_by_code` counts had-credit payments that did not succeed, by final code.
+    `latency_ms`, `start_s`, `outcome` (an index into OUTCOMES) and `attempts` (-1 when the
+    line had none) are parallel arrays, NaN latency when the log had none.
+    `had_credit_failures_by_code` counts had-credit payments that did not succeed, by final
+    code; `had_credit_failures_by_second` counts the same by (start second, final code).
     """
 
     count: int
     latency_ms: FloatArray = field(compare=False, repr=False)
     start_s: FloatArray = field(compare=False, repr=False)
+    outcome: IntArray = field(compare=False, repr=False)
+    attempts: IntArray = field(compare=False, repr=False)
     outcomes: Mapping[str, int]
     had_credit_failures_by_code: Mapping[str, int]
+    had_credit_failures_by_second: Mapping[tuple[int, str], int] = field(repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,14 +130,44 @@ class FaultWindow:
 
 @dataclass(frozen=True, slots=True)
 class GatewayMetrics:
-    """`gateway_metrics.csv`: one sample a second; columns the report knows, by name."""
+    """`gateway_metrics.csv`: one sample a second; columns the report knows, by name.
+
+    `channels` maps each per-channel column family (see reports.columns) to its channels'
+    columns, e.g. {"breaker": {"bank_a": (0, 0, 2, …)}}.
+    """
 
     time: tuple[int, ...]
     columns: Mapping[str, tuple[float | None, ...]]
+    channels: Mapping[str, Mapping[str, tuple[float | None, ...]]] = field(default_factory=dict)
 
     def peak(self, name: str) -> float | None:
         values = [v for v in self.columns.get(name, ()) if v is not None]
         return max(values) if values else None
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointStats:
+    """One row of Locust's `locust_stats.csv` (times in ms, cumulative over the run)."""
+
+    method: str
+    name: str
+    requests: int
+    failures: int
+    median_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+    max_ms: float | None
+    requests_per_s: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class LocustError:
+    """One row of Locust's `locust_failures.csv`."""
+
+    method: str
+    name: str
+    error: str
+    occurrences: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,15 +184,20 @@ class Audit:
     ok: bool
     checks: tuple[AuditCheck, ...]
     pending: int | None
+    error: str | None = None  # the runner could not fetch the audit
 
 
 @dataclass(frozen=True, slots=True)
 class Reconcile:
-    """`reconcile.json`: the client log cross-checked against the ledger."""
+    """`reconcile.json`: the client log cross-checked against the ledger.
 
-    ghost_charges: int
+    `ghost_charges` is None when the runner could not read the ledger (`error` says why).
+    """
+
+    ghost_charges: int | None
     lost_successes: int | None
     examples: tuple[Any, ...]
+    error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +215,8 @@ class Run:
     audit: Audit | None
     reconcile: Reconcile | None
     has_locust_html: bool
+    endpoints: tuple[EndpointStats, ...] = ()
+    locust_errors: tuple[LocustError, ...] = ()
 
     @property
     def name(self) -> str:

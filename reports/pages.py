@@ -11,7 +11,7 @@ from reports import wording
 from reports.model import Run
 from reports.sections import sections, text
 
-_CSS = """
+CSS = """
 body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", sans-serif;
   color: #1d2329; max-width: 1180px; margin: 0 auto; padding: 0 20px 40px; }
 .verdict { margin: 0 -20px 18px; padding: 16px 20px; color: #fff; font-size: 1.5em;
@@ -62,7 +62,7 @@ def render_html(run: Run, summary: Mapping[str, Any], charts_png: Mapping[str, b
             '<html lang="en"><head><meta charset="utf-8">',
             '<meta name="viewport" content="width=device-width, initial-scale=1">',
             f"<title>paystorm · {name} · {text(wording.verdict(summary))}</title>",
-            f"<style>{_CSS}</style></head><body>",
+            f"<style>{CSS}</style></head><body>",
             _verdict_html(summary),
             f"<h1>{name}</h1>",
             f'<p class="lede">{text(summary.get("description") or "")}</p>',

@@ -30,7 +30,12 @@ from reports.model import (
     Second,
 )
 from reports.paylog import read_payments
-from reports.tables import read_gateway_metrics, read_outcomes
+from reports.tables import (
+    read_gateway_metrics,
+    read_locust_failures,
+    read_locust_stats,
+    read_outcomes,
+)
 
 __all__ = [
     "Audit",
@@ -176,19 +181,27 @@ def read_audit(path: Path) -> Audit:
         if not isinstance(detail, str):
             detail = "" if detail is None else orjson.dumps(detail).decode()
         checks.append(AuditCheck(str(name), _field(path, check, "ok", bool) is True, detail))
-    return Audit(ok=ok, checks=tuple(checks), pending=_field(path, obj, "pending", int))
+    return Audit(
+        ok=ok,
+        checks=tuple(checks),
+        pending=_field(path, obj, "pending", int),
+        error=_field(path, obj, "error", str),
+    )
 
 
 def read_reconcile(path: Path) -> Reconcile:
+    """The cross-check, or only its `error` when the runner could not read the ledger."""
     obj = _object(path, _json(path))
     ghosts = _field(path, obj, "ghost_charges", int)
-    if ghosts is None:
+    error = _field(path, obj, "error", str)
+    if ghosts is None and error is None:
         raise RunError(f"{path}: missing field 'ghost_charges'")
     examples = _field(path, obj, "examples", list) or []
     return Reconcile(
         ghost_charges=ghosts,
         lost_successes=_field(path, obj, "lost_successes", int),
         examples=tuple(examples),
+        error=error,
     )
 
 
@@ -216,6 +229,9 @@ def load_run(path: Path) -> Run:
     gateway = read_gateway_metrics(gateway_file) if gateway_file else None
     audit = read_audit(audit_file) if audit_file else None
     reconcile = read_reconcile(reconcile_file) if reconcile_file else None
+    stats_file, failures_file = optional("locust_stats.csv"), optional("locust_failures.csv")
+    endpoints = read_locust_stats(stats_file) if stats_file else ()
+    locust_errors = read_locust_failures(failures_file) if failures_file else ()
     # The payment log is the big one: read last, once every small file has parsed.
     payments_file = optional("payments.jsonl")
     payments = read_payments(payments_file) if payments_file else None
@@ -232,4 +248,6 @@ def load_run(path: Path) -> Run:
         audit=audit,
         reconcile=reconcile,
         has_locust_html=(path / "locust.html").is_file(),
+        endpoints=endpoints,
+        locust_errors=locust_errors,
     )

@@ -11,11 +11,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from reports import wording
+from reports.causes import cause_table
 from reports.model import Run
 
 CHART_TITLES = {
     "success_vs_load": "Success rate versus offered load",
     "timeline": "Timeline",
+    "causes": "Had-credit failures by cause over time",
+    "latency": "Latency and retries",
+    "gateway": "Gateway internals",
 }
 
 
@@ -57,17 +61,60 @@ def _slo_rows(summary: Mapping[str, Any]) -> list[list[str]]:
     return rows
 
 
-def _causes_section(summary: Mapping[str, Any]) -> str:
-    causes = summary.get("had_credit_failures_by_cause") or {}
-    total = sum(causes.values()) or 1
-    rows = [[text(code), wording.count(n), wording.pct(n / total, 1)] for code, n in causes.items()]
-    causes_table = (
-        table(["final code", "payments", "share"], rows, numeric=2) if rows else "<p>None.</p>"
-    )
+def _causes_section(run: Run, summary: Mapping[str, Any]) -> str:
+    rows = [
+        [
+            text(r.code),
+            text(r.meaning),
+            wording.count(r.payments),
+            wording.pct(r.share, 1),
+            wording.pct(r.in_faults / r.payments, 1),
+            wording.count(r.peak_per_s),
+            f"{r.first_s}&ndash;{r.last_s}",
+        ]
+        for r in cause_table(run)
+    ]
+    head = ["final code", "what it means", "payments", "share", "in fault windows"]
+    head += ["peak/s", "seconds"]
+    causes_table = table(head, rows, numeric=5) if rows else "<p>None.</p>"
     source = text(summary.get("had_credit_failures_by_cause_source", "n/a"))
     return (
         f"<h2>Had-credit failures by cause (有额度付不了)</h2>{causes_table}"
-        f'<p class="muted">Counted from {source}.</p>'
+        f'<p class="muted">Counted from {source}, by the second each payment was due to '
+        "start; <em>in fault windows</em> is the share that started while a fault was "
+        "applied.</p>"
+    )
+
+
+def _locust_section(run: Run) -> str:
+    if not run.endpoints and not run.locust_errors:
+        return ""
+    rows = [
+        [
+            text(e.method or ""),
+            text(e.name),
+            wording.count(e.requests),
+            wording.count(e.failures),
+            wording.ms(e.median_ms),
+            wording.ms(e.p95_ms),
+            wording.ms(e.p99_ms),
+            wording.per_s(e.requests_per_s),
+        ]
+        for e in run.endpoints
+    ]
+    head = ["method", "endpoint", "requests", "failures", "median", "p95", "p99", "rate"]
+    out = "<h2>Requests by endpoint (Locust)</h2>"
+    out += table(head, rows, numeric=6) if rows else ""
+    errors = [
+        [text(e.method), text(e.name), text(e.error[:200]), wording.count(e.occurrences)]
+        for e in run.locust_errors[:10]
+    ]
+    if errors:
+        out += table(["method", "endpoint", "error", "occurrences"], errors, numeric=1)
+    return out + (
+        '<p class="muted">From locust_stats.csv and locust_failures.csv: every request, '
+        "retries and checkout pages included; Locust's percentiles are cumulative over the "
+        "run.</p>"
     )
 
 
@@ -128,6 +175,8 @@ def _audit_section(run: Run) -> str:
         return ""
     verdict = '<span class="ok">ok</span>' if run.audit.ok else '<span class="bad">failed</span>'
     rows = [[text(c.name), text(c.detail[:300])] for c in run.audit.checks if not c.ok]
+    if run.audit.error:
+        rows.append(["(audit)", text(run.audit.error[:300])])
     failing = table(["failing check", "detail"], rows) if rows else ""
     pending = f" · {run.audit.pending} pending" if run.audit.pending is not None else ""
     return f"<h2>Ledger audit</h2><p>Invariants: {verdict}{pending}</p>{failing}"
@@ -167,7 +216,8 @@ def sections(run: Run, summary: Mapping[str, Any], charts_png: Mapping[str, byte
         title = CHART_TITLES.get(name, name.replace("_", " ").capitalize())
         uri = "data:image/png;base64," + base64.b64encode(data).decode("ascii")
         out.append(f'<h2>{text(title)}</h2><img src="{uri}" alt="{text(title)} chart">')
-    out += [_causes_section(summary), _totals_section(summary), _bins_section(summary)]
+    out += [_causes_section(run, summary), _totals_section(summary), _bins_section(summary)]
+    out.append(_locust_section(run))
     out += [_faults_section(run), _audit_section(run), _run_section(run, summary)]
     if summary.get("notes"):
         items = "".join(f"<li>{text(n)}</li>" for n in summary["notes"])

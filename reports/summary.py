@@ -58,9 +58,15 @@ def measured_duration_s(run: Run) -> float | None:
 
 
 def evaluate_slo(
-    slo: Mapping[str, float], measured: Mapping[str, float | None]
+    slo: Mapping[str, float],
+    measured: Mapping[str, float | None],
+    why_unmeasured: Mapping[str, str] | None = None,
 ) -> list[dict[str, Any]]:
-    """One entry per objective set (known ones first, in OBJECTIVES order); unknown fails."""
+    """One entry per objective set (known ones first, in OBJECTIVES order); unknown fails.
+
+    `why_unmeasured` overrides the usual reason an objective has no measured value.
+    """
+    reasons = {**UNMEASURED, **(why_unmeasured or {})}
     rank = {name: i for i, name in enumerate(OBJECTIVES)}
     results = []
     for name, target in sorted(slo.items(), key=lambda kv: (rank.get(kv[0], len(rank)), kv[0])):
@@ -75,7 +81,7 @@ def evaluate_slo(
             "meaning": meaning,
         }
         if value is None:
-            entry["note"] = UNMEASURED.get(name, f"{name} is not an objective paystorm measures")
+            entry["note"] = reasons.get(name, f"{name} is not an objective paystorm measures")
         results.append(entry)
     return results
 
@@ -96,6 +102,32 @@ def _causes(run: Run) -> tuple[dict[str, int], str]:
     return dict(totals.most_common()), "outcomes.csv"
 
 
+def fault_split(run: Run) -> dict[str, Any]:
+    """Success inside and outside fault windows: a second is inside when a window overlaps it.
+
+    This is the comparison a remedy is judged on (failover off versus on): the same outage,
+    and how many had-credit payments started during it still succeeded.
+    """
+    inside = {"seconds": 0, "had_credit": 0, "had_credit_failed": 0}
+    outside = dict(inside)
+    for second in run.seconds:
+        if second.offered == 0 and second.payments == 0:
+            continue
+        part = inside if run.faults_during(second.time, second.time + 1) else outside
+        part["seconds"] += 1
+        part["had_credit"] += second.had_credit
+        part["had_credit_failed"] += second.had_credit_failed
+
+    def rate(part: Mapping[str, int]) -> float | None:
+        failed = _ratio(part["had_credit_failed"], part["had_credit"])
+        return None if failed is None else 1.0 - failed
+
+    return {
+        "inside": {**inside, "success_rate": rate(inside)},
+        "outside": {**outside, "success_rate": rate(outside)},
+    }
+
+
 def _notes(run: Run) -> list[str]:
     notes = []
     if run.info is not None and run.info.stop_reason not in (None, "completed"):
@@ -113,6 +145,10 @@ def _notes(run: Run) -> list[str]:
         )
     if run.audit is None:
         notes.append("audit.json is absent: the ledger invariants were not checked.")
+    elif run.audit.error:
+        notes.append(f"The ledger audit could not run: {run.audit.error}")
+    if run.reconcile is not None and run.reconcile.error:
+        notes.append(f"The ledger cross-check could not run: {run.reconcile.error}")
     return notes
 
 
@@ -143,7 +179,10 @@ def summarize(run: Run) -> dict[str, Any]:
         "dropped_rate": dropped_rate,
         "had_credit_failure_rate": failure_rate,
     }
-    slo = evaluate_slo(run.scenario.slo if run.scenario else {}, measured)
+    why = {}
+    if run.reconcile is not None and run.reconcile.error:
+        why["ghost_charges"] = f"the ledger cross-check failed: {run.reconcile.error}"
+    slo = evaluate_slo(run.scenario.slo if run.scenario else {}, measured, why)
     info, scenario = run.info, run.scenario
     return {
         "scenario": run.name,
@@ -158,6 +197,7 @@ def summarize(run: Run) -> dict[str, Any]:
         "success_rate": success_rate,
         "payments": total("payments"),
         "attempts": total("attempts"),
+        "attempts_per_payment": _ratio(total("attempts"), total("payments")),
         "offered": offered,
         "dropped": dropped,
         "dropped_rate": dropped_rate,
@@ -183,6 +223,7 @@ def summarize(run: Run) -> dict[str, Any]:
         "knee": find_knee(run).as_dict(),
         "audit_ok": run.audit.ok if run.audit else None,
         "audit_failed_checks": [c.name for c in run.audit.checks if not c.ok] if run.audit else [],
+        "fault_windows": fault_split(run),
         "faults": [
             {"id": f.id, "kind": f.kind, "started_at_s": f.started_at_s, "ended_at_s": f.ended_at_s}
             for f in run.faults

@@ -1,4 +1,4 @@
-"""Readers for the per-second CSV files: `outcomes.csv` and `gateway_metrics.csv`."""
+"""Readers for the CSV files: `outcomes.csv`, `gateway_metrics.csv` and Locust's own."""
 
 from __future__ import annotations
 
@@ -7,10 +7,15 @@ import itertools
 import math
 from pathlib import Path
 
-from reports.columns import CODE_PREFIX, COUNT_COLUMNS, LATENCY_COLUMNS
-from reports.model import GatewayMetrics, RunError, Second
-
-GATEWAY_COLUMNS = ("inflight", "requests_total", "payments_total", "rss_bytes")
+from reports.columns import (
+    BREAKER_STATES,
+    CHANNEL_FAMILIES,
+    CODE_PREFIX,
+    COUNT_COLUMNS,
+    GATEWAY_COLUMNS,
+    LATENCY_COLUMNS,
+)
+from reports.model import EndpointStats, GatewayMetrics, LocustError, RunError, Second
 
 
 def _table(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
@@ -116,8 +121,17 @@ def read_outcomes(path: Path) -> tuple[tuple[Second, ...], tuple[str, ...]]:
     return tuple(seconds), codes
 
 
+def _channel_column(name: str) -> tuple[str, str] | None:
+    """("breaker", "bank_a") for "breaker_bank_a"; None for any other column."""
+    for family in CHANNEL_FAMILIES:
+        if name.startswith(family + "_") and len(name) > len(family) + 1:
+            return family, name[len(family) + 1 :]
+    return None
+
+
 def read_gateway_metrics(path: Path) -> GatewayMetrics:
-    """Read `gateway_metrics.csv`; columns other than `time` and the known ones are ignored."""
+    """Read `gateway_metrics.csv`; columns other than `time`, the known ones and the
+    per-channel families (see reports.columns) are ignored."""
     header, rows = _table(path)
     if "time" not in header:
         raise RunError(f"{path}: missing column time")
@@ -125,9 +139,75 @@ def read_gateway_metrics(path: Path) -> GatewayMetrics:
     columns: dict[str, list[float | None]] = {
         name: [] for name in GATEWAY_COLUMNS if name in header
     }
+    per_channel = {name: found for name in header if (found := _channel_column(name))}
+    channel_values: dict[str, list[float | None]] = {name: [] for name in per_channel}
     for line, row in rows:
         cells = dict(zip(header, row, strict=True))
         times.append(_int(path, line, "time", cells["time"]))
         for name, values in columns.items():
             values.append(_float(path, line, name, cells[name]))
-    return GatewayMetrics(time=tuple(times), columns={k: tuple(v) for k, v in columns.items()})
+        for name, values in channel_values.items():
+            value = _float(path, line, name, cells[name])
+            if per_channel[name][0] == "breaker" and value not in (None, 0, 1, 2):
+                states = ", ".join(f"{i} {s}" for i, s in enumerate(BREAKER_STATES))
+                raise RunError(
+                    f"{path} line {line}, column {name!r}: expected a breaker state ({states}), "
+                    f"got {cells[name]!r}"
+                )
+            values.append(value)
+    channels: dict[str, dict[str, tuple[float | None, ...]]] = {}
+    for name, (family, channel) in per_channel.items():
+        channels.setdefault(family, {})[channel] = tuple(channel_values[name])
+    return GatewayMetrics(
+        time=tuple(times),
+        columns={k: tuple(v) for k, v in columns.items()},
+        channels=channels,
+    )
+
+
+def _optional_float(path: Path, line: int, column: str, text: str) -> float | None:
+    """Locust writes "N/A" for a percentile of an endpoint with no requests."""
+    return None if text.strip() == "N/A" else _float(path, line, column, text)
+
+
+def read_locust_stats(path: Path) -> tuple[EndpointStats, ...]:
+    """Locust's `locust_stats.csv`: one row per endpoint, then "Aggregated"."""
+    header, rows = _table(path)
+    needed = ["Type", "Name", "Request Count", "Failure Count", "Median Response Time"]
+    needed += ["95%", "99%", "Max Response Time", "Requests/s"]
+    missing = [c for c in needed if c not in header]
+    if missing:
+        raise RunError(f"{path}: missing column(s) {', '.join(missing)}")
+    stats = []
+    for line, row in rows:
+        c = dict(zip(header, row, strict=True))
+        stats.append(
+            EndpointStats(
+                method=c["Type"],
+                name=c["Name"],
+                requests=_int(path, line, "Request Count", c["Request Count"]),
+                failures=_int(path, line, "Failure Count", c["Failure Count"]),
+                median_ms=_optional_float(
+                    path, line, "Median Response Time", c["Median Response Time"]
+                ),
+                p95_ms=_optional_float(path, line, "95%", c["95%"]),
+                p99_ms=_optional_float(path, line, "99%", c["99%"]),
+                max_ms=_optional_float(path, line, "Max Response Time", c["Max Response Time"]),
+                requests_per_s=_optional_float(path, line, "Requests/s", c["Requests/s"]),
+            )
+        )
+    return tuple(stats)
+
+
+def read_locust_failures(path: Path) -> tuple[LocustError, ...]:
+    """Locust's `locust_failures.csv`, most frequent first."""
+    header, rows = _table(path)
+    missing = [c for c in ("Method", "Name", "Error", "Occurrences") if c not in header]
+    if missing:
+        raise RunError(f"{path}: missing column(s) {', '.join(missing)}")
+    errors = []
+    for line, row in rows:
+        c = dict(zip(header, row, strict=True))
+        occurrences = _int(path, line, "Occurrences", c["Occurrences"])
+        errors.append(LocustError(c["Method"], c["Name"], c["Error"], occurrences))
+    return tuple(sorted(errors, key=lambda e: -e.occurrences))

@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+# A table of constants (no server code): the one place each gateway code is explained.
+from mock_gateway.errors import CATALOGUE
+
 # Objectives whose values are shares (0..1), shown as percentages.
 SHARE_OBJECTIVES = frozenset({"success_rate", "dropped_rate", "had_credit_failure_rate"})
 
@@ -86,7 +89,10 @@ def headline(summary: Mapping[str, Any]) -> list[tuple[str, str, str]]:
     latency = summary.get("latency_ms") or {}
     throughput = summary.get("throughput") or {}
     ghosts = summary.get("ghost_charges")
-    return [
+    windows = summary.get("fault_windows") or {}
+    inside, outside = windows.get("inside") or {}, windows.get("outside") or {}
+    amplification = summary.get("attempts_per_payment")
+    cards = [
         (
             "success rate",
             pct(summary.get("success_rate")),
@@ -114,6 +120,11 @@ def headline(summary: Mapping[str, Any]) -> list[tuple[str, str, str]]:
         ),
         ("knee", knee_text(summary.get("knee")), "highest load at which the SLO held"),
         (
+            "attempts per payment",
+            "n/a" if amplification is None else f"{amplification:.2f}",
+            "retry amplification: POST /v1/payments per payment",
+        ),
+        (
             "throughput",
             per_s(throughput.get("mean_succeeded_per_s")),
             f"succeeded, mean; peak {per_s(throughput.get('peak_succeeded_per_s'))}",
@@ -124,3 +135,31 @@ def headline(summary: Mapping[str, Any]) -> list[tuple[str, str, str]]:
             "charged, but the client was told it failed",
         ),
     ]
+    if inside.get("seconds"):
+        fault_card = (
+            "success in fault windows",
+            pct(inside.get("success_rate")),
+            f"{count(inside.get('seconds'))} s with a fault applied; outside them "
+            f"{pct(outside.get('success_rate'))}",
+        )
+        cards.insert(1, fault_card)
+    return cards
+
+
+# What the client-side codes mean (the gateway's codes are explained by its catalogue).
+CLIENT_CODES = {
+    "CLIENT_TIMEOUT": "the client gave up waiting for an answer: charged or not is unknown",
+    "CONNECTION_ERROR": "the connection failed or was cut: charged or not is unknown",
+    "BAD_RESPONSE": "the answer could not be read: charged or not is unknown",
+    "RUN_ENDED": "the run stopped before the outcome was known",
+    "REVERSED_BY_CLIENT": "still unknown at the client's deadline, so the client reversed it",
+    "NO_CODE": "did not succeed, and the log has no final code",
+}
+
+
+def code_meaning(code: str) -> str:
+    """One line on what a final code means, from the gateway's catalogue or the client's."""
+    spec = CATALOGUE.get(code)
+    if spec is not None:
+        return spec.message
+    return CLIENT_CODES.get(code, "")

@@ -10,10 +10,10 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from reports import build
+from reports import publish
 from reports.build import build_report
 from reports.cli import main
-from tests.reports.conftest import row, scenario, write_run
+from tests.reports.conftest import payment, row, scenario, write_run
 
 OUTPUTS = (
     "summary.json",
@@ -22,6 +22,9 @@ OUTPUTS = (
     "slo.junit.xml",
     "charts/success_vs_load.png",
     "charts/timeline.png",
+    "charts/causes.png",
+    "charts/latency.png",
+    "charts/gateway.png",
 )
 NUMBER_OR_NULL = {"type": ["number", "null"]}
 SUMMARY_SCHEMA = {
@@ -168,29 +171,70 @@ def test_usage_error_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert "usage: paystorm report" in capsys.readouterr().err
 
 
-def test_a_failed_write_leaves_no_report_html(
+def _report_files(run_dir: Path) -> dict[str, bytes]:
+    return {name: (run_dir / name).read_bytes() for name in OUTPUTS if (run_dir / name).exists()}
+
+
+def test_a_failed_write_while_staging_keeps_the_previous_report(
     run_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     write_run(run_dir, [row(0, 10)])
     build_report(run_dir)
-    real = build.write_atomic
+    before = _report_files(run_dir)
+    write_run(run_dir, [row(0, 10), row(1, 10, success=0.5)])  # more data since
 
-    def failing(path: Path, data: bytes) -> None:
-        if path.name == "slo.junit.xml":
-            raise PermissionError(13, "Permission denied", str(path))
-        real(path, data)
+    def no_space(staging: Path, files: object) -> None:
+        (staging / "summary.json").write_bytes(b"{")  # half written when the disk filled
+        raise OSError(28, "No space left on device", str(staging / "charts/timeline.png"))
 
-    monkeypatch.setattr(build, "write_atomic", failing)
+    monkeypatch.setattr(publish, "_stage", no_space)
+    assert main([str(run_dir)]) == 2
+    assert "timeline.png: cannot write the report (No space left on device)" in (
+        capsys.readouterr().err
+    )
+    assert _report_files(run_dir) == before  # the whole previous report, untouched
+    assert [p.name for p in run_dir.iterdir() if p.name.startswith(".")] == []
+
+
+def test_a_failed_swap_leaves_no_report_at_all(
+    run_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_run(run_dir, [row(0, 10)])
+    build_report(run_dir)
+    (run_dir / "charts" / "old_chart.png").write_bytes(b"from an older version")
+    real = publish._move
+
+    def failing(source: Path, target: Path) -> None:
+        if target.name == "slo.junit.xml":
+            raise PermissionError(13, "Permission denied", str(target))
+        real(source, target)
+
+    monkeypatch.setattr(publish, "_move", failing)
     assert main([str(run_dir)]) == 2
     assert "slo.junit.xml: cannot write the report (Permission denied)" in capsys.readouterr().err
-    assert not (run_dir / "report.html").exists()  # the old one is gone, not left stale
+    # Neither the old report nor part of the new one: nothing that looks complete.
+    assert _report_files(run_dir) == {}
+    assert [p.name for p in run_dir.iterdir() if p.name.startswith(".")] == []
+    monkeypatch.setattr(publish, "_move", real)
+    build_report(run_dir)
+    assert sorted(p.name for p in (run_dir / "charts").iterdir()) == sorted(
+        Path(name).name for name in OUTPUTS if name.startswith("charts/")
+    )  # a chart no longer drawn is removed with the old set
 
 
-def test_write_atomic_leaves_nothing_behind_on_error(tmp_path: Path) -> None:
-    target = tmp_path / "summary.json"
-    with pytest.raises(TypeError):
-        build.write_atomic(target, "not bytes")  # type: ignore[arg-type]
-    assert list(tmp_path.iterdir()) == []
+def test_main_exit_2_on_a_truncated_payment_log_keeps_no_report(
+    run_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    payments = [payment(0.1, 20.0), payment(0.2, 30.0)]
+    write_run(run_dir, [row(0, 2)], payments=payments)
+    path = run_dir / "payments.jsonl"
+    path.write_bytes(path.read_bytes()[:-40])  # the writer died mid-line
+    assert main([str(run_dir)]) == 2
+    err = capsys.readouterr().err
+    assert (
+        err.startswith(f"paystorm report: {path} line 2: not valid JSON") and err.count("\n") == 1
+    )
+    assert not (run_dir / "report.html").exists() and not (run_dir / "slo.junit.xml").exists()
 
 
 def test_python_dash_m_reports(run_dir: Path) -> None:

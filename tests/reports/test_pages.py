@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -84,3 +85,27 @@ def test_junit_without_objectives(run_dir: Path) -> None:
     root = ET.fromstring(render_junit(summarize(load_run(run_dir))))
     [suite] = root.findall("testsuite")
     assert suite.get("tests") == "0" and suite.findall("testcase") == []
+
+
+def test_html_cause_table_and_locust_section(run_dir: Path) -> None:
+    faults = [{"id": "f1", "kind": "channel_outage", "started_at_s": 1.0, "ended_at_s": 2.0}]
+    payments = [
+        payment(0.5, 10.0, "failed", code="SYSTEM_BUSY"),
+        payment(1.2, 10.0, "failed", code="CHANNEL_UNAVAILABLE"),
+        payment(1.7, 10.0, "failed", code="CHANNEL_UNAVAILABLE"),
+        payment(1.9, 10.0, "failed", code="CHANNEL_UNAVAILABLE"),
+    ]
+    write_run(
+        run_dir, [row(0, 1, success=0.0), row(1, 3, success=0.0)], payments=payments, faults=faults
+    )
+    (run_dir / "locust_stats.csv").write_text(
+        "Type,Name,Request Count,Failure Count,Median Response Time,95%,99%,Max Response Time,"
+        "Requests/s\nPOST,/v1/payments,4,4,6,9,10,11,2.5\n"
+    )
+    run = load_run(run_dir)
+    page = render_html(run, summarize(run), {})
+    cells = re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", page)))
+    assert "CHANNEL_UNAVAILABLE No payment channel is available. 3 75 % 100 % 3 1\u20131" in cells
+    assert "SYSTEM_BUSY The system is busy. 1 25 % 0 % 1 0\u20130" in cells
+    assert "Requests by endpoint (Locust)" in page and "/v1/payments" in page
+    assert "success in fault windows" in page  # a card: the run had a fault window

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -163,3 +164,92 @@ def test_malformed_files(run_dir: Path, name: str, content: str, needle: str) ->
 def test_empty_payment_log_is_ignored(run_dir: Path) -> None:
     write_run(run_dir, [row(0, 10)], payments=[])
     assert (run_dir / "payments.jsonl").exists() and load_run(run_dir).payments is None
+
+
+LOCUST_STATS = """Type,Name,Request Count,Failure Count,Median Response Time,Average Response Time,\
+Min Response Time,Max Response Time,Average Content Size,Requests/s,Failures/s,50%,66%,75%,80%,\
+90%,95%,98%,99%,99.9%,99.99%,100%
+GET,/v1/accounts/[user_id],200,0,1,1.0,0.2,12.5,106,24.9,0.0,1,1,1,1,1,2,5,8,9,9,13
+POST,/v1/payments,300,120,6,27.2,0.3,345.7,281,35.0,15.2,6,38,47,54,71,89,110,130,200,270,350
+,Aggregated,500,120,1,16.3,0.2,345.7,208,59.9,15.2,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A
+"""
+LOCUST_FAILURES = """Method,Name,Error,Occurrences,First Seen,Last Seen
+POST,/v1/payments,CatchResponseError('MERCHANT_NOT_SUPPORTED'),11,2026-11-25T17:04:23Z,x
+POST,/v1/payments,CatchResponseError('CHANNEL_UNAVAILABLE'),109,2026-11-25T17:04:46Z,x
+"""
+
+
+def test_reads_locust_csvs(run_dir: Path) -> None:
+    write_run(run_dir, [row(0, 1)])
+    (run_dir / "locust_stats.csv").write_text(LOCUST_STATS)
+    (run_dir / "locust_failures.csv").write_text(LOCUST_FAILURES)
+    run = load_run(run_dir)
+    accounts, pay, total = run.endpoints
+    assert (pay.method, pay.name, pay.requests, pay.failures) == ("POST", "/v1/payments", 300, 120)
+    assert (pay.median_ms, pay.p95_ms, pay.p99_ms, pay.max_ms) == (6, 89, 130, 345.7)
+    assert accounts.requests_per_s == 24.9
+    assert total.name == "Aggregated" and total.p99_ms is None  # Locust's "N/A"
+    assert [(e.error, e.occurrences) for e in run.locust_errors] == [
+        ("CatchResponseError('CHANNEL_UNAVAILABLE')", 109),
+        ("CatchResponseError('MERCHANT_NOT_SUPPORTED')", 11),
+    ]
+
+
+def test_gateway_channel_columns(run_dir: Path) -> None:
+    gateway = [{"time": 0, "inflight": 1, "queued": 2, "breaker_bank_a": 2, "channel_busy_b_c": 3}]
+    write_run(run_dir, [row(0, 1)], gateway=gateway)
+    metrics = load_run(run_dir).gateway
+    assert metrics is not None and metrics.columns["queued"] == (2,)
+    assert metrics.channels == {"breaker": {"bank_a": (2,)}, "channel_busy": {"b_c": (3,)}}
+
+
+def test_a_reconcile_that_could_not_read_the_ledger(run_dir: Path) -> None:
+    # The runner writes only the error when the ledger cannot be read: a run, not a bad file.
+    write_run(run_dir, [row(0, 1)], reconcile={"error": "could not read the ledger: timed out"})
+    reconcile = load_run(run_dir).reconcile
+    assert reconcile is not None and reconcile.ghost_charges is None
+    assert reconcile.error == "could not read the ledger: timed out"
+
+
+def test_payment_log_keeps_outcomes_and_attempts(run_dir: Path) -> None:
+    payments = [payment(0.5, 10.0), payment(1.5, 20.0, "failed", code="SYSTEM_BUSY")]
+    payments[1]["attempts"] = 3
+    del payments[0]["attempts"]
+    write_run(run_dir, [row(0, 1), row(1, 1)], payments=payments)
+    log = load_run(run_dir).payments
+    assert log is not None
+    assert log.outcome.tolist() == [0, 2] and log.attempts.tolist() == [-1, 3]
+    assert log.had_credit_failures_by_second == {(1, "SYSTEM_BUSY"): 1}
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "needle"),
+    [
+        (
+            "payments.jsonl",
+            '{"start_s": 0, "latency_ms": 1, "had_credit": true, "outcome": "failed", '
+            '"attempts": -2}',
+            "attempts must be a whole number, got -2",
+        ),
+        (
+            "payments.jsonl",
+            '{"start_s": 0, "latency_ms": 1, "had_credit": true, "outcome": "failed", '
+            '"attempts": 1.5}',
+            "attempts must be a whole number",
+        ),
+        ("gateway_metrics.csv", "time,breaker_bank_a\n0,7\n", "expected a breaker state"),
+        ("locust_stats.csv", "Type,Name\nGET,/x\n", "missing column(s) Request Count"),
+        (
+            "locust_failures.csv",
+            "Method,Name,Error,Occurrences\nGET,/x,boom,many\n",
+            "'Occurrences'",
+        ),
+        ("reconcile.json", "{}", "missing field 'ghost_charges'"),
+    ],
+)
+def test_malformed_new_fields(run_dir: Path, name: str, content: str, needle: str) -> None:
+    write_run(run_dir, [row(0, 10)])
+    (run_dir / name).write_text(content + "\n")
+    with pytest.raises(RunError, match=re.escape(needle)) as caught:
+        load_run(run_dir)
+    assert name in str(caught.value) and "\n" not in str(caught.value)

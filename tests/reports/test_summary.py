@@ -167,3 +167,42 @@ def test_empty_run(run_dir: Path) -> None:
         "bins": [],
     }
     assert s["throughput"]["mean_succeeded_per_s"] is None and not s["slo_passed"]
+
+
+def test_success_inside_and_outside_fault_windows(run_dir: Path) -> None:
+    rows = [row(0, 100), row(1, 100, success=0.4), row(2, 100, success=0.5), row(3, 100)]
+    rows.append(row(4, 0))  # no traffic: in neither part
+    faults = [{"id": "f", "kind": "channel_outage", "started_at_s": 1.5, "ended_at_s": 2.2}]
+    s = _summary(run_dir, rows, faults=faults)
+    assert s["fault_windows"] == {
+        "inside": {
+            "seconds": 2,
+            "had_credit": 200,
+            "had_credit_failed": 110,
+            "success_rate": pytest.approx(0.45),
+        },
+        "outside": {"seconds": 2, "had_credit": 200, "had_credit_failed": 0, "success_rate": 1.0},
+    }
+    assert s["attempts_per_payment"] == pytest.approx(510 / 400)  # each failure retried once
+
+
+def test_no_faults_no_inside_rate(run_dir: Path) -> None:
+    s = _summary(run_dir, [row(0, 10)])
+    assert s["fault_windows"]["inside"] == {
+        "seconds": 0,
+        "had_credit": 0,
+        "had_credit_failed": 0,
+        "success_rate": None,
+    }
+
+
+def test_a_failed_ledger_cross_check_explains_the_unknown_objective(run_dir: Path) -> None:
+    s = _summary(
+        run_dir,
+        [row(0, 10)],
+        scenario_doc=scenario({"ghost_charges": 0}),
+        reconcile={"error": "could not read the ledger: timed out"},
+    )
+    [ghosts] = s["slo"]
+    assert not ghosts["passed"] and "timed out" in ghosts["note"]
+    assert any("cross-check could not run" in n for n in s["notes"])
