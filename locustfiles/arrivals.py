@@ -44,6 +44,7 @@ class ArrivalExecutor:
         self._drop_after_s = drop_after_s
         self._queue: SimpleQueue[Ticket] = SimpleQueue()
         self._greenlet: gevent.Greenlet[[], None] | None = None
+        self._closed = False
         self.busy = 0
         """Users serving an arrival now: the `users` column of the open model."""
 
@@ -52,6 +53,12 @@ class ArrivalExecutor:
         if self._greenlet is None:
             self._greenlet = gevent.spawn(self._release)
         return self._greenlet
+
+    def reassign(self, slot: int, workers: int, from_k: int) -> None:
+        """Distributed runs: this worker's share of the arrivals from `from_k` on."""
+        self._schedule.reassign(slot, workers, from_k)
+        if self._greenlet is not None and self._greenlet.dead and not self._closed:
+            self._greenlet = gevent.spawn(self._release)  # it had run out of arrivals
 
     def _release(self) -> None:
         ctx, queue, schedule = self._ctx, self._queue, self._schedule
@@ -102,6 +109,7 @@ class ArrivalExecutor:
 
     def close(self) -> None:
         """Stop releasing; tickets still queued count as dropped."""
+        self._closed = True
         if self._greenlet is not None:
             self._greenlet.kill(block=True)
         while not self._queue.empty():

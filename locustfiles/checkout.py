@@ -206,6 +206,14 @@ class PaystormUser(FastHttpUser):
         """The next payment's intended start (seconds since t0) and how late it actually
         begins (ms): the arrival's due time in the open model, now in the closed one. None when
         an open-model user has no arrival yet (its first round; the wait brings one)."""
+        if self.ctx.closing:
+            # A distributed run's worker has sent its last outcomes: an arrival taken now is
+            # dropped, and the user idles until the master stops it.
+            if self.ticket is not None and self.ctx.arrivals is not None:
+                self.ctx.arrivals.drop(self.ticket)
+                self.ticket = None
+            gevent.sleep(0.5)
+            return None
         now_s = self.ctx.now_s()
         if self.ctx.arrivals is None:
             return now_s, 0.0

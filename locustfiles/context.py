@@ -55,6 +55,8 @@ class RunContext:
     fault_ids: list[str] = field(default_factory=list)  # the timeline's faults on the gateway
     stopped: bool = False  # the run has ended; its background loops end with it
     refundable: deque[Captured] = field(default_factory=lambda: deque(maxlen=REFUNDABLE_KEPT))
+    closing: bool = False  # the scenario is over: no new payment begins
+    worker_index: int | None = None  # Locust's index of this worker in a distributed run
 
     def now_s(self) -> float:
         return time.time() - self.t0
@@ -62,7 +64,11 @@ class RunContext:
     def user_rng(self) -> random.Random:
         """A reproducible stream per user: the n-th user of a run always shops alike."""
         self.users_created += 1
-        return random.Random(f"{self.scenario.population.seed}:{self.users_created}")
+        seed = self.scenario.population.seed
+        if self.worker_index is None:
+            return random.Random(f"{seed}:{self.users_created}")
+        # Each worker's users shop differently (and never share a key) yet reproducibly.
+        return random.Random(f"{seed}:w{self.worker_index}:{self.users_created}")
 
 
 def pick_type(rng: random.Random, mix: dict[str, float]) -> str:

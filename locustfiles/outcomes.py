@@ -148,7 +148,9 @@ class Recorder:
         self._open: dict[int, Payment] = {}
         self.finished = 0
         self.live: Counter[str] = Counter()  # since the last take_live(), for progress lines
-        self._changed: set[int] = set()  # seconds whose dropped or users changed since `take_counts`
+        self._changed: set[int] = (
+            set()
+        )  # seconds whose dropped or users changed since `take_counts`
         # Per worker, per second: (dropped, users), the worker's own figures, replaced as sent.
         self._workers: dict[str, dict[int, tuple[int, int]]] = {}
 
@@ -255,6 +257,10 @@ class Recorder:
     def _write(self, payment: Payment) -> None:
         if self._log is not None:
             self._log.write(orjson.dumps(payment.as_json()) + b"\n")
+
+    @property
+    def open_payments(self) -> int:
+        return len(self._open)
 
     def take_live(self) -> Counter[str]:
         live, self.live = self.live, Counter()

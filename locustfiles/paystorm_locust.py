@@ -25,6 +25,7 @@ from locust.runners import MasterRunner, WorkerRunner
 from locustfiles.arrivals import ArrivalExecutor, wait_for_arrival
 from locustfiles.context import RunContext, context_of, target_population
 from locustfiles.customers import Customer
+from locustfiles.distributed import Master, Worker
 from locustfiles.outcomes import Recorder
 from locustfiles.shape import ScenarioShape
 from locustfiles.timeline import TimelineError, remove_faults, schedule_faults
@@ -81,6 +82,9 @@ def _init(environment: Environment, **_: Any) -> None:
     except ScenarioError as exc:
         raise SystemExit(f"paystorm: {exc}") from None
     environment.events.spawning_complete.add_listener(lambda **_: _load_begins(environment))
+    if isinstance(environment.runner, WorkerRunner):
+        # The master sends the scenario it runs; this worker's own options do not matter.
+        Worker(environment, lambda scenario: use_scenario(environment, scenario))
     if environment.web_ui is not None:
         install_web_ui(
             environment,
@@ -92,24 +96,33 @@ def _init(environment: Environment, **_: Any) -> None:
 def use_scenario(environment: Environment, scenario: Scenario) -> RunContext:
     """A fresh run context for `scenario`: at init, and again for every test the web UI starts."""
     options = environment.parsed_options
-    distributed = isinstance(environment.runner, MasterRunner | WorkerRunner)
-    if scenario.load.model == "arrival-rate" and distributed:
-        # Workers need the master's slot, count and start time first: a later change.
-        raise ScenarioError(f"{scenario.name}: load.model arrival-rate runs in one Locust process")
+    runner = environment.runner
     current = getattr(environment, "paystorm", None)
-    if distributed and isinstance(current, RunContext) and current.scenario != scenario:
+    if (
+        isinstance(runner, MasterRunner)
+        and isinstance(current, RunContext)
+        and current.scenario != scenario
+    ):
         raise ScenarioError(
             f"{scenario.name}: with workers, Locust runs only the scenario it started with "
             f"({current.scenario.name})"
         )
-    results = Path(options.results_dir) if options and options.results_dir else None
+    worker = isinstance(runner, WorkerRunner)
+    results = Path(options.results_dir) if options and options.results_dir and not worker else None
     ctx = RunContext(scenario=scenario, results_dir=results)
     ctx.key_prefix = hashlib.blake2s(
         f"{results or os.getpid()}:{time.time_ns()}".encode(), digest_size=4
     ).hexdigest()
+    if isinstance(runner, MasterRunner):
+        master = getattr(environment, "paystorm_master", None)
+        if master is None:
+            environment.paystorm_master = Master(environment, ctx)  # type: ignore[attr-defined]
+        else:
+            master.bind(ctx)
     runners_log = logging.getLogger("locust.runners")
     if scenario.load.model == "arrival-rate":
-        ctx.arrivals = ArrivalExecutor(ctx)
+        if not isinstance(runner, MasterRunner):  # the master's workers run the arrivals
+            ctx.arrivals = ArrivalExecutor(ctx)
         Customer.wait_time = wait_for_arrival
         runners_log.addFilter(_QUIET_POOL_SPAWN)
     else:
@@ -139,11 +152,16 @@ def _test_start(environment: Environment, **_: Any) -> None:
     population = target_population(environment.host or "")
     ctx.accounts = population.get("accounts", ctx.scenario.population.accounts)
     ctx.merchants = population.get("merchants", ctx.scenario.population.merchants)
-    if ctx.arrivals is None:
-        ctx.t0 = time.time()  # closed model: users start with the test
-        ctx.started = True
-    if isinstance(environment.runner, MasterRunner | WorkerRunner):
-        return  # distributed mode gathers outcomes differently
+    if isinstance(environment.runner, WorkerRunner):
+        return  # second 0 and the outcomes are the master's
+    if ctx.scenario.load.model == "users":
+        # Closed model: users start with the test.
+        master = _master(environment)
+        if master is not None:
+            master.start()
+        else:
+            ctx.t0 = time.time()
+            ctx.started = True
     if ctx.results_dir is not None:
         ctx.results_dir.mkdir(parents=True, exist_ok=True)
         ctx.payments_log = (ctx.results_dir / "payments.jsonl").open("wb")
@@ -157,18 +175,29 @@ def _test_start(environment: Environment, **_: Any) -> None:
 def _load_begins(environment: Environment) -> None:
     """Open model: second 0 is when the whole pool is up, so no arrival waits for a spawn."""
     ctx = context_of(environment)
-    if ctx.started or ctx.arrivals is None:
+    if ctx.started or ctx.scenario.load.model != "arrival-rate":
         return  # the pool is spawned once; a later spawning_complete changes nothing
+    if isinstance(environment.runner, WorkerRunner):
+        return  # the master says when second 0 is
     # What exists now (Locust, the pool) lives to the end: frozen, a full collection during
     # the load skips it and stalls the schedule for a few ms instead of 20-50.
     gc.collect()
     gc.freeze()
-    ctx.t0 = time.time()
-    ctx.started = True
+    master = _master(environment)
+    if master is not None:
+        master.start()
+    else:
+        assert ctx.arrivals is not None
+        ctx.t0 = time.time()
+        ctx.started = True
+        ctx.arrivals.start().link_exception(_stop_on_crash(environment))
     _write_json(ctx, CLOCK_FILE, {"t0_unix": ctx.t0})
     _put_faults_on_the_clock(environment, ctx)
-    ctx.arrivals.start().link_exception(_stop_on_crash(environment))
     gevent.spawn(_every_second, environment, ctx)
+
+
+def _master(environment: Environment) -> Master | None:
+    return getattr(environment, "paystorm_master", None)
 
 
 def _put_faults_on_the_clock(environment: Environment, ctx: RunContext) -> None:
@@ -188,10 +217,18 @@ def _end_run(environment: Environment) -> None:
     runner = environment.runner
     if runner is None:
         return
-    if environment.web_ui is None:
+    master = _master(environment)
+    end = runner.quit if environment.web_ui is None else runner.stop
+
+    def finish_then_end() -> None:
+        if master is not None:  # the workers' last outcomes first
+            master.finish(environment.stop_timeout or 0.0)
+        end()
+
+    if environment.web_ui is None and master is None:
         runner.quit()
     else:
-        gevent.spawn(runner.stop)
+        gevent.spawn(finish_then_end)
 
 
 def _stop_on_crash(environment: Environment) -> Callable[[gevent.Greenlet[[], None]], None]:
@@ -215,11 +252,12 @@ def _every_second(environment: Environment, ctx: RunContext) -> None:
         if ctx.stopped:
             return
         now = ctx.now_s()
-        if ctx.arrivals is None:
-            users = runner.user_count
-            ctx.recorder.users(now - 0.5, users)
-        else:
+        if ctx.arrivals is not None:
             users = ctx.arrivals.busy  # the executor samples it into outcomes itself
+        else:
+            users = runner.user_count  # the master's: every worker's, as they last reported
+            if ctx.scenario.load.model == "users":
+                ctx.recorder.users(now - 0.5, users)
         live = ctx.recorder.take_live()
         rate = None
         if live["had_credit"]:
@@ -280,8 +318,8 @@ def _test_stop(environment: Environment, **_: Any) -> None:
         # A stopped run's timeline must not fire into the next test started from the UI.
         remove_faults(environment.host or "", ctx.fault_ids)
         ctx.fault_ids = []
-    if isinstance(environment.runner, MasterRunner | WorkerRunner):
-        return
+    if isinstance(environment.runner, WorkerRunner):
+        return  # its outcomes went to the master
     ctx.recorder.close_open(ctx.now_s())
     if ctx.payments_log is not None:
         ctx.payments_log.close()

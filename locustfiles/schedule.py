@@ -137,6 +137,24 @@ class ArrivalSchedule:
     def exhausted(self) -> bool:
         return self._next_due_s == math.inf
 
+    def first_due_from(self, t_s: float) -> int:
+        """The first arrival (run-wide number) due at or after `t_s`."""
+        k = max(0, math.ceil(self.expected(t_s) - PHASE))
+        while k > 0 and self.due_s(k - 1) >= t_s:  # rounding at the boundary
+            k -= 1
+        while self.due_s(k) < t_s:
+            k += 1
+        return k
+
+    def reassign(self, slot: int, workers: int, from_k: int) -> None:
+        """From arrival `from_k` on, serve k ≡ slot (mod workers): the workers changed. Every
+        worker gets the same `from_k`, so no arrival is served twice or by nobody."""
+        if workers < 1 or not 0 <= slot < workers:
+            raise ValueError(f"slot {slot} of {workers} workers: expected 0 <= slot < workers")
+        self._workers = workers
+        self._next_k = from_k + (slot - from_k) % workers
+        self._next_due_s = self.due_s(self._next_k)
+
     def release(self, now_s: float) -> list[Ticket]:
         """Every arrival of this process due by `now_s` and not released before, in order."""
         out: list[Ticket] = []

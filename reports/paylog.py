@@ -40,7 +40,8 @@ def read_payments(path: Path) -> PaymentLog:
 
     Each line needs `start_s` (number), `latency_ms` (number or null), `had_credit` (bool),
     `outcome` (succeeded, declined, failed, unknown) and, for failures, `code`; `attempts`
-    (a whole number) is read when present; other fields are ignored. Blank lines are skipped;
+    (a whole number) is read when present; other fields are ignored. Refund lines (`type:
+    refund`) are not payments and are skipped, as are blank lines;
     anything else that does not parse, a truncated last line included, is an error.
     """
     latency = array("d")
@@ -61,6 +62,8 @@ def read_payments(path: Path) -> PaymentLog:
                     raise _bad(path, n, f"not valid JSON ({e.msg})") from None
                 if type(obj) is not dict:
                     raise _bad(path, n, "expected a JSON object")
+                if obj.get("type") == "refund":
+                    continue  # a refunder's line: counted in outcomes.csv, not a payment
                 try:
                     start_s = obj["start_s"]
                     latency_ms = obj["latency_ms"]

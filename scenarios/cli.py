@@ -15,6 +15,7 @@ from scenarios.processes import SetupError
 from scenarios.runner import RunOptions, execute
 
 PROG = "paystorm run"
+MAX_PROCESSES = 64
 
 
 def build_parser() -> ArgumentParser:
@@ -47,6 +48,13 @@ def build_parser() -> ArgumentParser:
         help="allow a --target that is not on this machine's loopback",
     )
     p.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        metavar="N",
+        help="Locust processes generating the load: N workers and a master (default 1)",
+    )
+    p.add_argument(
         "-v",
         "--verbose",
         action="store_true",
@@ -57,6 +65,8 @@ def build_parser() -> ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if not 1 <= args.processes <= MAX_PROCESSES:
+        return fail(PROG, f"--processes {args.processes}: expected 1 to {MAX_PROCESSES}")
     options = RunOptions(
         scenario=args.scenario,
         out=args.out,
@@ -64,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         target=args.target,
         allow_remote=args.allow_remote,
         verbose=args.verbose,
+        processes=args.processes,
         admin_token=os.environ.get(TOKEN_ENV) if args.target else None,
     )
     try:

@@ -11,12 +11,15 @@ import shutil
 import signal
 import sys
 import tempfile
+import threading
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import yaml
@@ -46,6 +49,11 @@ class RunOptions:
     allow_remote: bool = False
     admin_token: str | None = None
     verbose: bool = False
+    processes: int = 1
+    """Locust processes: above 1, a master and this many workers (Locust's --processes)."""
+    time_cap_s: float | None = None
+    """The hard cap on the whole run; None: the scenario's duration, the time its last
+    payments may take and Locust's start."""
 
 
 @dataclass(frozen=True)
@@ -85,7 +93,9 @@ def stop_timeout_s(scenario: Scenario) -> float:
     return attempts
 
 
-def locust_argv(scenario: Scenario, url: str, run_dir: Path, verbose: bool) -> list[str]:
+def locust_argv(
+    scenario: Scenario, url: str, run_dir: Path, verbose: bool, processes: int = 1
+) -> list[str]:
     argv = [
         sys.executable,
         "-m",
@@ -108,6 +118,8 @@ def locust_argv(scenario: Scenario, url: str, run_dir: Path, verbose: bool) -> l
         "--exit-code-on-error",
         "0",
     ]
+    if processes > 1:
+        argv += ["--processes", str(processes)]
     if not verbose:
         argv += ["--only-summary", "--loglevel", "WARNING"]
     return argv
@@ -132,6 +144,7 @@ def execute(options: RunOptions) -> RunOutcome:
     sampler: MetricsSampler | None = None
     stop_reason, stop_detail = "completed", None
     started = time.time()
+    restore = _terminate_as_interrupt()
     try:
         if target is None:
             pop = scenario.population
@@ -160,13 +173,15 @@ def execute(options: RunOptions) -> RunOutcome:
         sampler.start()
         locust = spawn(
             "locust",
-            locust_argv(scenario, url, run_dir, options.verbose),
+            locust_argv(scenario, url, run_dir, options.verbose, options.processes),
             run_dir / "locust.log",
             cwd=run_dir,
             echo=options.verbose,
             env={TOKEN_ENV: token},  # for the fault timeline; never on a command line
         )
-        cap_s = scenario.run_duration_s + stop_timeout_s(scenario) + STARTUP_GRACE_S
+        cap_s = options.time_cap_s or (
+            scenario.run_duration_s + stop_timeout_s(scenario) + STARTUP_GRACE_S
+        )
         progress = Progress(run_dir, scenario, enabled=not options.verbose)
         try:
             while locust.alive():
@@ -201,14 +216,25 @@ def execute(options: RunOptions) -> RunOutcome:
         settle_s = apply_overrides(scenario.gateway).settle_delay_s if target is None else 15.0
         _write_audit(url, token, run_dir / "audit.json", settle_s + 5.0)
         _write_reconciliation(url, token, run_dir)
+    except SetupError as exc:
+        # The folder says why it holds no results; the caller prints the same line.
+        failed = {"scenario": scenario.name, "stop_reason": "error", "stop_detail": str(exc)}
+        (run_dir / "run.json").write_text(json.dumps(failed, indent=2) + "\n")
+        raise
     finally:
-        if sampler is not None:
-            sampler.stop()
-        if locust is not None:
-            locust.stop(signal.SIGKILL, grace_s=5)
-        if gateway is not None:
-            gateway.stop(signal.SIGTERM, grace_s=20)
-        shutil.rmtree(db_dir, ignore_errors=True)
+        # Bounded, and not cut short by a second Ctrl-C: a child left running here would
+        # outlive the run with its port and database.
+        _ignore_stop_signals()
+        try:
+            if sampler is not None:
+                sampler.stop()
+            if locust is not None:
+                locust.stop(signal.SIGKILL, grace_s=5)
+            if gateway is not None:
+                gateway.stop(signal.SIGTERM, grace_s=20)
+            shutil.rmtree(db_dir, ignore_errors=True)
+        finally:
+            restore()
     clock = _read_json(run_dir / "clock.json") or {"t0_unix": started}
     t0 = float(clock["t0_unix"])
     if sampler is not None:
@@ -228,6 +254,31 @@ def execute(options: RunOptions) -> RunOutcome:
     (run_dir / "run.json").write_text(json.dumps(run_info, indent=2) + "\n")
     code = EXIT_INTERRUPTED if stop_reason == "interrupted" else 0
     return RunOutcome(run_dir, stop_reason, code)
+
+
+def _terminate_as_interrupt() -> Callable[[], None]:
+    """SIGTERM (a supervisor, `timeout`, CI) stops the run as Ctrl-C does: the children are
+    stopped and what was measured is kept. Returns what puts the previous handlers back."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None  # signal handlers belong to the main thread
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+    def restore() -> None:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+
+    return restore
+
+
+def _ignore_stop_signals() -> None:
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def _last_line(path: Path) -> str:

@@ -139,3 +139,19 @@ def test_an_empty_or_silent_schedule_releases_nothing() -> None:
 def test_a_slot_outside_the_workers_is_refused() -> None:
     with pytest.raises(ValueError, match="slot"):
         ArrivalSchedule(STEADY, slot=2, workers=2)
+
+
+def test_a_change_of_workers_hands_every_later_arrival_to_exactly_one_of_them() -> None:
+    stages = (Stage(until_s=10, rate=100.0),)
+    # Two workers from the start; at 4 s a third joins.
+    schedules = [ArrivalSchedule(stages, slot=s, workers=2, end_s=10) for s in range(2)]
+    before = [t.k for sch in schedules for t in sch.release(3.999)]
+    switch = schedules[0].first_due_from(4.0)
+    assert schedules[0].due_s(switch) >= 4.0 > schedules[0].due_s(switch - 1)
+    joined = ArrivalSchedule(stages, slot=0, workers=1, end_s=10)
+    schedules.append(joined)
+    for slot, sch in enumerate(schedules):
+        sch.reassign(slot, 3, switch)
+    after = [t.k for sch in schedules for t in sch.release(10.0)]
+    assert sorted(before + after) == list(range(1000))
+    assert min(after) == switch and len(set(after)) == len(after)

@@ -28,13 +28,13 @@ class Finished:
 
 
 class Run:
-    def __init__(self, tmp_path: Path, scenario: dict[str, Any]) -> None:
+    def __init__(self, tmp_path: Path, scenario: dict[str, Any], *args: str) -> None:
         self.name = str(scenario["name"])
         self.out = tmp_path / "out" / self.name
         path = tmp_path / f"{self.name}.yaml"
         path.write_text(yaml.safe_dump({"population": SMALL_POPULATION, **scenario}))
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "paystorm", "run", str(path), "--out", str(self.out)],
+            [sys.executable, "-m", "paystorm", "run", str(path), "--out", str(self.out), *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
