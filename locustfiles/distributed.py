@@ -68,6 +68,7 @@ class Master:
         runner.register_message(OUTCOMES, self._on_outcomes)
         runner.register_message(FINAL, self._on_final)
         self.greeted: set[str] = set()  # workers whose handlers are in place
+        self.heard_s: dict[str, float] = {}  # each worker's last outcomes, run seconds
 
     def bind(self, ctx: RunContext) -> None:
         """The web UI started another test: its context, the same workers."""
@@ -127,7 +128,19 @@ class Master:
         switch_s = self.ctx.now_s() + SWITCH_LEAD_S
         from_k = self.schedule.first_due_from(switch_s)
         log.info("paystorm: workers changed; new split from arrival %d (%.1f s)", from_k, switch_s)
+        gone = {w: share for w, share in self.shares.items() if w not in self._workers()}
         self._send_shares(from_k)
+        for worker, (slot, count) in gone.items():
+            self._drop_share(slot, count, self.heard_s.get(worker, 0.0), from_k)
+
+    def _drop_share(self, slot: int, workers: int, since_s: float, until_k: int) -> None:
+        """A worker that left took its share with it until the new split: those arrivals were
+        offered and nobody served them, so they count as dropped (its payments after its last
+        report never reached the master either)."""
+        assert self.schedule is not None
+        first = self.schedule.first_due_from(since_s)
+        for k in range(first + (slot - first) % workers, until_k, workers):
+            self.ctx.recorder.dropped(self.schedule.due_s(k))
 
     def _watch_workers(self) -> None:
         # Locust tells of a worker that joins, not of one that quits or goes missing.
@@ -144,6 +157,7 @@ class Master:
         self.finals.add(msg.node_id)
 
     def _merge(self, worker: str, data: dict[str, Any]) -> None:
+        self.heard_s[worker] = self.ctx.now_s()
         recorder = self.ctx.recorder
         for line in data["lines"]:
             recorder.ingest(line)

@@ -111,6 +111,8 @@ class ArrivalSchedule:
         self.total = last.before + last.count if last else 0.0
         """Arrivals expected over the whole schedule, every worker's together."""
         self._workers = workers
+        self._switch: tuple[int, int, int] | None = None  # (slot, workers, from arrival k)
+        self._last_k: int | None = None  # the last arrival released
         self._next_k = slot
         self._next_due_s = self.due_s(slot)
 
@@ -148,18 +150,36 @@ class ArrivalSchedule:
 
     def reassign(self, slot: int, workers: int, from_k: int) -> None:
         """From arrival `from_k` on, serve k ≡ slot (mod workers): the workers changed. Every
-        worker gets the same `from_k`, so no arrival is served twice or by nobody."""
+        worker gets the same `from_k` (a moment ahead), and serves its old share until then,
+        so no arrival is served twice or by nobody."""
         if workers < 1 or not 0 <= slot < workers:
             raise ValueError(f"slot {slot} of {workers} workers: expected 0 <= slot < workers")
-        self._workers = workers
-        self._next_k = from_k + (slot - from_k) % workers
-        self._next_due_s = self.due_s(self._next_k)
+        # Heard of it late (an arrival at or past the switch already served here): switch
+        # right after the last one served, so none is served twice.
+        last = self._last_k
+        switch_k = from_k if last is None or last < from_k else last + 1
+        self._switch = (slot, workers, switch_k)
+        if last is None or self._next_k >= switch_k:  # nothing served yet: begin at the switch
+            self._next_k = switch_k
+        self._advance(0)
+
+    def _advance(self, step: int) -> None:
+        """The next arrival of this process, `step` on in the current share, or the first of
+        the new share once the switch is reached."""
+        k = self._next_k + step
+        if self._switch is not None and k >= self._switch[2]:
+            slot, workers, from_k = self._switch
+            self._switch = None
+            self._workers = workers
+            k = from_k + (slot - from_k) % workers
+        self._next_k = k
+        self._next_due_s = self.due_s(k)
 
     def release(self, now_s: float) -> list[Ticket]:
         """Every arrival of this process due by `now_s` and not released before, in order."""
         out: list[Ticket] = []
         while self._next_due_s <= now_s and self._next_due_s != math.inf:
             out.append(Ticket(self._next_k, self._next_due_s, now_s))
-            self._next_k += self._workers
-            self._next_due_s = self.due_s(self._next_k)
+            self._last_k = self._next_k
+            self._advance(self._workers)
         return out

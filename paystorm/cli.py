@@ -16,6 +16,7 @@ commands:
   compare   overlay several runs on the same axes, with a table of deltas
   chaos     add, list and clear faults on a running gateway
   ui        start the gateway and Locust's web UI (scenario picker, chaos panel)
+  worker    join a run's Locust master as a worker (paystorm run … --workers N)
 
 `paystorm <command> --help` describes each one."""
 
@@ -28,6 +29,12 @@ def _gateway(argv: list[str]) -> int:
 
 def _run(argv: list[str]) -> int:
     from scenarios.cli import main
+
+    return main(argv)
+
+
+def _worker(argv: list[str]) -> int:
+    from scenarios.worker_cli import main
 
     return main(argv)
 
@@ -63,6 +70,7 @@ COMMANDS: dict[str, Callable[[list[str]], int]] = {
     "run": _run,
     "report": _report,
     "ui": _ui,
+    "worker": _worker,
 }
 
 

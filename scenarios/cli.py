@@ -55,6 +55,27 @@ def build_parser() -> ArgumentParser:
         help="Locust processes generating the load: N workers and a master (default 1)",
     )
     p.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        metavar="N",
+        help="run as Locust's master and wait for N workers started with `paystorm worker` "
+        "(on this machine, or on others with --master-bind and --allow-remote)",
+    )
+    p.add_argument(
+        "--master-bind",
+        default="127.0.0.1",
+        metavar="HOST",
+        help="where the master listens for workers (default 127.0.0.1)",
+    )
+    p.add_argument(
+        "--master-port",
+        type=int,
+        default=0,
+        metavar="PORT",
+        help="the master's port for workers (default: a free one, printed)",
+    )
+    p.add_argument(
         "-v",
         "--verbose",
         action="store_true",
@@ -67,6 +88,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if not 1 <= args.processes <= MAX_PROCESSES:
         return fail(PROG, f"--processes {args.processes}: expected 1 to {MAX_PROCESSES}")
+    if not 0 <= args.workers <= MAX_PROCESSES:
+        return fail(PROG, f"--workers {args.workers}: expected 0 to {MAX_PROCESSES}")
+    if not 0 <= args.master_port <= 65535:
+        return fail(PROG, f"--master-port {args.master_port}: expected 0 to 65535")
     options = RunOptions(
         scenario=args.scenario,
         out=args.out,
@@ -75,6 +100,9 @@ def main(argv: list[str] | None = None) -> int:
         allow_remote=args.allow_remote,
         verbose=args.verbose,
         processes=args.processes,
+        workers=args.workers,
+        master_bind=args.master_bind,
+        master_port=args.master_port,
         admin_token=os.environ.get(TOKEN_ENV) if args.target else None,
     )
     try:

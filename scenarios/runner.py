@@ -9,6 +9,7 @@ import os
 import secrets
 import shutil
 import signal
+import socket
 import sys
 import tempfile
 import threading
@@ -33,7 +34,7 @@ from scenarios.processes import Child, SetupError, spawn, start_gateway
 from scenarios.progress import Progress
 from scenarios.reconcile import reconcile
 from scenarios.sampler import MetricsSampler
-from scenarios.target import check_target
+from scenarios.target import check_target, is_loopback
 
 LOCUSTFILE = Path(locustfiles.__file__).resolve().parent / "paystorm_locust.py"
 STARTUP_GRACE_S = 60.0  # Locust's own start, on a loaded machine
@@ -51,6 +52,12 @@ class RunOptions:
     verbose: bool = False
     processes: int = 1
     """Locust processes: above 1, a master and this many workers (Locust's --processes)."""
+    workers: int = 0
+    """Workers started elsewhere (`paystorm worker`) the master waits for; 0: none."""
+    master_bind: str = "127.0.0.1"
+    """Where the master listens for workers: loopback unless --allow-remote says otherwise."""
+    master_port: int = 0
+    """0: a free port."""
     time_cap_s: float | None = None
     """The hard cap on the whole run; None: the scenario's duration, the time its last
     payments may take and Locust's start."""
@@ -93,8 +100,45 @@ def stop_timeout_s(scenario: Scenario) -> float:
     return attempts
 
 
+@dataclass(frozen=True)
+class Distribution:
+    """How Locust is spread: one process, forked workers, or workers elsewhere."""
+
+    processes: int = 1
+    workers: int = 0
+    bind: str = "127.0.0.1"
+    port: int = 0
+
+    def argv(self) -> list[str]:
+        if self.processes <= 1 and not self.workers:
+            return []
+        listen = ["--master-bind-host", self.bind, "--master-bind-port", str(self.port)]
+        if self.workers:
+            wait = f"{STARTUP_GRACE_S:g}"
+            return [
+                "--master",
+                "--expect-workers",
+                str(self.workers),
+                *listen,
+                "--expect-workers-max-wait",
+                wait,
+            ]
+        # Forked workers connect to --master-port, the master listens on its bind port.
+        return ["--processes", str(self.processes), *listen, "--master-port", str(self.port)]
+
+
+def free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
 def locust_argv(
-    scenario: Scenario, url: str, run_dir: Path, verbose: bool, processes: int = 1
+    scenario: Scenario,
+    url: str,
+    run_dir: Path,
+    verbose: bool,
+    distribution: Distribution = Distribution(),
 ) -> list[str]:
     argv = [
         sys.executable,
@@ -118,8 +162,7 @@ def locust_argv(
         "--exit-code-on-error",
         "0",
     ]
-    if processes > 1:
-        argv += ["--processes", str(processes)]
+    argv += distribution.argv()
     if not verbose:
         argv += ["--only-summary", "--loglevel", "WARNING"]
     return argv
@@ -135,6 +178,7 @@ def execute(options: RunOptions) -> RunOutcome:
     target = (
         check_target(options.target, allow_remote=options.allow_remote) if options.target else None
     )
+    distribution = _distribution(options)
     run_dir = make_run_dir(options.out, scenario.name)
     (run_dir / "scenario.yaml").write_text(dump(scenario), encoding="utf-8")
     token = options.admin_token or secrets.token_urlsafe(24)
@@ -173,12 +217,20 @@ def execute(options: RunOptions) -> RunOutcome:
         sampler.start()
         locust = spawn(
             "locust",
-            locust_argv(scenario, url, run_dir, options.verbose, options.processes),
+            locust_argv(scenario, url, run_dir, options.verbose, distribution),
             run_dir / "locust.log",
             cwd=run_dir,
             echo=options.verbose,
             env={TOKEN_ENV: token},  # for the fault timeline; never on a command line
         )
+        if distribution.workers:
+            host = distribution.bind if distribution.bind not in ("*", "0.0.0.0") else "HOST"
+            print(
+                f"{scenario.name}: waiting up to {STARTUP_GRACE_S:.0f} s for "
+                f"{distribution.workers} worker(s): paystorm worker --master-host {host} "
+                f"--master-port {distribution.port}",
+                flush=True,
+            )
         cap_s = options.time_cap_s or (
             scenario.run_duration_s + stop_timeout_s(scenario) + STARTUP_GRACE_S
         )
@@ -254,6 +306,21 @@ def execute(options: RunOptions) -> RunOutcome:
     (run_dir / "run.json").write_text(json.dumps(run_info, indent=2) + "\n")
     code = EXIT_INTERRUPTED if stop_reason == "interrupted" else 0
     return RunOutcome(run_dir, stop_reason, code)
+
+
+def _distribution(options: RunOptions) -> Distribution:
+    if options.processes > 1 and options.workers:
+        raise SetupError("--processes and --workers: expected one of them, not both")
+    bind = options.master_bind
+    if not options.allow_remote and not is_loopback(bind):
+        raise SetupError(
+            f"--master-bind {bind}: not a loopback address; workers on other machines need "
+            "--allow-remote"
+        )
+    port = options.master_port
+    if port == 0 and (options.processes > 1 or options.workers):
+        port = free_port("127.0.0.1" if bind in ("*", "0.0.0.0") else bind)
+    return Distribution(options.processes, options.workers, bind, port)
 
 
 def _terminate_as_interrupt() -> Callable[[], None]:

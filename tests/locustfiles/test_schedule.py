@@ -155,3 +155,18 @@ def test_a_change_of_workers_hands_every_later_arrival_to_exactly_one_of_them() 
     after = [t.k for sch in schedules for t in sch.release(10.0)]
     assert sorted(before + after) == list(range(1000))
     assert min(after) == switch and len(set(after)) == len(after)
+
+
+@pytest.mark.parametrize("told_at_s", [0.5, 2.5, 3.999])
+def test_a_new_split_heard_ahead_of_time_takes_effect_at_its_arrival(told_at_s: float) -> None:
+    stages = (Stage(until_s=10, rate=100.0),)
+    old = [ArrivalSchedule(stages, slot=s, workers=3, end_s=10) for s in range(3)]
+    released = [t.k for sch in old for t in sch.release(told_at_s)]
+    # Worker 2 leaves at 4 s; the other two take over from the first arrival due then (the
+    # master announces a split a second ahead, so every worker hears of it before).
+    switch = old[0].first_due_from(4.0)
+    for slot, sch in enumerate(old[:2]):
+        sch.reassign(slot, 2, switch)
+    released += [t.k for t in old[2].release(3.999)]  # the leaver, until it left
+    released += [t.k for sch in old[:2] for t in sch.release(10.0)]
+    assert sorted(released) == list(range(1000))

@@ -4,10 +4,18 @@ and yields one results folder with the same numbers as one process would."""
 from __future__ import annotations
 
 import csv
+import json
+import signal
+import subprocess
+import sys
+import time
 from collections import Counter
 from pathlib import Path
 
-from tests.scenarios.runs import Run
+import yaml
+
+from scenarios.runner import free_port
+from tests.scenarios.runs import SMALL_POPULATION, Run
 
 RATE, DURATION_S = 60, 6
 
@@ -44,3 +52,79 @@ def test_two_worker_processes_share_the_arrivals_and_report_as_one(tmp_path: Pat
     assert run.summary["payments"] == len(payments)
     assert run.reconcile["payments"] == len(payments) == run.reconcile["matched"]
     assert run.reconcile["ghost_charges"] == 0 and run.reconcile["lost_refunds"] == 0
+
+
+def _progress_s(out: Path) -> float:
+    for progress in out.glob("*/progress.json"):
+        try:
+            return float(json.loads(progress.read_text())["elapsed_s"])
+        except (ValueError, KeyError):
+            return 0.0  # being replaced right now
+    return 0.0
+
+
+def _wait_until(out: Path, elapsed_s: float, run: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 60
+    while _progress_s(out) < elapsed_s:
+        assert run.poll() is None, "the run ended early"
+        assert time.monotonic() < deadline, "the run made no progress"
+        time.sleep(0.1)  # polling a file another process writes
+
+
+def test_workers_that_join_late_or_leave_change_the_split_not_the_offered_load(
+    tmp_path: Path,
+) -> None:
+    rate, duration = 40, 10
+    path = tmp_path / "churn.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "name": "churn",
+                "duration_s": duration,
+                "population": SMALL_POPULATION,
+                "load": {
+                    "model": "arrival-rate",
+                    "max_users": 40,
+                    "stages": [{"until_s": duration, "rate": rate}],
+                },
+                "client": {"timeout_s": 5, "retry": "none"},
+            }
+        )
+    )
+    out = tmp_path / "out"
+    port = free_port("127.0.0.1")
+    paystorm = [sys.executable, "-m", "paystorm"]
+    master = ["--workers", "1", "--master-port", str(port)]
+    run = subprocess.Popen(
+        [*paystorm, "run", str(path), "--out", str(out), *master],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    worker = [*paystorm, "worker", "--master-port", str(port)]
+    first = subprocess.Popen(worker, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    second: subprocess.Popen[bytes] | None = None
+    try:
+        _wait_until(out, 3, run)
+        second = subprocess.Popen(worker, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _wait_until(out, 6.5, run)
+        first.send_signal(signal.SIGINT)  # it leaves; the second carries on alone
+        output, _ = run.communicate(timeout=150)
+    finally:
+        for proc in (run, first, second):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+            if proc is not None:
+                proc.wait()
+    assert run.returncode in (0, 1), output
+    (run_dir,) = out.iterdir()
+    rows = list(csv.DictReader((run_dir / "outcomes.csv").read_text().splitlines()))
+    offered = [int(r["offered"]) for r in rows][:duration]
+    # Each second still offered the rate: the arrivals were split anew each time, and what
+    # the leaver took with it counts as dropped, not as never offered. (The payments it had
+    # in flight when it left are the only ones that may be missing.)
+    assert all(rate - 3 <= o <= rate for o in offered), offered
+    assert sum(offered) >= rate * duration - 3
+    lines = [json.loads(x) for x in (run_dir / "payments.jsonl").read_text().splitlines()]
+    assert len({p["key"] for p in lines}) == len(lines)
+    assert len({p["key"][:-32] for p in lines}) == 2  # both workers served
