@@ -27,6 +27,7 @@ BASKET_MEDIAN_FEN = 15_000
 BASKET_SIGMA = 1.0  # lognormal: most baskets small, a heavy tail of big ones
 APP_VERSIONS = ("8.0.50", "8.0.49", "8.0.47", "7.0.20")
 REFUNDABLE_KEPT = 10_000  # recent successful payments a refunder may pick from
+CITIES = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +38,7 @@ class Captured:
     user_id: str
     merchant_id: str
     amount: int
+    city: str = ""
 
 
 @dataclass
@@ -57,6 +59,7 @@ class RunContext:
     refundable: deque[Captured] = field(default_factory=lambda: deque(maxlen=REFUNDABLE_KEPT))
     closing: bool = False  # the scenario is over: no new payment begins
     worker_index: int | None = None  # Locust's index of this worker in a distributed run
+    city_names: tuple[str, ...] = ()  # filled once per run, from the population's seed
 
     def now_s(self) -> float:
         return time.time() - self.t0
@@ -69,6 +72,15 @@ class RunContext:
             return random.Random(f"{seed}:{self.users_created}")
         # Each worker's users shop differently (and never share a key) yet reproducibly.
         return random.Random(f"{seed}:w{self.worker_index}:{self.users_created}")
+
+
+def cities(seed: int, count: int = CITIES) -> tuple[str, ...]:
+    """The cities people shop from, Faker zh_CN's, the same for every process of a seed."""
+    from faker import Faker  # imported here: only runs that record people need it
+
+    fake = Faker("zh_CN")
+    fake.seed_instance(seed)
+    return tuple(fake.city() for _ in range(count))
 
 
 def pick_type(rng: random.Random, mix: dict[str, float]) -> str:

@@ -63,6 +63,7 @@ class Payment:
     lateness_ms: float = 0.0  # actual start minus intended start (open model; 0 when closed)
     kind: str = "shopper"  # the user type: shopper, pos or refund
     network: str = "normal"  # or "weak": a slow, short-tempered, dropping mobile link
+    city: str = ""
     credit_shown: int | None = None
     payment_id: str | None = None
     attempts: int = 0
@@ -89,6 +90,7 @@ class Payment:
         return {
             "type": self.kind,
             "network": self.network,
+            "city": self.city,
             "key": self.key,
             "payment_id": self.payment_id,
             "user_id": self.user_id,
@@ -212,6 +214,7 @@ class Recorder:
             lateness_ms=float(data["lateness_ms"]),
             kind=data["type"],
             network=data["network"],
+            city=data.get("city", ""),
             credit_shown=data["credit_shown"],
             payment_id=data["payment_id"],
             attempts=int(data["attempts"]),

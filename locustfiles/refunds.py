@@ -26,6 +26,7 @@ def refund(user: PaystormUser, start: tuple[float, float], bought: Captured) -> 
         lateness_ms=start[1],
         kind=REFUND,
         network="weak" if user.weak else "normal",
+        city=bought.city,
         payment_id=bought.payment_id,
     )
     ctx.recorder.started(line)

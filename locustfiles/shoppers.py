@@ -8,7 +8,7 @@ import uuid
 import orjson
 
 from locustfiles.checkout import PaystormUser
-from locustfiles.context import APP_VERSIONS, Captured, basket_fen, pick_merchant
+from locustfiles.context import APP_VERSIONS, Captured, basket_fen, cities, pick_merchant
 from locustfiles.outcomes import UNCERTAIN, Payment
 from mock_gateway.seed import user_id
 
@@ -16,6 +16,8 @@ from mock_gateway.seed import user_id
 def new_payment(user: PaystormUser, kind: str, start: tuple[float, float]) -> Payment:
     """A person with a basket: who, where, how much — all from the user's seeded stream."""
     ctx, rng = user.ctx, user.rng
+    if not ctx.city_names:
+        ctx.city_names = cities(ctx.scenario.population.seed)
     return Payment(
         key=ctx.key_prefix + uuid.UUID(int=rng.getrandbits(128), version=4).hex,
         user_id=user_id(rng.randint(1, ctx.accounts)),
@@ -25,6 +27,7 @@ def new_payment(user: PaystormUser, kind: str, start: tuple[float, float]) -> Pa
         lateness_ms=start[1],
         kind=kind,
         network="weak" if user.weak else "normal",
+        city=rng.choice(ctx.city_names),
     )
 
 
@@ -32,7 +35,13 @@ def settle(user: PaystormUser, payment: Payment, code: str | None) -> None:
     """Record the person's final belief; a payment they were told succeeded can be refunded."""
     if code is None and payment.payment_id is not None:
         user.ctx.refundable.append(
-            Captured(payment.payment_id, payment.user_id, payment.merchant_id, payment.amount)
+            Captured(
+                payment.payment_id,
+                payment.user_id,
+                payment.merchant_id,
+                payment.amount,
+                payment.city,
+            )
         )
     user.finish(payment, code)
 

@@ -64,6 +64,10 @@ def test_a_mix_of_people_is_served_as_weighed_and_every_refund_is_accounted_for(
     assert rec["payments"] == counts["shopper"] + counts["pos"] == careful.summary["payments"]
     assert rec["ghost_charges"] == 0 and rec["lost_successes"] == 0
 
+    # Every person shops from a city of the seed's; a refunder from the buyer's.
+    assert all(p["city"] for p in lines)
+    assert all(r["city"] == paid[r["payment_id"]]["city"] for r in careful.of_type("refund"))
+
     # POS scans go over the shop's line; weak links are slow and drop connections, and a
     # careful client finds out what became of the payment.
     assert all(p["network"] == "normal" for p in careful.of_type("pos"))
