@@ -198,6 +198,9 @@ class Reconcile:
     lost_successes: int | None
     examples: tuple[Any, ...]
     error: str | None = None
+    refunds: int | None = None  # refund lines the client wrote (absent before refunders)
+    lost_refunds: int | None = None  # told done, not in the ledger
+    ghost_refunds: int | None = None  # in the ledger, the refunder told it failed
 
 
 @dataclass(frozen=True, slots=True)

@@ -202,6 +202,9 @@ def read_reconcile(path: Path) -> Reconcile:
         lost_successes=_field(path, obj, "lost_successes", int),
         examples=tuple(examples),
         error=error,
+        refunds=_field(path, obj, "refunds", int),
+        lost_refunds=_field(path, obj, "lost_refunds", int),
+        ghost_refunds=_field(path, obj, "ghost_refunds", int),
     )
 
 

@@ -149,7 +149,22 @@ def _notes(run: Run) -> list[str]:
         notes.append(f"The ledger audit could not run: {run.audit.error}")
     if run.reconcile is not None and run.reconcile.error:
         notes.append(f"The ledger cross-check could not run: {run.reconcile.error}")
+    refunds = _refunds(run)
+    if refunds and (refunds["lost"] or refunds["ghost"]):
+        notes.append(
+            f"Refunds against the ledger: {refunds['lost']} reported done but not given back, "
+            f"{refunds['ghost']} given back while the refunder was told they failed "
+            "(reconcile.json has examples)."
+        )
     return notes
+
+
+def _refunds(run: Run) -> dict[str, int] | None:
+    """The refunders' side of the cross-check; None when the run had no refunders."""
+    r = run.reconcile
+    if r is None or not r.refunds:
+        return None
+    return {"count": r.refunds, "lost": r.lost_refunds or 0, "ghost": r.ghost_refunds or 0}
 
 
 def summarize(run: Run) -> dict[str, Any]:
@@ -220,6 +235,7 @@ def summarize(run: Run) -> dict[str, Any]:
         "latency_ms": {**quantiles, "source": source},
         "ghost_charges": ghost_charges,
         "lost_successes": run.reconcile.lost_successes if run.reconcile else None,
+        "refunds": _refunds(run),
         "knee": find_knee(run).as_dict(),
         "audit_ok": run.audit.ok if run.audit else None,
         "audit_failed_checks": [c.name for c in run.audit.checks if not c.ok] if run.audit else [],

@@ -206,3 +206,24 @@ def test_a_failed_ledger_cross_check_explains_the_unknown_objective(run_dir: Pat
     [ghosts] = s["slo"]
     assert not ghosts["passed"] and "timed out" in ghosts["note"]
     assert any("cross-check could not run" in n for n in s["notes"])
+
+
+def test_refund_lines_are_not_payments_and_their_cross_check_is_reported(run_dir: Path) -> None:
+    refund = {
+        **payment(0.4, 3.0, "unknown", code="DB_TIMEOUT"),
+        "type": "refund",
+        "had_credit": False,
+    }
+    payments = [payment(0.1, 10.0), payment(0.2, 20.0, "failed", code="SYSTEM_BUSY"), refund]
+    reconcile = {"ghost_charges": 0, "refunds": 1, "lost_refunds": 0, "ghost_refunds": 1}
+    s = _summary(run_dir, [row(0, 2, success=0.5)], payments=payments, reconcile=reconcile)
+    # The refund's latency and code stay out of the payments' figures.
+    assert s["latency_ms"]["max"] == 20.0
+    assert s["had_credit_failures_by_cause"] == {"SYSTEM_BUSY": 1}
+    assert s["refunds"] == {"count": 1, "lost": 0, "ghost": 1}
+    assert any("1 given back while the refunder was told" in n for n in s["notes"])
+
+
+def test_no_refunders_no_refund_figures(run_dir: Path) -> None:
+    s = _summary(run_dir, [row(0, 10)], reconcile={"ghost_charges": 0})
+    assert s["refunds"] is None
