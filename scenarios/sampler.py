@@ -1,4 +1,6 @@
-"""Samples the gateway's /metrics once a second into gateway_metrics.csv."""
+"""Samples the gateway's /metrics once a second into gateway_metrics.csv: the columns of
+`reports.columns.GATEWAY_COLUMNS`, then one column per channel and family (`breaker_bank_a`,
+`channel_busy_bank_a`, `channel_waiting_bank_a`)."""
 
 from __future__ import annotations
 
@@ -10,22 +12,24 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-COLUMNS = (
-    "time",
-    "inflight",
-    "requests_total",
-    "payments_total",
-    "commits_total",
-    "rss_bytes",
-    "cpu_seconds",
-)
+from reports.columns import GATEWAY_COLUMNS
+
+COLUMNS = ("time", *GATEWAY_COLUMNS)
 _SUMS = {
     "paystorm_inflight_requests": "inflight",
+    "paystorm_admission_queued": "queued",
+    "paystorm_admission_shed": "shed_total",
     "paystorm_http_requests": "requests_total",
     "paystorm_payment_outcomes": "payments_total",
     "paystorm_ledger_commits": "commits_total",
     "process_resident_memory_bytes": "rss_bytes",
     "process_cpu_seconds": "cpu_seconds",
+}
+# Per-channel gauges: one column each, named family_channel.
+_PER_CHANNEL = {
+    "paystorm_channel_breaker_state": "breaker",
+    "paystorm_channel_busy": "channel_busy",
+    "paystorm_channel_waiting": "channel_waiting",
 }
 
 
@@ -33,12 +37,16 @@ def parse_sample(text: str) -> dict[str, float]:
     values = dict.fromkeys(_SUMS.values(), 0.0)
     for family in text_string_to_metric_families(text):
         column = _SUMS.get(family.name)
-        if column is None:
+        per_channel = _PER_CHANNEL.get(family.name)
+        if column is None and per_channel is None:
             continue
         for sample in family.samples:
             if sample.name.endswith(("_created",)):
                 continue
-            values[column] += sample.value
+            if column is not None:
+                values[column] += sample.value
+            elif "channel" in sample.labels:
+                values[f"{per_channel}_{sample.labels['channel']}"] = sample.value
     return values
 
 
@@ -68,13 +76,15 @@ class MetricsSampler:
             self._stop.wait(max(0.0, 1.0 - (time.time() - started)))
 
     def write(self, path: Path, t0_unix: float) -> None:
+        channel_columns = sorted({k for _, v in self.samples for k in v} - set(COLUMNS))
+        columns = [*COLUMNS, *channel_columns]
         with path.open("w", newline="", encoding="utf-8") as fh:
             writer = csv.writer(fh)
-            writer.writerow(COLUMNS)
+            writer.writerow(columns)
             seen: set[int] = set()
             for at, values in self.samples:
                 second = round(at - t0_unix)  # one row per second of the run's clock
                 if second < 0 or second in seen:
                     continue
                 seen.add(second)
-                writer.writerow([second, *(round(values[c], 3) for c in COLUMNS[1:])])
+                writer.writerow([second, *(round(values.get(c, 0.0), 3) for c in columns[1:])])
