@@ -114,6 +114,9 @@ def main(argv: list[str] | None = None) -> int:
     except RunError as exc:
         print(f"{PROG}: the run left no readable results: {exc}")
         return EXIT_USAGE
+    except OSError as exc:  # a full disk, a folder removed under us
+        print(f"{PROG}: could not write the report into {outcome.run_dir}: {exc.strerror}")
+        return EXIT_USAGE
     summary = report.summary
     rate = summary.get("success_rate")
     print(
