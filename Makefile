@@ -58,6 +58,11 @@ gateway: $(STAMP) ## start the mock gateway on 127.0.0.1:8080 (Ctrl-C stops it)
 ui: $(STAMP) ## start the gateway and Locust's web UI (scenario picker and chaos tab) on http://127.0.0.1:8089
 	$(BIN)/paystorm ui
 
+.PHONY: distributed
+distributed: $(STAMP) ## a scenario on Locust's master and N workers: make distributed SCENARIO=flash-sale WORKERS=2
+	@test -n "$(SCENARIO)" || { echo 'make distributed: give the scenario, e.g. make distributed SCENARIO=flash-sale WORKERS=2' >&2; exit 2; }
+	$(BIN)/paystorm run $(SCENARIO) --processes $(or $(WORKERS),2) $(ARGS) || [ $$? -eq 1 ]
+
 .PHONY: compare
 compare: $(STAMP) ## overlay results folders: make compare RUNS="results/a results/b" [OUT=dir]
 	@test -n "$(RUNS)" || { echo 'make compare: give the runs, e.g. make compare RUNS="results/a results/b"' >&2; exit 2; }
@@ -67,9 +72,17 @@ compare: $(STAMP) ## overlay results folders: make compare RUNS="results/a resul
 bench: $(STAMP) ## run every benchmark side by side with its baseline; writes bench/results.md
 	$(BIN)/python -m bench
 
+.PHONY: bench-growth
+bench-growth: $(STAMP) ## 1k vs 1M accounts, a 10M-payment ledger, memory after 1M payments (8 min, 8 GB of /tmp)
+	$(BIN)/python -m bench --only growth
+
+.PHONY: bench-soak
+bench-soak: $(STAMP) ## 30 minutes at moderate load: gateway memory, fds and latency stay flat; writes bench/results.md
+	$(BIN)/python -m bench.soak $(ARGS)
+
 .PHONY: clean
 clean: ## remove results, caches and the virtual environment
-	rm -rf $(VENV) results .pytest_cache .mypy_cache .ruff_cache *.egg-info gateway.db*
+	rm -rf $(VENV) results .pytest_cache .mypy_cache .ruff_cache .hypothesis *.egg-info gateway.db*
 
 .PHONY: $(SCENARIOS)
 $(SCENARIOS): $(STAMP)

@@ -1,9 +1,18 @@
 -- wrk script: POST /v1/payments with a unique Idempotency-Key per request and a spread of
 -- users and merchants, as the gateway's contract asks. Accounts u000001..u%ACCOUNTS%.
+-- PAYSTORM_DELAY_MS: each connection waits that long after an answer before its next request,
+-- so 64 connections offer about 64000 / (delay + latency) payments/s (a rate below the peak).
 local counter = 0
 local thread_id = 0
 local accounts = tonumber(os.getenv("PAYSTORM_ACCOUNTS") or "10000")
 local run = os.getenv("PAYSTORM_RUN") or "r"
+local delay_ms = tonumber(os.getenv("PAYSTORM_DELAY_MS") or "0")
+
+if delay_ms > 0 then
+  function delay()
+    return delay_ms
+  end
+end
 
 function setup(thread)
   thread:set("thread_id", thread_id)

@@ -21,10 +21,13 @@ ORDER = (
     "latency_fault",
     "knee",
     "fault_cost",
+    "gateway_cost",
     "arrival_rate",
     "hung_gateway",
     "report_scale",
     "generator_cost",
+    "scaling",
+    "growth",
 )
 _BLOCK = re.compile(r"<!-- bench:(\w+) -->\n(.*?)<!-- /bench:\1 -->\n", re.S)
 

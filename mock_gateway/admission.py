@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
+from types import TracebackType
 
 from mock_gateway.errors import GatewayError
 from mock_gateway.profile import Capacity
@@ -43,16 +43,22 @@ class Admission:
     def queued(self) -> int:
         return len(self._waiters)
 
-    @asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
-        await self._enter()
-        try:
-            yield
-        finally:
-            self._leave()
+    def slot(self) -> Admission:
+        """`async with admission.slot():` holds one slot for the block. The admission itself
+        is the context manager, so entering allocates nothing."""
+        return self
 
-    async def _enter(self) -> None:
-        self._wake()  # the limit may have grown since the last request left
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._leave()
+
+    async def __aenter__(self) -> None:
+        if self._waiters:
+            self._wake()  # the limit may have grown since the last request left
         limit, queue = self._limits()
         if limit is None or (self.inflight < limit and not self._waiters):
             self.inflight += 1
@@ -73,7 +79,8 @@ class Admission:
 
     def _leave(self) -> None:
         self.inflight -= 1
-        self._wake()
+        if self._waiters:
+            self._wake()
 
     def _wake(self) -> None:
         """Give free slots to waiters, as many as the limit allows now: a capacity fault

@@ -5,17 +5,17 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-import os
 import shutil
 import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from random import getrandbits
 
 import orjson
 from aiohttp import web
 
-from mock_gateway import chaos_routes, routes, shaping, store
+from mock_gateway import chaos_routes, limits, routes, shaping, store
 from mock_gateway.admission import Admission, Shed
 from mock_gateway.channels import Router
 from mock_gateway.chaos import Chaos
@@ -67,7 +67,7 @@ def _from_http_exception(exc: web.HTTPException, request: web.Request) -> Gatewa
     if exc.status == 405:
         return GatewayError("METHOD_NOT_ALLOWED", detail=f"{request.method} {request.path}.")
     if exc.status == 413:
-        return invalid("body", f"larger than {request.app[config_key].max_body_bytes} bytes")
+        return limits.body_too_large(request.app[config_key].max_body_bytes)
     return invalid("request", exc.reason)
 
 
@@ -96,11 +96,12 @@ ROUTES = {
 @web.middleware
 async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Request id, admin auth, faults, admission, error mapping and metrics, for every request."""
-    request_id = os.urandom(8).hex()
+    # Not a secret, only unique enough to find a request: no getrandom() call per request.
+    request_id = f"{getrandbits(64):016x}"
     request[REQUEST_ID] = request_id
     app = request.app
-    metrics = app[metrics_key]
-    metrics.inflight.inc()
+    http = app[metrics_key].http
+    http.inflight += 1
     started = time.perf_counter()
     resource = request.match_info.route.resource
     canonical = resource.canonical if resource is not None else "unmatched"
@@ -108,6 +109,8 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
     facts = None
     resp: web.StreamResponse
     try:
+        # Sizes first: nothing of an oversized request is read or acted on.
+        limits.check_request(request, app[config_key].max_body_bytes)
         if route is None:
             if request.path.startswith(_PROTECTED_PREFIXES) and not _authorized(request):
                 raise GatewayError("UNAUTHORIZED")
@@ -121,14 +124,16 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
             request[FACTS] = facts
             if route == "pay":
                 await _peek_payment(request, facts)
-            await app[chaos_key].edge(facts)
+            chaos = app[chaos_key]
+            if chaos.engine.active_total:
+                await chaos.edge(facts)
             async with app[admission_key].slot():
                 resp = await handler(request)
     except GatewayError as err:
         if isinstance(err, Shed) and facts is not None:
             app[chaos_key].shed(facts)
         if route == "pay":
-            metrics.payments.labels(err.code).inc()
+            http.outcome(err.code)
         resp = error_response(err, request_id)
     except web.HTTPException as exc:
         resp = error_response(_from_http_exception(exc, request), request_id)
@@ -140,12 +145,14 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
         log.exception("unexpected error on %s %s", request.method, request.path)
         resp = error_response(GatewayError("INTERNAL_ERROR"), request_id)
     finally:
-        metrics.inflight.dec()
+        http.inflight -= 1
     resp.headers["X-Request-Id"] = request_id
-    if facts is not None:
+    # With no fault active, nothing can shape the response but a fault that ended meanwhile.
+    if facts is not None and (
+        facts.fault_ids or facts.drop_connection or app[chaos_key].engine.active_total
+    ):
         resp = await _shape(request, facts, resp)
-    metrics.requests.labels(canonical, str(resp.status)).inc()
-    metrics.latency.labels(canonical).observe(time.perf_counter() - started)
+    http.answered(canonical, resp.status, time.perf_counter() - started)
     return resp
 
 
@@ -182,7 +189,7 @@ async def ledger_ctx(app: web.Application) -> AsyncIterator[None]:
     config = app[config_key]
     tmpdir = tempfile.mkdtemp(prefix="paystorm-gw-") if config.db == MEMORY_DB else None
     path = Path(tmpdir, "ledger.db") if tmpdir else Path(config.db)
-    durable = config.durable and tmpdir is None
+    durable = config.durable and tmpdir is None and config.profile.ledger.fsync
     conn = store.connect(path, durable=durable, busy_timeout_ms=config.busy_timeout_ms)
     reader = store.connect(path, durable=durable, busy_timeout_ms=config.busy_timeout_ms)
     chaos: Chaos | None = None
@@ -192,8 +199,15 @@ async def ledger_ctx(app: web.Application) -> AsyncIterator[None]:
             seed_database(
                 conn, seed=config.seed, n_accounts=config.accounts, n_merchants=config.merchants
             )
-        writer = Writer(conn, asyncio.get_running_loop())
+        store.ensure_indexes(conn)  # files made before an index was added get it too
         profile = config.profile
+        writer = Writer(
+            conn,
+            asyncio.get_running_loop(),
+            busy_timeout_ms=config.busy_timeout_ms,
+            patience_s=profile.db_timeout_ms / 1000,
+            commit=profile.ledger.commit,
+        )
         router = Router(profile)
         admission = Admission(profile.capacity)
         engine = FaultEngine(inflight=lambda: admission.inflight + admission.queued)
@@ -228,7 +242,7 @@ async def ledger_ctx(app: web.Application) -> AsyncIterator[None]:
         settler.cancel()
         await asyncio.gather(settler, return_exceptions=True)
         await chaos.close()
-        writer.close()
+        await writer.close()
     finally:
         if chaos is not None:
             await chaos.close()

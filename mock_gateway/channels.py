@@ -91,6 +91,17 @@ class Channel:
         # Lognormal with the configured mean: mu = ln(mean) - sigma^2 / 2.
         return rng.lognormvariate(self._mu, self.spec.jitter) / 1000
 
+    def instant(self, slowdown: Slowdown) -> bool:
+        """Whether a call would finish without waiting for anything (no service time, no
+        fault, a free slot): then it can be skipped, as nothing of it would be seen."""
+        return (
+            self.spec.service_ms <= 0
+            and not slowdown.fail
+            and not slowdown.hang
+            and slowdown.extra_ms <= 0
+            and not self._slots.locked()
+        )
+
     async def call(self, rng: random.Random, slowdown: Slowdown, deadline_s: float) -> None:
         """Charge through this channel; raises ChannelFailed or ChannelTimedOut."""
         if slowdown.fail:
@@ -120,6 +131,10 @@ class Router:
     def __init__(self, profile: Profile) -> None:
         self.profile = profile
         self.channels = {c.name: Channel(c, profile.breaker) for c in profile.channels}
+        self._others = {
+            name: [c for other, c in self.channels.items() if other != name]
+            for name in self.channels
+        }
         weighted = [c for c in profile.channels if c.weight > 0]
         total = sum(c.weight for c in weighted)
         self._cumulative: list[tuple[float, str]] = []
@@ -142,6 +157,7 @@ class Router:
         first = self.primary(key)
         if not self.profile.failover:
             return [first]
-        others = [c for name, c in self.channels.items() if name != first]
-        others.sort(key=lambda c: (c.busy + c.waiting) / c.spec.concurrency)
+        others = self._others[first]
+        if any(c.busy or c.waiting for c in others):  # all idle: the sort would keep the order
+            others = sorted(others, key=lambda c: (c.busy + c.waiting) / c.spec.concurrency)
         return [first, *(c.spec.name for c in others)]

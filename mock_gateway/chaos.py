@@ -27,6 +27,8 @@ from mock_gateway.faults.timeout import Timeout
 from mock_gateway.profile import Profile
 from mock_gateway.ratelimit import Limiter
 
+NO_SLOWDOWN = Slowdown()
+
 
 class Chaos:
     def __init__(self, engine: FaultEngine, profile: Profile, db_path: Path, seed: int) -> None:
@@ -163,7 +165,7 @@ class Chaos:
             if params.mode == "blackhole":
                 return Slowdown(hang=True, fault_id=fault.id)
             return Slowdown(extra_ms=params.slow_ms, fault_id=fault.id)
-        return Slowdown()
+        return NO_SLOWDOWN
 
     def loses_response(self, facts: RequestFacts) -> bool:
         fault = self.engine.match("lost_response", facts)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import ipaddress
 import logging
 import os
@@ -17,12 +18,14 @@ from pathlib import Path
 import yaml
 from aiohttp import web
 
+from mock_gateway import limits
 from mock_gateway.app import create_app
 from mock_gateway.config import MEMORY_DB, TOKEN_ENV, GatewayConfig
 from mock_gateway.profile import PROFILES, Profile, ProfileError, apply_overrides
 from paystorm.argparsing import EXIT_USAGE, ArgumentParser, fail
 
 PROG = "paystorm gateway"
+GC_YOUNG_THRESHOLD = 10_000  # allocations between young collections (Python's default: 700)
 
 
 def build_parser() -> ArgumentParser:
@@ -96,7 +99,7 @@ def _url(host: str, port: int) -> str:
 
 async def serve(config: GatewayConfig, host: str, port: int) -> int:
     app = create_app(config)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=10.0)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=10.0, **limits.runner_kwargs())
     try:
         await runner.setup()  # opens (and seeds, when new) the ledger file
     except sqlite3.Error as exc:
@@ -105,12 +108,23 @@ async def serve(config: GatewayConfig, host: str, port: int) -> int:
             f"--db {config.db}: cannot use it as the ledger ({exc}); expected a "
             "SQLite file made by this gateway, or a path for a new one",
         )
+    # What start-up loaded (the accounts, a million of them in the growth benchmark) lives as
+    # long as the process: the cyclic collector need not walk it on every full collection, and
+    # collecting young objects less often halves its share of the CPU (py-spy: 7 % → 3 %).
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD)
     site = web.TCPSite(runner, host, port, backlog=1024)
     try:
         await site.start()
     except OSError as exc:
         await runner.cleanup()
         return fail(PROG, f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        # Installed before the address is announced: a supervisor may signal as soon as it
+        # reads it. Stays installed: a second signal while draining must not kill the flush.
+        loop.add_signal_handler(sig, stop.set)
     bound = runner.addresses[0]
     print(f"paystorm gateway listening on {_url(host, bound[1])}", flush=True)
     if not _is_loopback(host):
@@ -121,11 +135,6 @@ async def serve(config: GatewayConfig, host: str, port: int) -> int:
             flush=True,
         )
 
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        # Stays installed: a second signal while draining must not kill the flush.
-        loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     print("paystorm gateway stopping: draining requests and flushing the ledger", flush=True)
     await runner.cleanup()

@@ -103,6 +103,22 @@ _SPECS = (
         "Wait a moment, then replay with the same Idempotency-Key. 请稍后重试",
     ),
     ErrorSpec(
+        "PAYLOAD_TOO_LARGE",
+        413,
+        False,
+        "The request body is larger than the gateway accepts.",
+        "请求内容过大。",
+        "Send a smaller body; error.fields gives the limit.",
+    ),
+    ErrorSpec(
+        "URI_TOO_LONG",
+        414,
+        False,
+        "The request URL is longer than the gateway accepts.",
+        "请求地址过长。",
+        "Send a shorter URL; error.fields gives the limit.",
+    ),
+    ErrorSpec(
         "IDEMPOTENCY_MISMATCH",
         422,
         False,
@@ -117,6 +133,14 @@ _SPECS = (
         "Too many requests.",
         "请求过于频繁。",
         "Wait for Retry-After seconds, then retry. 请稍后重试",
+    ),
+    ErrorSpec(
+        "HEADERS_TOO_LARGE",
+        431,
+        False,
+        "The request headers are larger than the gateway accepts.",
+        "请求头过大。",
+        "Send fewer or shorter headers; error.fields names the one over the limit.",
     ),
     ErrorSpec(
         "INTERNAL_ERROR",

@@ -46,9 +46,17 @@ _IDEMPOTENCY_KEY = {
     "in": "header",
     "required": True,
     "description": "Same key and body replays the stored response; a different body is 422.",
-    "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LEN},
+    "schema": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": MAX_KEY_LEN,
+        # Printable ASCII; HTTP drops spaces at either end, so the key cannot have them.
+        "pattern": "^[\\x21-\\x7e]([\\x20-\\x7e]*[\\x21-\\x7e])?$",
+    },
 }
-_COMMON = ("INVALID_REQUEST", "METHOD_NOT_ALLOWED", "INTERNAL_ERROR")
+# Any route refuses a request over the size limits (mock_gateway.limits) before reading it.
+_EDGE = ("PAYLOAD_TOO_LARGE", "URI_TOO_LONG", "HEADERS_TOO_LARGE")
+_COMMON = ("INVALID_REQUEST", "METHOD_NOT_ALLOWED", "INTERNAL_ERROR", *_EDGE)
 # On /v1 routes the error fault may inject any catalogue error, and admission sheds with 503.
 _V1 = tuple(
     code for code, spec in CATALOGUE.items() if spec.http_status >= 400 and code != "UNAUTHORIZED"
@@ -382,7 +390,7 @@ def document() -> dict[str, Any]:
             "/healthz": {
                 "get": {
                     "operationId": "healthz",
-                    "responses": {"200": _ok("serving", _ref("Health"))},
+                    "responses": {"200": _ok("serving", _ref("Health")), **_errors(*_EDGE)},
                 }
             },
             "/metrics": {
@@ -392,14 +400,18 @@ def document() -> dict[str, Any]:
                         "200": {
                             "description": "Prometheus text exposition",
                             "content": {"text/plain": {"schema": {"type": "string"}}},
-                        }
+                        },
+                        **_errors(*_EDGE),
                     },
                 }
             },
             "/openapi.json": {
                 "get": {
                     "operationId": "openapi",
-                    "responses": {"200": _ok("this document", {"type": "object"})},
+                    "responses": {
+                        "200": _ok("this document", {"type": "object"}),
+                        **_errors(*_EDGE),
+                    },
                 }
             },
             "/_chaos/faults": {

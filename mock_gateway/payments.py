@@ -6,13 +6,13 @@ released only after a commit (so credit is never shown free before the ledger sa
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from random import getrandbits
 from typing import Any
 
 import orjson
@@ -44,8 +44,30 @@ class Reply:
 
 
 def new_id(prefix: str) -> str:
-    # Time-ordered, so ids sort by creation like the rows they name.
-    return f"{prefix}_{time.time_ns() // 1_000_000:x}{os.urandom(6).hex()}"
+    # Time-ordered, so ids sort by creation like the rows they name. The random part only
+    # has to be unique, not secret: Python's generator, no getrandom() call per payment.
+    return f"{prefix}_{time.time_ns() // 1_000_000:x}{getrandbits(48):012x}"
+
+
+class _Claim:
+    """Holds an idempotency key while its request runs (a plain context manager: this is on
+    every payment's path). A claim the request left detached stays held until its commit."""
+
+    __slots__ = ("_claim", "_service")
+
+    def __init__(self, service: PaymentService, claim: tuple[str, str]) -> None:
+        self._service = service
+        self._claim = claim
+
+    def __enter__(self) -> None:
+        in_flight = self._service._in_flight
+        if self._claim in in_flight:
+            raise GatewayError("IDEMPOTENCY_IN_PROGRESS")
+        in_flight.add(self._claim)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._claim not in self._service._detached:
+            self._service._in_flight.discard(self._claim)
 
 
 class _KeyedLocks:
@@ -145,24 +167,15 @@ class PaymentService:
             raise GatewayError("IDEMPOTENCY_MISMATCH", payment_id=row[3])
         return Reply(row[1], row[2], payment_id=row[3], replayed=True)
 
-    @asynccontextmanager
-    async def _claim(self, route: str, key: str) -> AsyncIterator[None]:
-        claim = (route, key)
-        if claim in self._in_flight:
-            raise GatewayError("IDEMPOTENCY_IN_PROGRESS")
-        self._in_flight.add(claim)
-        try:
-            yield
-        finally:
-            if claim not in self._detached:
-                self._in_flight.discard(claim)
+    def _claim(self, route: str, key: str) -> _Claim:
+        return _Claim(self, (route, key))
 
     # -- pay ---------------------------------------------------------------------------------
 
     async def pay(
         self, key: str, req: PaymentRequest, request_id: str, facts: RequestFacts
     ) -> Reply:
-        async with self._claim("pay", key):
+        with self._claim("pay", key):
             stored = self._stored("pay", key, req.fingerprint)
             if stored is not None:
                 return stored
@@ -261,8 +274,12 @@ class PaymentService:
             channel = self.router.channels[name]
             if not channel.breaker.allow():
                 continue
+            slowdown = self.chaos.channel(facts, name)
+            if channel.instant(slowdown):
+                channel.breaker.record(True)
+                return name, "ok"
             try:
-                await channel.call(self._rng, self.chaos.channel(facts, name), deadline_s)
+                await channel.call(self._rng, slowdown, deadline_s)
             except ChannelFailed:
                 channel.breaker.record(False)
                 continue
@@ -282,28 +299,29 @@ class PaymentService:
         amount: int,
         facts: RequestFacts,
     ) -> None:
-        """Wait for the commit up to the profile's db_timeout_ms, then answer DB_TIMEOUT while
-        the commit carries on: the payment's fate is then unknown to the client."""
-        fut = self._writer.submit(unit)
+        """Wait for the commit up to the profile's db_timeout_ms (the writer's patience), then
+        answer DB_TIMEOUT while the commit carries on: the payment's fate is then unknown to
+        the client."""
 
-        def committed(done: asyncio.Future[None]) -> None:
+        def committed(error: BaseException | None) -> None:
             self._uncommitted.pop(payment_id, None)
             if claim in self._detached:
                 self._detached.discard(claim)
                 self._in_flight.discard(claim)
-            if done.cancelled() or done.exception() is not None:
+            if error is not None:
                 account.used -= amount  # nothing was written: the reservation goes
 
-        fut.add_done_callback(committed)
+        unit.on_done = committed
         try:
-            await asyncio.wait_for(asyncio.shield(fut), self.router.profile.db_timeout_ms / 1000)
-        except TimeoutError:
-            self._detached.add(claim)  # replays stay "in progress" until the commit lands
-            for stall in self.chaos.engine.active("db_stall"):
-                self.chaos.engine.hit(stall, facts)
-            raise GatewayError("DB_TIMEOUT", payment_id=payment_id) from None
+            durable = await self._writer.submit(unit, deadline=True)
         except sqlite3.Error as exc:
             raise GatewayError("DB_TIMEOUT", detail=f"({exc})") from exc
+        if not durable:
+            if payment_id in self._uncommitted:  # not landed in the meantime
+                self._detached.add(claim)  # replays stay "in progress" until the commit lands
+            for stall in self.chaos.engine.active("db_stall"):
+                self.chaos.engine.hit(stall, facts)
+            raise GatewayError("DB_TIMEOUT", payment_id=payment_id)
 
     async def _commit(self, unit: UnitOfWork) -> None:
         try:
@@ -376,7 +394,7 @@ class PaymentService:
             return "SUCCEEDED" if captured else "FAILED"
 
     async def refund(self, payment_id: str, key: str, req: RefundRequest, request_id: str) -> Reply:
-        async with self._claim("refund", key):
+        with self._claim("refund", key):
             stored = self._stored("refund", key, req.fingerprint)
             if stored is not None:
                 return stored

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Literal
 
 CHANNEL_NAMES = ("bank_a", "bank_b", "balance_fallback")
 
@@ -52,6 +52,17 @@ class Breaker:
 
 
 @dataclass(frozen=True, slots=True)
+class Ledger:
+    commit: Literal["group", "each"] = "group"
+    """group: every payment queued while a commit runs shares the next one (one fsync for
+    many); each: one transaction per payment, to measure what group commit saves."""
+    fsync: bool = True
+    """True: SQLite synchronous=FULL, a payment is on disk before it is acknowledged. False
+    (synchronous=OFF): no fsync at all, to measure what durability costs; a crash may lose
+    acknowledged payments."""
+
+
+@dataclass(frozen=True, slots=True)
 class Profile:
     name: str
     channels: tuple[ChannelSpec, ...]
@@ -67,6 +78,7 @@ class Profile:
     """PENDING payments are resolved by the gateway this long after they were made."""
     settle_success_share: float = 0.7
     """Share of PENDING payments the channel turns out to have charged."""
+    ledger: Ledger = Ledger()
 
     def channel(self, name: str) -> ChannelSpec | None:
         return next((c for c in self.channels if c.name == name), None)
@@ -102,6 +114,7 @@ OVERRIDE_FIELDS = (
     "risk",
     "timeouts",
     "settle",
+    "ledger",
 )
 
 
@@ -215,6 +228,18 @@ def apply_overrides(data: Any, base: Profile | None = None) -> Profile:
             settle_delay_s=_number(s.get("delay_s", profile.settle_delay_s), "settle.delay_s"),
             settle_success_share=_number(
                 s.get("success_share", profile.settle_success_share), "settle.success_share", high=1
+            ),
+        )
+    if "ledger" in m:
+        led = _mapping(m["ledger"], "ledger", ("commit", "fsync"))
+        commit = led.get("commit", profile.ledger.commit)
+        if commit not in ("group", "each"):
+            raise _fail("ledger.commit", "group or each", commit)
+        profile = replace(
+            profile,
+            ledger=Ledger(
+                commit=commit,
+                fsync=_bool(led.get("fsync", profile.ledger.fsync), "ledger.fsync"),
             ),
         )
     return profile

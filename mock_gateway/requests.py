@@ -91,12 +91,13 @@ def _amount(value: Any, field: str, problems: _Problems, *, required: bool = Tru
         if required:
             problems.add(field, f"required: an integer number of fen, 1..{MAX_AMOUNT}")
         return 0
-    if isinstance(value, float) and value.is_integer():
+    if isinstance(value, float) and value.is_integer() and not 1 <= value <= MAX_AMOUNT:
         # orjson reads integers beyond 64 bits as floats: say what is wrong with them.
         problems.add(field, f"must be between 1 and {MAX_AMOUNT} fen, got {value:.0f}")
         return 0
     if isinstance(value, bool) or not isinstance(value, int):
-        kind = "a fractional number" if isinstance(value, float) else type(value).__name__
+        # 100.0 is refused too: money in fen is never written with a decimal point.
+        kind = f"the number {value!r}" if isinstance(value, float) else type(value).__name__
         problems.add(field, f"expected an integer number of fen, got {kind}")
         return 0
     if not 1 <= value <= MAX_AMOUNT:

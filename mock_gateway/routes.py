@@ -47,7 +47,7 @@ async def create_payment(request: web.Request) -> web.Response:
     facts = request[FACTS]
     reply = await request.app[payments_key].pay(key, req, request[REQUEST_ID], facts)
     if not reply.replayed:
-        request.app[metrics_key].payments.labels(reply.code or "OK").inc()
+        request.app[metrics_key].http.outcome(reply.code or "OK")
         request.app[chaos_key].loses_response(facts)  # committed: now the answer may vanish
     return _reply(reply)
 

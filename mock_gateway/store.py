@@ -62,6 +62,9 @@ CREATE TABLE IF NOT EXISTS ledger (
     kind TEXT NOT NULL,
     created_at TEXT NOT NULL
 );
+-- The settler's question, "which payments are still PENDING?", without scanning every payment:
+-- only PENDING rows are in this index, so inserting a settled payment does not touch it.
+CREATE INDEX IF NOT EXISTS payments_pending ON payments (created_at) WHERE status = 'PENDING';
 CREATE TRIGGER IF NOT EXISTS ledger_no_update BEFORE UPDATE ON ledger
 BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS ledger_no_delete BEFORE DELETE ON ledger
@@ -109,6 +112,13 @@ def is_seeded(conn: sqlite3.Connection) -> bool:
 
 def create_schema(conn: sqlite3.Connection) -> None:
     conn.executescript(SCHEMA)
+
+
+def ensure_indexes(conn: sqlite3.Connection) -> None:
+    conn.execute(
+        "CREATE INDEX IF NOT EXISTS payments_pending ON payments (created_at) "
+        "WHERE status = 'PENDING'"
+    )
 
 
 def load_accounts(conn: sqlite3.Connection) -> dict[str, Account]:

@@ -103,6 +103,8 @@ class FaultEngine:
         self.on_activate: list[Hook] = []
         self.on_deactivate: list[Hook] = []
         self.injected: dict[str, int] = {}
+        # Faults active now, of any kind: 0 lets every request skip the fault stages.
+        self.active_total = 0
         self._attempts: dict[tuple[str, str, str], int] = {}  # per active fault, dropped after
 
     # -- timeline ----------------------------------------------------------------------------
@@ -138,6 +140,7 @@ class FaultEngine:
         fault.state = ACTIVE
         fault.started_at, fault.started_unix = utc_now_iso(), time.time()
         self._active.setdefault(fault.spec.kind, []).append(fault)
+        self.active_total += 1
         self.windows.append(fault)
         for hook in self.on_activate:
             hook(fault)
@@ -151,6 +154,7 @@ class FaultEngine:
         active = self._active.get(fault.spec.kind, [])
         if fault in active:
             active.remove(fault)
+            self.active_total -= 1
         self._attempts = {k: n for k, n in self._attempts.items() if k[0] != fault.id}
         for hook in self.on_deactivate:
             hook(fault)
