@@ -14,7 +14,8 @@ BATCH = 5_000
 def payment_lines(db_path: Path, key_prefix: str) -> Iterator[bytes]:
     """JSON lines of every payment whose idempotency key starts with `key_prefix`, read on a
     connection of its own (one snapshot), in batches."""
-    conn = sqlite3.connect(db_path, isolation_level=None)
+    # Each batch is read on whichever worker thread is free; one reader at a time.
+    conn = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
     try:
         conn.execute("BEGIN")
         # A range on the UNIQUE key index: prefix <= key < prefix + U+10FFFF.

@@ -125,8 +125,11 @@ async def export_payments(request: web.Request) -> web.StreamResponse:
     )
     await resp.prepare(request)
     lines = payment_lines(Path(request.app[db_path_key]), prefix)
-    while chunk := await asyncio.to_thread(next, lines, b""):
-        await resp.write(chunk)
+    try:
+        while chunk := await asyncio.to_thread(next, lines, b""):
+            await resp.write(chunk)
+    finally:
+        await asyncio.to_thread(lines.close)  # a client gone mid-stream leaves no connection
     await resp.write_eof()
     return resp
 
