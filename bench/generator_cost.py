@@ -68,27 +68,38 @@ def bare(url: str, work: Path, duration_s: int) -> Measured:
     return aggregated_rps(Path(f"{prefix}_stats.csv")), busy_pct(samples, duration_s)
 
 
-def ours(url: str, work: Path, duration_s: int) -> Measured:
-    path = work / "generator.yaml"
+def busy_shoppers(work: Path, name: str, users: int, duration_s: int) -> Path:
+    """A users-model scenario of shoppers without think time: as fast as Locust can send."""
+    path = work / f"{name}.yaml"
     path.write_text(
         yaml.safe_dump(
             {
-                "name": "bench-generator",
+                "name": name,
                 "description": "Shoppers without think time, to measure the load generator.",
                 "duration_s": duration_s,
                 "load": {
                     "model": "users",
-                    "spawn_rate": USERS,
+                    "spawn_rate": users,
                     "think_time_s": [0, 0],
-                    "stages": [{"until_s": duration_s, "users": USERS}],
+                    "stages": [{"until_s": duration_s, "users": users}],
                 },
                 "client": {"timeout_s": 5, "retry": "none"},
             }
         )
     )
-    out = work / f"ours-{time.time_ns()}"
+    return path
+
+
+def paystorm_run(path: Path, out: Path, url: str, *extra: str) -> tuple[list[str], dict[str, str]]:
+    """`paystorm run` against a target whose admin token does not matter (a stub)."""
     argv = [python(), "-m", "paystorm", "run", str(path), "--out", str(out), "--target", url]
-    env = {**os.environ, "PAYSTORM_ADMIN_TOKEN": "bench-generator"}
+    return [*argv, *extra], {**os.environ, "PAYSTORM_ADMIN_TOKEN": "bench"}
+
+
+def ours(url: str, work: Path, duration_s: int) -> Measured:
+    path = busy_shoppers(work, "bench-generator", USERS, duration_s)
+    out = work / f"ours-{time.time_ns()}"
+    argv, env = paystorm_run(path, out, url)
     _, samples = run_sampling_locust([*pinned(LOCUST_CORE), *argv], env, duration_s + 120)
     (run_dir,) = out.iterdir()
     return aggregated_rps(run_dir / "locust_stats.csv"), busy_pct(samples, duration_s)

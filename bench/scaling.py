@@ -9,17 +9,14 @@ cores, the stub and the workers share them, which is the honest limit of this ma
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import yaml
-
 from bench.arrival_rate import cpu_seconds, locust_child
 from bench.common import median, python, server
-from bench.generator_cost import aggregated_rps
+from bench.generator_cost import aggregated_rps, busy_shoppers, paystorm_run
 from bench.report import Row, Section, table
 
 USERS = 100
@@ -39,27 +36,9 @@ def _children(pid: int) -> list[int]:
 
 def run(url: str, work: Path, processes: int, duration_s: int) -> tuple[float, list[float]]:
     """Requests/s, and each Locust process's CPU (percent of one core) over the middle."""
-    path = work / "scaling.yaml"
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "name": "bench-scaling",
-                "description": "Shoppers without think time, to measure Locust's scaling.",
-                "duration_s": duration_s,
-                "load": {
-                    "model": "users",
-                    "spawn_rate": USERS,
-                    "think_time_s": [0, 0],
-                    "stages": [{"until_s": duration_s, "users": USERS}],
-                },
-                "client": {"timeout_s": 5, "retry": "none"},
-            }
-        )
-    )
+    path = busy_shoppers(work, "bench-scaling", USERS, duration_s)
     out = work / f"p{processes}-{time.time_ns()}"
-    argv = [python(), "-m", "paystorm", "run", str(path), "--out", str(out), "--target", url]
-    argv += ["--processes", str(processes)]
-    env = {**os.environ, "PAYSTORM_ADMIN_TOKEN": "bench-scaling"}
+    argv, env = paystorm_run(path, out, url, "--processes", str(processes))
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, env=env)
     first: dict[int, tuple[float, float]] = {}
     last: dict[int, tuple[float, float]] = {}
