@@ -193,7 +193,11 @@ def run(minutes: float, sample_s: float) -> tuple[list[Sample], dict[str, Any]]:
 def section(minutes: float, sample_s: float) -> Section:
     started = time.monotonic()
     samples, audit = run(minutes, sample_s)
-    whole = [x for x in samples if x.seconds >= 0.9 * sample_s and x.minute > WARM_UP_MIN + 1e-6]
+    whole = [
+        x
+        for x in samples
+        if x.seconds >= 0.9 * sample_s and x.minute > WARM_UP_MIN + sample_s / 120
+    ]
     # Medians of the first and the last third of the windows after warm-up: one window with a
     # pause in it (the host is shared) is neither the baseline nor the end.
     k = max(1, len(whole) // 3)

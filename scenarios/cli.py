@@ -125,7 +125,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     failed = [o["name"] for o in summary.get("slo", []) if not o.get("passed")]
     print("SLO met" if report.slo_passed else f"SLO failed: {', '.join(failed)}")
+    guarded = outcome.stop_reason == "guard"
+    if guarded:
+        # The scenario's own safety stop: whatever its objectives say, the run failed.
+        print(f"stopped by the guard: {summary.get('stop_detail') or 'success collapsed'}")
     print(f"report: {report.html_path}")
     if outcome.exit_code:
         return outcome.exit_code
-    return 0 if report.slo_passed else EXIT_SLO_FAILED
+    return 0 if report.slo_passed and not guarded else EXIT_SLO_FAILED
