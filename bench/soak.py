@@ -29,6 +29,9 @@ import aiohttp
 
 from bench.common import python, serve
 from bench.report import RESULTS, Row, Section, table, write
+from mock_gateway.writer import CACHE_KIB
+
+CACHE_MIB = CACHE_KIB / 1024  # the writer's SQLite page cache, full once the file is bigger
 
 TOKEN = "bench-soak"
 RATE = 100.0  # payments/s
@@ -207,7 +210,17 @@ def section(minutes: float, sample_s: float) -> Section:
     other = Counter[int]()
     for x in samples:
         other.update({c: n for c, n in x.statuses.items() if c not in EXPECTED})
-    rss_ratio = last.rss_mib / warm.rss_mib
+    # SQLite's page cache of the writer grows with the ledger file up to its cap, by design:
+    # memory is judged from the windows after the file outgrew the cap (when there are such).
+    cached = [x for x in whole if x.db_mib >= CACHE_MIB]
+    k_cached = max(1, len(cached) // 3)
+    memory_base = _median_window(cached[:k_cached]) if len(cached) >= 3 else warm
+    memory_from = (
+        f"once the ledger outgrew the {CACHE_MIB:.0f} MiB page cache"
+        if len(cached) >= 3
+        else "after warm-up (the page cache was still filling)"
+    )
+    rss_ratio = last.rss_mib / memory_base.rss_mib
     p99_ratio = last.p99_ms / warm.p99_ms
     window = f"{sample_s / 60:g} min" if sample_s >= 60 else f"{sample_s:g} s"
     sec = Section(
@@ -229,7 +242,7 @@ def section(minutes: float, sample_s: float) -> Section:
         Row(
             figure="gateway resident memory",
             measured=f"{last.rss_mib:.1f} MiB (max {max(x.rss_mib for x in samples):.1f})",
-            baseline=f"after warm-up: {warm.rss_mib:.1f} MiB",
+            baseline=f"{memory_from}: {memory_base.rss_mib:.1f} MiB",
             ratio=rss_ratio,
             target=f"flat: ratio ≤ {1 + RSS_GROWTH_MAX:.2f}",
             passed=rss_ratio <= 1 + RSS_GROWTH_MAX,
