@@ -21,12 +21,12 @@ from bench.gateway_cost import drive, gateway_server
 # First match wins: (what to look for in a stack, the stage it means).
 STAGES = (
     ("gc_collect", "cyclic garbage collector"),
-    ("PaymentService._stored", "idempotency lookup (SELECT on the reader)"),
+    ("PaymentService._stored", "idempotency lookup (key filter; SELECT only on a maybe)"),
     ("SimpleQueue_put", "waking the writer thread"),
     ("Writer._flush", "the batch's INSERTs and UPDATEs (on the loop)"),
     ("Writer._finished", "acknowledging a batch (futures)"),
     ("parse_payment", "parsing and validating the payment"),
-    ("_peek_payment", "reading the body for fault targeting"),
+    ("_peek_payment", "reading the body for fault targeting (only with a fault active)"),
     ("_through_channels", "channel routing"),
     ("PaymentService.pay", "payment decision, rows and answer"),
     ("create_payment", "handler (rest)"),

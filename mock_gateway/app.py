@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import logging
 import shutil
@@ -122,10 +123,10 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
                 user_id=request.match_info.get("user_id"),
             )
             request[FACTS] = facts
-            if route == "pay":
-                await _peek_payment(request, facts)
             chaos = app[chaos_key]
             if chaos.engine.active_total:
+                if route == "pay":
+                    await _peek_payment(request, facts)
                 await chaos.edge(facts)
             async with app[admission_key].slot():
                 resp = await handler(request)
@@ -151,6 +152,11 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
     if facts is not None and (
         facts.fault_ids or facts.drop_connection or app[chaos_key].engine.active_total
     ):
+        if route == "pay" and facts.user_id is None and facts.merchant_id is None:
+            # Not peeked at the edge (no fault was active then), nor known from the payment.
+            # A body that could not be read has already been answered for.
+            with contextlib.suppress(web.HTTPException, OSError):
+                await _peek_payment(request, facts)
         resp = await _shape(request, facts, resp)
     http.answered(canonical, resp.status, time.perf_counter() - started)
     return resp

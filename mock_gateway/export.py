@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Generator
 from pathlib import Path
 
 import orjson
@@ -11,7 +11,7 @@ import orjson
 BATCH = 5_000
 
 
-def payment_lines(db_path: Path, key_prefix: str) -> Iterator[bytes]:
+def payment_lines(db_path: Path, key_prefix: str) -> Generator[bytes, None, None]:
     """JSON lines of every payment whose idempotency key starts with `key_prefix`, read on a
     connection of its own (one snapshot), in batches."""
     # Each batch is read on whichever worker thread is free; one reader at a time.

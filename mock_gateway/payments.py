@@ -23,8 +23,9 @@ from mock_gateway.clock import utc_now_iso
 from mock_gateway.errors import GatewayError, error_body, invalid, not_found
 from mock_gateway.faults import RequestFacts
 from mock_gateway.faults.engine import draw
+from mock_gateway.keyfilter import PRELOAD_MAX, KeyFilter
 from mock_gateway.requests import PaymentRequest, RefundRequest
-from mock_gateway.store import Account, Merchant
+from mock_gateway.store import Account, Merchant, idempotency_keys
 from mock_gateway.views import PAYMENT_COLUMNS, payment_view
 from mock_gateway.writer import UnitOfWork, Writer
 
@@ -116,6 +117,8 @@ class PaymentService:
         # Payments decided but not yet committed: queries see them PENDING.
         self._uncommitted: dict[str, tuple[Any, ...]] = {}
         self._payment_locks = _KeyedLocks()
+        self._keys = KeyFilter()
+        self._keys.preload(idempotency_keys(reader, PRELOAD_MAX))
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -156,6 +159,10 @@ class PaymentService:
         return merchant
 
     def _stored(self, route: str, key: str, fingerprint: bytes) -> Reply | None:
+        # Every idempotency row is written after this lookup, under the key's claim: a key
+        # added to the filter here covers every row that may exist for it.
+        if not self._keys.check_and_add(route, key) and self._keys.complete:
+            return None
         row = self._reader.execute(
             "SELECT fingerprint, http_status, body, payment_id FROM idempotency "
             "WHERE route = ? AND key = ?",

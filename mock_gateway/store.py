@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -124,6 +125,17 @@ def ensure_indexes(conn: sqlite3.Connection) -> None:
 def load_accounts(conn: sqlite3.Connection) -> dict[str, Account]:
     rows = conn.execute("SELECT user_id, credit_limit, used, txn_limit, status FROM accounts")
     return {r[0]: Account(r[0], r[1], r[2], r[3], r[4]) for r in rows}
+
+
+def idempotency_keys(conn: sqlite3.Connection, at_most: int) -> Iterator[tuple[str, str]] | None:
+    """Every (route, key) of the idempotency table, or None when it holds more than `at_most`."""
+    # Counting stops at at_most + 1 rows: a big ledger is not scanned to say it is big.
+    (n,) = conn.execute(
+        "SELECT count(*) FROM (SELECT 1 FROM idempotency LIMIT ?)", (at_most + 1,)
+    ).fetchone()
+    if n > at_most:
+        return None
+    return conn.execute("SELECT route, key FROM idempotency")  # a cursor: rows one by one
 
 
 def load_merchants(conn: sqlite3.Connection) -> dict[str, Merchant]:

@@ -7,6 +7,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import pytest
 from pytest_aiohttp import AiohttpClient
 
 from mock_gateway import store
@@ -120,3 +121,30 @@ async def test_restart_on_an_existing_file_keeps_it(
     conn.close()
     assert _population(db_path) == population
     assert (await api.audit())["ok"] is True
+
+
+@pytest.mark.parametrize("preload_max", [0, 1_000])
+async def test_replay_after_restart_whether_or_not_its_keys_were_preloaded(
+    aiohttp_client: AiohttpClient, db_path: Path, monkeypatch: pytest.MonkeyPatch, preload_max: int
+) -> None:
+    # The key filter skips the idempotency SELECT only for keys it knows are new: a ledger with
+    # more keys than it reads at start (0 here) must still answer replays from the table.
+    monkeypatch.setattr("mock_gateway.payments.PRELOAD_MAX", preload_max)
+    config = GatewayConfig(db=str(db_path), seed=1, accounts=200, merchants=20, admin_token=TOKEN)
+    client = await aiohttp_client(create_app(config))
+    api = await Api.connect(client.session, str(client.make_url("/")))
+    user, shop = await api.payer(2_000), await api.shop()
+    paid = await api.pay("k-before", payment_body(user, shop, 1_000))
+    assert paid.status == 200
+    await client.close()
+
+    client = await aiohttp_client(create_app(config))
+    api = await Api.connect(client.session, str(client.make_url("/")))
+    replay = await api.pay("k-before", payment_body(user, shop, 1_000))
+    assert (replay.status, replay.body, replay.replayed) == (200, paid.body, True)
+    mismatch = await api.pay("k-before", payment_body(user, shop, 999))
+    assert mismatch.status == 422
+    fresh = await api.pay("k-after", payment_body(user, shop, 1_000))
+    assert fresh.status == 200 and not fresh.replayed
+    again = await api.pay("k-after", payment_body(user, shop, 1_000))
+    assert (again.status, again.body, again.replayed) == (200, fresh.body, True)
