@@ -61,7 +61,8 @@ class Sample:
     p50_ms: float
     p99_ms: float
     rss_mib: float
-    fds: int
+    fds: int  # files, pipes and the like: what a leak would pile up
+    sockets: int  # the load's keep-alive connections: as many as its concurrency needed
     db_mib: float
     statuses: dict[int, int]
     errors: int
@@ -74,8 +75,19 @@ def _rss_mib(pid: int) -> float:
     raise RuntimeError(f"no VmRSS for {pid}")
 
 
-def _fds(pid: int) -> int:
-    return len(os.listdir(f"/proc/{pid}/fd"))
+def _fds(pid: int) -> tuple[int, int]:
+    """(descriptors other than sockets, sockets) the process holds open."""
+    files = sockets = 0
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue  # closed while we looked
+        if target.startswith("socket:"):
+            sockets += 1
+        else:
+            files += 1
+    return files, sockets
 
 
 def _db_mib(db: Path) -> float:
@@ -158,6 +170,7 @@ async def _soak(
 
 
 def _sample(window: Window, since: float, now: float, start: float, pid: int, db: Path) -> Sample:
+    fds, sockets = _fds(pid)
     return Sample(
         minute=(now - start) / 60,
         seconds=now - since,
@@ -165,7 +178,8 @@ def _sample(window: Window, since: float, now: float, start: float, pid: int, db
         p50_ms=_p(window.latencies_ms, 0.50),
         p99_ms=_p(window.latencies_ms, 0.99),
         rss_mib=_rss_mib(pid),
-        fds=_fds(pid),
+        fds=fds,
+        sockets=sockets,
         db_mib=_db_mib(db),
         statuses=dict(window.statuses),
         errors=window.errors,
@@ -248,8 +262,9 @@ def section(minutes: float, sample_s: float) -> Section:
             passed=rss_ratio <= 1 + RSS_GROWTH_MAX,
         ),
         Row(
-            figure="gateway open file descriptors",
-            measured=f"{last.fds} (max {max(x.fds for x in samples)})",
+            figure="gateway open file descriptors (sockets aside)",
+            measured=f"{last.fds} (max {max(x.fds for x in samples)}); sockets {last.sockets} "
+            f"(max {max(x.sockets for x in samples)}, the load's connections)",
             baseline=f"after warm-up: {warm.fds}",
             ratio=last.fds / warm.fds,
             target="no growth (± 2)",
@@ -287,7 +302,7 @@ def section(minutes: float, sample_s: float) -> Section:
             f"{x.p50_ms:.0f} ms",
             f"{x.p99_ms:.0f} ms",
             f"{x.rss_mib:.1f} MiB",
-            str(x.fds),
+            f"{x.fds} + {x.sockets} sockets",
             f"{x.db_mib:.1f} MiB",
             ", ".join(f"{c}: {n}" for c, n in sorted(x.statuses.items()) if c not in (200,)),
         ]
@@ -319,6 +334,7 @@ def _median_window(windows: list[Sample]) -> Sample:
         p99_ms=statistics.median(x.p99_ms for x in windows),
         rss_mib=statistics.median(x.rss_mib for x in windows),
         fds=max(x.fds for x in windows),
+        sockets=max(x.sockets for x in windows),
         db_mib=windows[-1].db_mib,
         statuses={},
         errors=0,
