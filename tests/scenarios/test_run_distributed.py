@@ -146,3 +146,23 @@ def test_workers_that_join_late_or_leave_change_the_split_not_the_offered_load(
     lines = [json.loads(x) for x in (run_dir / "payments.jsonl").read_text().splitlines()]
     assert len({p["key"] for p in lines}) == len(lines)
     assert len({p["key"][:-32] for p in lines}) == 2  # both workers served
+
+
+def test_workers_and_masters_off_this_machine_need_allow_remote(tmp_path: Path) -> None:
+    paystorm = [sys.executable, "-m", "paystorm"]
+    for argv in (
+        [*paystorm, "worker", "--master-host", "10.1.2.3", "--master-port", "5557"],
+        [*paystorm, "run", "steady", "--workers", "1", "--master-bind", "10.1.2.3"],
+        [*paystorm, "run", "steady", "--processes", "2", "--workers", "1"],
+    ):
+        done = subprocess.run(
+            [*argv, "--out", str(tmp_path)] if "run" in argv else argv,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        lines = (done.stdout + done.stderr).strip().splitlines()
+        assert done.returncode == 2, lines
+        assert len(lines) == 1 and "Traceback" not in lines[0], lines
+    assert not list(tmp_path.iterdir())  # refused before any run folder was made
