@@ -23,11 +23,11 @@ from locustfiles.outcomes import (
     Payment,
     outcome_of,
 )
+from locustfiles.policy import replay_wait_s, retry_delay_s, should_retry
+from locustfiles.policy import retryable as retryable_code
 from locustfiles.schedule import Ticket
 from mock_gateway.errors import CATALOGUE
 
-BACKOFF_BASE_S = 0.1
-BACKOFF_CAP_S = 5.0
 JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
 
 
@@ -50,12 +50,7 @@ class Exchange:
 
     @property
     def retryable(self) -> bool:
-        if self.code is None:
-            return False
-        spec = CATALOGUE.get(self.code)
-        return (
-            spec.retryable if spec is not None else self.code in (CLIENT_TIMEOUT, CONNECTION_ERROR)
-        )
+        return retryable_code(self.code)
 
 
 def _timed_out(error: BaseException | None, elapsed_ms: float, timeout_s: float) -> bool:
@@ -243,11 +238,12 @@ class PaystormUser(FastHttpUser):
         retries = 0
         while True:
             ex = self._send(payment, body, path)
-            if not ex.retryable or policy.retry == "none" or retries >= policy.max_retries:
+            if not should_retry(policy, ex.code, retries):
                 return ex
             retries += 1
-            if policy.retry == "backoff":
-                gevent.sleep(self._backoff_s(retries, ex.retry_after_s))
+            delay_s = retry_delay_s(policy, self.rng, retries, ex.retry_after_s)
+            if delay_s > 0:
+                gevent.sleep(delay_s)
 
     def _send(self, payment: Payment, body: bytes, path: str, replay: bool = False) -> Exchange:
         self.ctx.recorder.attempted(payment)
@@ -296,10 +292,7 @@ class PaystormUser(FastHttpUser):
         while ex.code in UNCERTAIN and time.monotonic() < deadline:
             tries += 1
             gevent.sleep(
-                min(
-                    self._backoff_s(tries, ex.retry_after_s),
-                    max(0.0, deadline - time.monotonic()),
-                )
+                replay_wait_s(self.rng, tries, ex.retry_after_s, deadline - time.monotonic())
             )
             if query and payment.payment_id is not None:
                 ex = self._query(payment)
@@ -322,11 +315,6 @@ class PaystormUser(FastHttpUser):
         if ex.code is not None:
             payment.codes.append(ex.code)
         return ex
-
-    def _backoff_s(self, retry: int, retry_after_s: float | None) -> float:
-        # Exponential with full jitter (AWS architecture blog), never sooner than Retry-After.
-        delay = self.rng.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**retry))
-        return max(delay, retry_after_s or 0.0)
 
     def finish(self, payment: Payment, code: str | None) -> None:
         payment.code = code
