@@ -3,11 +3,12 @@ mobile links — each recorded as what it is, and cross-checked against the ledg
 
 from __future__ import annotations
 
+import json
 import statistics
 from pathlib import Path
 from typing import Any
 
-from tests.scenarios.runs import run_all
+from tests.scenarios.runs import Finished, run_all
 
 
 def _scenario(name: str, mix: dict[str, int], client: dict[str, Any]) -> dict[str, Any]:
@@ -18,6 +19,36 @@ def _scenario(name: str, mix: dict[str, int], client: dict[str, Any]) -> dict[st
         "mix": mix,
         "client": client,
     }
+
+
+def _cross_check(run: Finished) -> dict[str, set[str]]:
+    """The ledger cross-check done again from the run folder's own files: a ghost charge is a
+    payment the ledger holds as captured (all or part of it still taken) while the client was
+    not told it succeeded; a lost success the reverse. Refund lines are not payments."""
+    lines = (run.run_dir / "ledger.jsonl").read_text().splitlines()
+    status = {row["key"]: row["status"] for row in map(json.loads, lines)}
+    payments = [p for p in run.payments if p["type"] != "refund"]
+    charged = {"SUCCEEDED", "PARTIALLY_REFUNDED"}
+    told = {p["key"] for p in payments if p["outcome"] == "succeeded"}
+    return {
+        "ghost_charges": {
+            p["key"] for p in payments if p["key"] not in told and status.get(p["key"]) in charged
+        },
+        "lost_successes": {k for k in told if status.get(k) in (None, "FAILED")},
+        "matched": {p["key"] for p in payments if p["key"] in status},
+    }
+
+
+def _assert_cross_check(run: Finished) -> dict[str, set[str]]:
+    found = _cross_check(run)
+    rec = run.reconcile
+    for name, keys in found.items():
+        assert rec[name] == len(keys), (name, rec[name], len(keys))
+    # Each example the cross-check names is one of them, with what the client saw.
+    for example in rec["examples"]:
+        if example["kind"] in ("ghost_charge", "lost_success"):
+            assert example["key"] in found[example["kind"] + "s"], example
+    return found
 
 
 def test_a_mix_of_people_is_served_as_weighed_and_every_refund_is_accounted_for(
@@ -63,6 +94,7 @@ def test_a_mix_of_people_is_served_as_weighed_and_every_refund_is_accounted_for(
     # The success rate and the ledger cross-check are over payments, not refunds.
     assert rec["payments"] == counts["shopper"] + counts["pos"] == careful.summary["payments"]
     assert rec["ghost_charges"] == 0 and rec["lost_successes"] == 0
+    assert _assert_cross_check(careful)["matched"]
 
     # Every person shops from a city of the seed's; a refunder from the buyer's.
     assert all(p["city"] for p in lines)
@@ -84,7 +116,11 @@ def test_a_mix_of_people_is_served_as_weighed_and_every_refund_is_accounted_for(
     causes = naive.summary["had_credit_failures_by_cause"]
     assert causes.get("CONNECTION_ERROR", 0) > 0, causes
     assert all(p["network"] == "weak" for p in naive.payments)
-    assert naive.reconcile["ghost_charges"] > 0
+    ghosts = _assert_cross_check(naive)["ghost_charges"]
+    assert ghosts, naive.reconcile
+    # Each of them is a payment whose answer the person never heard.
+    by_key = {p["key"]: p for p in naive.payments}
+    assert {by_key[k]["code"] for k in ghosts} <= {"CONNECTION_ERROR", "CLIENT_TIMEOUT"}
     assert all(
         e["client_code"] in ("CONNECTION_ERROR", "CLIENT_TIMEOUT")
         for e in naive.reconcile["examples"]
