@@ -9,6 +9,7 @@ from typing import NoReturn
 EXIT_OK = 0
 EXIT_SLO_FAILED = 1
 EXIT_USAGE = 2
+EXIT_SELF_CHECK = 3  # the run's own files do not add up: its numbers cannot be trusted
 
 
 class UsageError(Exception):

@@ -15,6 +15,7 @@ from reports.model import Run
 from reports.pages import render_html, render_junit, render_markdown
 from reports.publish import publish
 from reports.run import load_run
+from reports.selfcheck import Violation, check
 from reports.summary import summarize
 
 CHARTS: Mapping[str, Callable[[Run], Figure]] = {
@@ -36,6 +37,8 @@ class Report:
     slo_passed: bool
     html_path: Path
     files: tuple[Path, ...]
+    violations: tuple[Violation, ...] = ()
+    """What the run's self-check found: its numbers do not add up, whatever the SLO says."""
 
 
 def render_files(run: Run) -> tuple[dict[str, Any], dict[str, bytes]]:
@@ -44,6 +47,11 @@ def render_files(run: Run) -> tuple[dict[str, Any], dict[str, bytes]]:
     Nothing is written here, so a failure while drawing or rendering leaves the folder as it was.
     """
     summary = summarize(run)
+    violations = check(run)
+    summary["self_check"] = {
+        "ok": not violations,
+        "violations": [{"invariant": v.invariant, "detail": v.detail} for v in violations],
+    }
     pngs = {name: charts.png(draw(run)) for name, draw in CHARTS.items()}
     files = {f"charts/{name}.png": data for name, data in pngs.items()}
     files["summary.json"] = orjson.dumps(summary, option=orjson.OPT_INDENT_2) + b"\n"
@@ -63,9 +71,11 @@ def build_report(run_dir: Path) -> Report:
     run = load_run(run_dir)
     summary, files = render_files(run)
     written = publish(run_dir, files, REPORT_HTML)
+    violations = tuple(Violation(**v) for v in summary["self_check"]["violations"])
     return Report(
         summary=summary,
         slo_passed=bool(summary["slo_passed"]),
         html_path=run_dir / REPORT_HTML,
         files=written,
+        violations=violations,
     )

@@ -7,6 +7,11 @@ success rate comes from its summed counts (1 - Σhad_credit_failed / Σhad_credi
 from the payments started in its seconds (from `payments.jsonl`, else approximated from the
 per-second percentiles, see `reports.latency`).
 
+A bin's success rate counts the arrivals the load generator dropped as people not served
+(`Second.people_with_credit`), and a bin holding a second that dropped more than 0.5 % of its
+arrivals is broken whatever its success rate: past that point the generator, not the
+gateway, decided who was served.
+
 Walking the bins from low load upward, the first bin whose success rate is clearly below
 the `success_rate` objective (even the upper end of its 95 % Wilson interval is below it, so
 one unlucky failure in a thin bin of a ramp does not count as a knee), or whose p99 is above
@@ -20,6 +25,7 @@ traffic.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,6 +38,7 @@ _TARGET_BINS = 20
 # Tolerance for comparing a measured value with its target: float noise, not leniency.
 _EPS = 1e-9
 _Z95 = 1.959964  # two-sided 95 %
+DROPPED_SECOND_SHARE = 0.005  # a second that dropped more of its arrivals breaks its bin
 
 
 def holds(measured: float, target: float, comparison: str) -> bool:
@@ -53,6 +60,8 @@ class LoadBin:
     success_rate: float | None
     p99_ms: float | None
     held: bool | None  # None: nothing to judge
+    dropped: int = 0
+    dropping_seconds: int = 0  # seconds that dropped more than DROPPED_SECOND_SHARE
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +87,8 @@ class Knee:
                     "success_rate": b.success_rate,
                     "p99_ms": b.p99_ms,
                     "held": b.held,
+                    "dropped": b.dropped,
+                    "dropping_seconds": b.dropping_seconds,
                 }
                 for b in self.bins
             ],
@@ -124,12 +135,23 @@ def _bin_p99(run: Run, bins: list[list[Second]]) -> list[float | None]:
     return result
 
 
+def credit_share(seconds: Iterable[Second]) -> float:
+    """The share of served arrivals whose person had credit (1 when none was served): what
+    a second that dropped every arrival is taken to have lost."""
+    served = had_credit = 0
+    for s in seconds:
+        served += s.served
+        had_credit += s.had_credit
+    return had_credit / served if served else 1.0
+
+
 def load_bins(
     run: Run, success_target: float | None = None, p99_target: float | None = None
 ) -> tuple[float | None, tuple[LoadBin, ...]]:
     """The bin width and the load bins of the seconds with traffic, judged against the targets.
 
-    A bin's `held` is None when no target is given or it holds nothing to judge.
+    A bin's `held` is None when no target is given or it holds nothing to judge; a bin with a
+    second that dropped more than DROPPED_SECOND_SHARE of its arrivals never holds.
     """
     points = [s for s in run.seconds if s.offered > 0]
     if not points:
@@ -143,18 +165,23 @@ def load_bins(
     indexes = sorted(grouped)
     members = [grouped[i] for i in indexes]
     p99s = _bin_p99(run, members)
+    share = credit_share(run.seconds)
 
     bins = []
     for index, group, p99 in zip(indexes, members, p99s, strict=True):
         had_credit = sum(s.had_credit for s in group)
         failed = sum(s.had_credit_failed for s in group)
-        rate = 1.0 - failed / had_credit if had_credit else None
+        people = sum(s.people_with_credit(share) for s in group)
+        rate = (had_credit - failed) / people if people else None
+        dropping = sum(s.dropped > DROPPED_SECOND_SHARE * s.offered for s in group)
         verdicts = []
         if success_target is not None and rate is not None:
-            upper = wilson_upper(had_credit - failed, had_credit)
+            upper = wilson_upper(had_credit - failed, max(had_credit, round(people)))
             verdicts.append(holds(upper, success_target, ">="))
         if p99_target is not None and p99 is not None:
             verdicts.append(holds(p99, p99_target, "<="))
+        if dropping and (success_target is not None or p99_target is not None):
+            verdicts.append(False)
         bins.append(
             LoadBin(
                 low=origin + index * width,
@@ -167,6 +194,8 @@ def load_bins(
                 success_rate=rate,
                 p99_ms=p99,
                 held=all(verdicts) if verdicts else None,
+                dropped=sum(s.dropped for s in group),
+                dropping_seconds=dropping,
             )
         )
     return width, tuple(bins)

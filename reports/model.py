@@ -34,6 +34,16 @@ class RunInfo:
     stop_reason: str | None
     stop_detail: str | None
     locust_exit_code: int | None
+    pool: PoolInfo | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PoolInfo:
+    """`run.json`'s `pool`: the open model's users, and how many the scenario could need."""
+
+    users: int
+    needed: int
+    explicit: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,13 +80,39 @@ class Second:
     p95_ms: float | None
     p99_ms: float | None
     codes: Mapping[str, int] = field(default_factory=dict)
+    refunds: int = 0
+
+    @property
+    def served(self) -> int:
+        """Arrivals a user took: payments and refunds (the rest of `offered` was dropped)."""
+        return self.payments + self.refunds
+
+    def dropped_with_credit(self, fallback_share: float = 1.0) -> float:
+        """Dropped arrivals counted as people who had credit, in the share of this second's
+        served arrivals that had credit (`fallback_share` when every arrival was dropped):
+        they came to pay, and nothing about them differs from the ones served."""
+        if not self.dropped:
+            return 0.0
+        share = self.had_credit / self.served if self.served else fallback_share
+        return self.dropped * share
+
+    def people_with_credit(self, fallback_share: float = 1.0) -> float:
+        """Had-credit payments, and the dropped arrivals that would have been."""
+        return self.had_credit + self.dropped_with_credit(fallback_share)
 
     @property
     def success_rate(self) -> float | None:
-        """Share of had-credit payments that succeeded; None when none had credit."""
-        if self.had_credit == 0:
+        """Share of the people with credit who paid, dropped arrivals counted as not served;
+        None when none had credit."""
+        people = self.people_with_credit()
+        if people == 0:
             return None
-        return 1.0 - self.had_credit_failed / self.had_credit
+        return (self.had_credit - self.had_credit_failed) / people
+
+    @property
+    def dropped_rate(self) -> float | None:
+        """Share of this second's arrivals that no user took."""
+        return self.dropped / self.offered if self.offered else None
 
     @property
     def failed_rate(self) -> float | None:
@@ -111,6 +147,7 @@ class PaymentLog:
     outcomes: Mapping[str, int]
     had_credit_failures_by_code: Mapping[str, int]
     had_credit_failures_by_second: Mapping[tuple[int, str], int] = field(repr=False)
+    refunds_by_second: Mapping[int, int] = field(default_factory=dict, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,11 +37,15 @@ td.num, th.num { text-align: right; padding-right: 16px; font-variant-numeric: t
 
 def _verdict_html(summary: Mapping[str, Any]) -> str:
     failed = wording.failed_objectives(summary)
-    details = "".join(f"<small>{text(wording.objective_line(o))}</small>" for o in failed)
+    broken = wording.self_check_failures(summary)
+    details = "".join(f"<small>{text(line)}</small>" for line in broken)
+    details += "".join(f"<small>{text(wording.objective_line(o))}</small>" for o in failed)
+    if summary.get("generator"):
+        details += f"<small>{text(summary['generator'])}</small>"
     if summary.get("stop_reason") not in (None, "completed"):
         why = f": {summary['stop_detail']}" if summary.get("stop_detail") else ""
         details += f"<small>run stopped early ({text(summary['stop_reason'])}{text(why)})</small>"
-    css = "fail" if failed else "pass"
+    css = "fail" if failed or broken else "pass"
     return f'<div class="verdict {css}">{text(wording.verdict(summary))}{details}</div>'
 
 
@@ -84,10 +88,16 @@ def _md(value: object) -> str:
 def render_markdown(summary: Mapping[str, Any]) -> str:
     """summary.md, for CI job summaries: verdict, objectives, headline numbers, causes, notes."""
     failed = wording.failed_objectives(summary)
-    mark = "❌" if failed else "✅"
+    broken = wording.self_check_failures(summary)
+    mark = "❌" if failed or broken else "✅"
     lines = [f"## {mark} {_md(summary.get('scenario'))}: {_md(wording.verdict(summary))}", ""]
     if summary.get("description"):
         lines += [f"> {_md(summary['description'])}", ""]
+    if broken:
+        lines += ["**The run's self-check failed:**", ""] + [f"- {_md(b)}" for b in broken]
+        lines.append("")
+    if summary.get("generator"):
+        lines += [f"**{_md(summary['generator'])}**", ""]
     if summary.get("stop_reason") not in (None, "completed"):
         detail = f": {summary['stop_detail']}" if summary.get("stop_detail") else ""
         lines += [f"**The run stopped early** ({_md(summary['stop_reason'])}{_md(detail)}).", ""]
@@ -125,8 +135,14 @@ def render_markdown(summary: Mapping[str, Any]) -> str:
 
 def render_junit(summary: Mapping[str, Any]) -> str:
     """slo.junit.xml: one testsuite, one testcase per objective, a <failure> when it failed."""
-    objectives = summary.get("slo", [])
+    objectives = list(summary.get("slo", []))
     failures = wording.failed_objectives(summary)
+    broken = wording.self_check_failures(summary)
+    if "self_check" in summary:
+        # The run's numbers add up (or do not): a case of its own, before the objectives.
+        line = "; ".join(broken) or "the run's files add up to its summary"
+        objectives.insert(0, {"name": "self_check", "passed": not broken, "line": line})
+        failures = failures + ([objectives[0]] if broken else [])
     suite_name = f"paystorm.slo.{summary.get('scenario')}"
     counts = {"tests": str(len(objectives)), "failures": str(len(failures)), "errors": "0"}
     root = ET.Element("testsuites", {"name": "paystorm", **counts})
@@ -135,7 +151,9 @@ def render_junit(summary: Mapping[str, Any]) -> str:
     suite = ET.SubElement(root, "testsuite", attributes)
     for o in objectives:
         case = ET.SubElement(suite, "testcase", classname=suite_name, name=o["name"], time="0")
-        line = wording.objective_line(o)
+        line = o["line"] if "line" in o else wording.objective_line(o)
+        if o["name"] == "dropped_rate" and summary.get("generator"):
+            line += f". {summary['generator']}"
         if o["passed"]:
             ET.SubElement(case, "system-out").text = line
         else:

@@ -41,7 +41,7 @@ def read_payments(path: Path) -> PaymentLog:
     Each line needs `start_s` (number), `latency_ms` (number or null), `had_credit` (bool),
     `outcome` (succeeded, declined, failed, unknown) and, for failures, `code`; `attempts`
     (a whole number) is read when present; other fields are ignored. Refund lines (`type:
-    refund`) are not payments and are skipped, as are blank lines;
+    refund`) are not payments: only their start second is counted. Blank lines are skipped;
     anything else that does not parse, a truncated last line included, is an error.
     """
     latency = array("d")
@@ -50,6 +50,7 @@ def read_payments(path: Path) -> PaymentLog:
     attempts = array("q")
     causes: Counter[str] = Counter()
     by_second: Counter[tuple[int, str]] = Counter()
+    refunds: Counter[int] = Counter()
     loads, index_of = orjson.loads, _OUTCOME_INDEX.get
     try:
         with path.open("rb") as f:
@@ -63,7 +64,12 @@ def read_payments(path: Path) -> PaymentLog:
                 if type(obj) is not dict:
                     raise _bad(path, n, "expected a JSON object")
                 if obj.get("type") == "refund":
-                    continue  # a refunder's line: counted in outcomes.csv, not a payment
+                    # A refunder's line: counted in outcomes.csv, not a payment.
+                    when = obj.get("start_s")
+                    if type(when) is not float:
+                        when = _number(path, n, "start_s", when)
+                    refunds[math.floor(when)] += 1
+                    continue
                 try:
                     start_s = obj["start_s"]
                     latency_ms = obj["latency_ms"]
@@ -108,4 +114,5 @@ def read_payments(path: Path) -> PaymentLog:
         outcomes={name: int(c) for name, c in zip(OUTCOMES, counts, strict=True) if c},
         had_credit_failures_by_code=dict(causes.most_common()),
         had_credit_failures_by_second=dict(by_second),
+        refunds_by_second=dict(refunds),
     )

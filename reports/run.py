@@ -22,6 +22,7 @@ from reports.model import (
     FaultWindow,
     GatewayMetrics,
     PaymentLog,
+    PoolInfo,
     Reconcile,
     Run,
     RunError,
@@ -113,7 +114,20 @@ def read_run_info(path: Path) -> RunInfo:
         stop_reason=_field(path, obj, "stop_reason", str),
         stop_detail=_field(path, obj, "stop_detail", str),
         locust_exit_code=_field(path, obj, "locust_exit_code", int),
+        pool=_pool(path, obj.get("pool")),
     )
+
+
+def _pool(path: Path, value: Any) -> PoolInfo | None:
+    if value is None:
+        return None
+    obj = _object(path, value, "pool")
+    users = _field(path, obj, "users", int, "pool.")
+    needed = _field(path, obj, "needed", int, "pool.")
+    explicit = _field(path, obj, "explicit", bool, "pool.")
+    if users is None or needed is None:
+        raise RunError(f"{path}: field 'pool' needs users and needed")
+    return PoolInfo(users=users, needed=needed, explicit=bool(explicit))
 
 
 def read_scenario(path: Path, fallback_name: str) -> Scenario:

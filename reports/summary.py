@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from reports.knee import Knee, find_knee, holds
+from reports.knee import Knee, credit_share, find_knee, holds
 from reports.latency import approx_quantiles, exact_quantiles
 from reports.model import Run
 
@@ -15,13 +15,19 @@ __all__ = ["OBJECTIVES", "Knee", "evaluate_slo", "find_knee", "measured_duration
 
 # Each objective a scenario's `slo` may set: its comparison and what it measures.
 OBJECTIVES: Mapping[str, tuple[str, str]] = {
-    "success_rate": (">=", "success rate of payments whose user had credit"),
+    "success_rate": (
+        ">=",
+        "success rate of the people with credit, dropped arrivals counted as not served",
+    ),
     "p95_ms": ("<=", "p95 payment latency, ms"),
     "p99_ms": ("<=", "p99 payment latency, ms"),
     "ghost_charges": ("<=", "ghost charges (captured in the ledger, client told it failed)"),
-    "dropped_rate": ("<=", "share of offered arrivals dropped for want of a free user"),
-    "had_credit_failure_rate": ("<=", "share of had-credit payments that did not succeed"),
+    "dropped_rate": ("<=", "share of offered arrivals the load generator turned away"),
+    "had_credit_failure_rate": ("<=", "share of the people with credit who could not pay"),
 }
+# An open-model run that turned more of its arrivals away did not offer the load it says it
+# did: it fails this objective unless the scenario sets a dropped_rate of its own.
+IMPLICIT_DROPPED_RATE = 0.001
 # Why an objective's measured value can be unknown; an unknown value fails the objective.
 UNMEASURED: Mapping[str, str] = {
     "success_rate": "no payment had credit, so there is no success rate",
@@ -57,14 +63,27 @@ def measured_duration_s(run: Run) -> float | None:
     return float(run.seconds[-1].time + 1) if run.seconds else None
 
 
+def objectives_of(run: Run) -> tuple[dict[str, float], frozenset[str]]:
+    """The objectives a run is judged on, and which of them the scenario did not set."""
+    slo = dict(run.scenario.slo) if run.scenario else {}
+    implicit = set()
+    open_model = run.scenario is not None and run.scenario.load_model == "arrival-rate"
+    if open_model and "dropped_rate" not in slo:
+        slo["dropped_rate"] = IMPLICIT_DROPPED_RATE
+        implicit.add("dropped_rate")
+    return slo, frozenset(implicit)
+
+
 def evaluate_slo(
     slo: Mapping[str, float],
     measured: Mapping[str, float | None],
     why_unmeasured: Mapping[str, str] | None = None,
+    implicit: frozenset[str] = frozenset(),
 ) -> list[dict[str, Any]]:
     """One entry per objective set (known ones first, in OBJECTIVES order); unknown fails.
 
-    `why_unmeasured` overrides the usual reason an objective has no measured value.
+    `why_unmeasured` overrides the usual reason an objective has no measured value;
+    `implicit` names the objectives paystorm added because the scenario did not set them.
     """
     reasons = {**UNMEASURED, **(why_unmeasured or {})}
     rank = {name: i for i, name in enumerate(OBJECTIVES)}
@@ -82,6 +101,8 @@ def evaluate_slo(
         }
         if value is None:
             entry["note"] = reasons.get(name, f"{name} is not an objective paystorm measures")
+        if name in implicit:
+            entry["implicit"] = True
         results.append(entry)
     return results
 
@@ -106,25 +127,29 @@ def fault_split(run: Run) -> dict[str, Any]:
     """Success inside and outside fault windows: a second is inside when a window overlaps it.
 
     This is the comparison a remedy is judged on (failover off versus on): the same outage,
-    and how many had-credit payments started during it still succeeded.
+    and how many of the people with credit who arrived during it still paid (dropped
+    arrivals counted as not served, as in the headline).
     """
-    inside = {"seconds": 0, "had_credit": 0, "had_credit_failed": 0}
+    share = credit_share(run.seconds)
+    inside: dict[str, float] = {"seconds": 0, "had_credit": 0, "had_credit_failed": 0}
     outside = dict(inside)
+    people = {"inside": 0.0, "outside": 0.0}
     for second in run.seconds:
         if second.offered == 0 and second.payments == 0:
             continue
-        part = inside if run.faults_during(second.time, second.time + 1) else outside
+        where = "inside" if run.faults_during(second.time, second.time + 1) else "outside"
+        part = inside if where == "inside" else outside
         part["seconds"] += 1
         part["had_credit"] += second.had_credit
         part["had_credit_failed"] += second.had_credit_failed
+        people[where] += second.people_with_credit(share)
 
-    def rate(part: Mapping[str, int]) -> float | None:
-        failed = _ratio(part["had_credit_failed"], part["had_credit"])
-        return None if failed is None else 1.0 - failed
+    def rate(part: Mapping[str, float], who: float) -> float | None:
+        return (part["had_credit"] - part["had_credit_failed"]) / who if who else None
 
     return {
-        "inside": {**inside, "success_rate": rate(inside)},
-        "outside": {**outside, "success_rate": rate(outside)},
+        "inside": {**inside, "success_rate": rate(inside, people["inside"])},
+        "outside": {**outside, "success_rate": rate(outside, people["outside"])},
     }
 
 
@@ -159,6 +184,31 @@ def _notes(run: Run) -> list[str]:
     return notes
 
 
+def generator_note(run: Run, offered: int, dropped: int) -> str | None:
+    """In words, when the load generator turned more than IMPLICIT_DROPPED_RATE of the
+    arrivals away: that it did, not the gateway, and what pool it would have needed."""
+    if not offered or dropped <= IMPLICIT_DROPPED_RATE * offered:
+        return None
+    said = (
+        f"The load generator, not the gateway, turned away {dropped:,} of {offered:,} "
+        f"arrivals ({dropped / offered:.1%}); they count as people not served."
+    )
+    pool = run.info.pool if run.info is not None else None
+    busiest = max((x.users for x in run.seconds), default=0)
+    if pool is None:
+        return said
+    if pool.users < pool.needed or busiest >= pool.users:
+        return (
+            f"{said} Every one of its {pool.users:,} users was busy: this scenario can need "
+            f"{pool.needed:,} (load.max_users; leave it out to have the pool sized)."
+        )
+    return (
+        f"{said} Its {pool.users:,} users were never all busy (at most {busiest:,}): it fell "
+        "behind its own schedule for want of CPU; run it with more Locust processes "
+        "(--processes) or on a quieter machine."
+    )
+
+
 def _refunds(run: Run) -> dict[str, int] | None:
     """The refunders' side of the cross-check; None when the run had no refunders."""
     r = run.reconcile
@@ -176,14 +226,17 @@ def summarize(run: Run) -> dict[str, Any]:
 
     had_credit, had_credit_failed = total("had_credit"), total("had_credit_failed")
     offered, dropped = total("offered"), total("dropped")
+    share = credit_share(s)
+    people = sum(x.people_with_credit(share) for x in s)
+    paid = had_credit - had_credit_failed
     busy = [x for x in s if x.offered > 0 or x.payments > 0]
     if run.payments is not None:
         quantiles, source = exact_quantiles(run.payments.latency_ms), "payments.jsonl"
     else:
         quantiles, source = approx_quantiles(s), "outcomes.csv (approximate)"
     causes, causes_source = _causes(run)
-    failure_rate = _ratio(had_credit_failed, had_credit)
-    success_rate = None if failure_rate is None else 1.0 - failure_rate
+    success_rate = paid / people if people else None
+    failure_rate = None if success_rate is None else 1.0 - success_rate
     ghost_charges = run.reconcile.ghost_charges if run.reconcile else None
     dropped_rate = _ratio(dropped, offered)
     measured = {
@@ -197,7 +250,8 @@ def summarize(run: Run) -> dict[str, Any]:
     why = {}
     if run.reconcile is not None and run.reconcile.error:
         why["ghost_charges"] = f"the ledger cross-check failed: {run.reconcile.error}"
-    slo = evaluate_slo(run.scenario.slo if run.scenario else {}, measured, why)
+    objectives, implicit = objectives_of(run)
+    slo = evaluate_slo(objectives, measured, why, implicit)
     info, scenario = run.info, run.scenario
     return {
         "scenario": run.name,
@@ -210,6 +264,10 @@ def summarize(run: Run) -> dict[str, Any]:
         "duration_s": measured_duration_s(run),
         "planned_duration_s": scenario.duration_s if scenario else None,
         "success_rate": success_rate,
+        "success_rate_of_served": _ratio(paid, had_credit),
+        "people_with_credit": round(people, 1),
+        "dropped_with_credit": round(people - had_credit, 1),
+        "generator": generator_note(run, offered, dropped),
         "payments": total("payments"),
         "attempts": total("attempts"),
         "attempts_per_payment": _ratio(total("attempts"), total("payments")),

@@ -105,9 +105,15 @@ def read_outcomes(path: Path) -> tuple[tuple[Second, ...], tuple[str, ...]]:
             )
             for code in codes
         }
+        refunds = (
+            _int(path, line, "refunds", cells["refunds"], empty_is_zero=True)
+            if "refunds" in cells
+            else 0
+        )
         seconds.append(
             Second(
                 **counts,
+                refunds=refunds,
                 p50_ms=latency["p50_ms"],
                 p95_ms=latency["p95_ms"],
                 p99_ms=latency["p99_ms"],

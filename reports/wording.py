@@ -60,6 +60,8 @@ def objective_line(objective: Mapping[str, Any]) -> str:
     line = f"{name} {measured} (target {target})"
     if objective.get("note"):
         line += f": {objective['note']}"
+    if objective.get("implicit"):
+        line += " — set by paystorm for every open-model run that names none"
     return line
 
 
@@ -67,8 +69,19 @@ def failed_objectives(summary: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return [o for o in summary.get("slo", []) if not o["passed"]]
 
 
+def self_check_failures(summary: Mapping[str, Any]) -> list[str]:
+    """The run's self-check violations as lines ("<invariant>: <detail>"); none when it held."""
+    check = summary.get("self_check") or {}
+    return [f"{v['invariant']}: {v['detail']}" for v in check.get("violations", [])]
+
+
 def verdict(summary: Mapping[str, Any]) -> str:
-    """ "SLO met", "SLO met (no objectives set)" or "SLO failed: <name>, <name>"."""
+    """ "SLO met", "SLO met (no objectives set)", "SLO failed: <name>, <name>", or, before
+    either, that the run's own numbers do not add up."""
+    broken = self_check_failures(summary)
+    if broken:
+        names = ", ".join(dict.fromkeys(line.split(":", 1)[0] for line in broken))
+        return f"Self-check failed ({names}): these numbers cannot be trusted"
     failed = failed_objectives(summary)
     if failed:
         return "SLO failed: " + ", ".join(o["name"] for o in failed)
@@ -96,7 +109,7 @@ def headline(summary: Mapping[str, Any]) -> list[tuple[str, str, str]]:
         (
             "success rate",
             pct(summary.get("success_rate")),
-            f"of {count(summary.get('had_credit'))} payments whose user had credit",
+            _success_detail(summary),
         ),
         (
             "had-credit failures",
@@ -116,7 +129,8 @@ def headline(summary: Mapping[str, Any]) -> list[tuple[str, str, str]]:
         (
             "dropped",
             count(summary.get("dropped")),
-            f"{pct(summary.get('dropped_rate'))} of offered arrivals",
+            f"{pct(summary.get('dropped_rate'))} of offered arrivals: turned away by the load "
+            "generator, counted as not served",
         ),
         ("knee", knee_text(summary.get("knee")), "highest load at which the SLO held"),
         (
@@ -144,6 +158,17 @@ def headline(summary: Mapping[str, Any]) -> list[tuple[str, str, str]]:
         )
         cards.insert(1, fault_card)
     return cards
+
+
+def _success_detail(summary: Mapping[str, Any]) -> str:
+    people = f"of {count(summary.get('people_with_credit'))} people with credit"
+    dropped = summary.get("dropped_with_credit") or 0
+    if not dropped:
+        return people
+    return (
+        f"{people}, {count(dropped)} of them dropped by the load generator; "
+        f"{pct(summary.get('success_rate_of_served'))} of the payments it served"
+    )
 
 
 # What the client-side codes mean (the gateway's codes are explained by its catalogue).

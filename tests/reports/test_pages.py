@@ -70,9 +70,10 @@ def test_junit_one_case_per_objective(run_dir: Path) -> None:
     _, summary = _failing(run_dir)
     root = ET.fromstring(render_junit(summary))
     [suite] = root.findall("testsuite")
-    assert (suite.get("tests"), suite.get("failures")) == ("3", "2")
+    # The three objectives set, and the open model's implicit one on drops.
+    assert (suite.get("tests"), suite.get("failures")) == ("4", "2")
     cases = {c.get("name"): c for c in suite.findall("testcase")}
-    assert list(cases) == ["success_rate", "p99_ms", "ghost_charges"]
+    assert list(cases) == ["success_rate", "p99_ms", "ghost_charges", "dropped_rate"]
     assert cases["p99_ms"].find("failure") is None
     failure = cases["success_rate"].find("failure")
     assert failure is not None and failure.get("message") == "success_rate 95 % (target ≥ 99 %)"
@@ -81,7 +82,8 @@ def test_junit_one_case_per_objective(run_dir: Path) -> None:
 
 
 def test_junit_without_objectives(run_dir: Path) -> None:
-    write_run(run_dir, [row(0, 10)], scenario_doc=scenario({}))
+    closed = scenario({}, load={"model": "users", "stages": []})
+    write_run(run_dir, [row(0, 10)], scenario_doc=closed)
     root = ET.fromstring(render_junit(summarize(load_run(run_dir))))
     [suite] = root.findall("testsuite")
     assert suite.get("tests") == "0" and suite.findall("testcase") == []

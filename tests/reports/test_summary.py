@@ -26,8 +26,11 @@ def test_totals_and_rates(run_dir: Path) -> None:
     ]
     s = _summary(run_dir, rows)
     assert s["had_credit"] == 270 and s["had_credit_failures"] == 18
-    assert s["success_rate"] == pytest.approx(1 - 18 / 270)
-    assert s["had_credit_failure_rate"] == pytest.approx(18 / 270)
+    # The 20 dropped arrivals of second 1 came as the served ones did: all with credit.
+    assert s["dropped_with_credit"] == 20 and s["people_with_credit"] == 290
+    assert s["success_rate"] == pytest.approx(252 / 290)
+    assert s["success_rate_of_served"] == pytest.approx(1 - 18 / 270)
+    assert s["had_credit_failure_rate"] == pytest.approx(1 - 252 / 290)
     assert (s["offered"], s["dropped"], s["payments"]) == (300, 20, 280)
     assert s["dropped_rate"] == pytest.approx(20 / 300)
     assert (s["succeeded"], s["declined"], s["failed"], s["unknown"]) == (252, 10, 18, 0)
@@ -55,13 +58,15 @@ def test_slo_pass_and_fail(run_dir: Path) -> None:
     s = _summary(run_dir, [row(0, 100, dropped=10)], scenario_doc=scenario(slo))
     by_name = {o["name"]: o for o in s["slo"]}
     assert list(by_name) == ["success_rate", "p99_ms", "dropped_rate"]
+    # Every payment served succeeded, but a tenth of the people were turned away.
     assert by_name["success_rate"] == {
         "name": "success_rate",
         "target": 0.99,
-        "measured": 1.0,
-        "passed": True,
+        "measured": pytest.approx(0.9),
+        "passed": False,
         "comparison": ">=",
-        "meaning": "success rate of payments whose user had credit",
+        "meaning": "success rate of the people with credit, dropped arrivals counted as not "
+        "served",
     }
     assert by_name["p99_ms"]["measured"] == 80.0 and by_name["p99_ms"]["passed"]
     assert by_name["dropped_rate"]["measured"] == pytest.approx(0.1)
@@ -75,8 +80,46 @@ def test_exactly_on_target_passes() -> None:
 
 
 def test_no_objectives_pass(run_dir: Path) -> None:
-    s = _summary(run_dir, [row(0, 10, success=0.5)], scenario_doc=scenario({}))
+    closed = scenario({}, load={"model": "users", "stages": []})
+    s = _summary(run_dir, [row(0, 10, success=0.5)], scenario_doc=closed)
     assert s["slo"] == [] and s["slo_passed"] is True and s["knee"]["offered_per_s"] is None
+
+
+def test_an_open_model_run_is_judged_on_its_drops_unless_it_says_otherwise(
+    run_dir: Path,
+) -> None:
+    s = _summary(run_dir, [row(0, 1000, dropped=1)], scenario_doc=scenario({}))
+    [dropped] = s["slo"]
+    assert dropped["name"] == "dropped_rate" and dropped["implicit"] is True
+    assert dropped["target"] == 0.001 and dropped["passed"] and s["generator"] is None
+    s = _summary(run_dir, [row(0, 1000, dropped=2)], scenario_doc=scenario({}))
+    assert not s["slo_passed"] and "turned away 2 of 1,000 arrivals" in s["generator"]
+    own = scenario({"dropped_rate": 0.01})
+    s = _summary(run_dir, [row(0, 1000, dropped=2)], scenario_doc=own)
+    [dropped] = s["slo"]
+    assert dropped["passed"] and "implicit" not in dropped
+
+
+def test_the_headline_never_rises_when_more_arrivals_are_dropped(run_dir: Path) -> None:
+    # The same payments served, more people turned away: the rate can only fall.
+    rates = []
+    for dropped in (0, 10, 100, 500):
+        rows = [row(0, 1000 + dropped, dropped=dropped, success=0.8, declined=50)]
+        rates.append(_summary(run_dir, rows)["success_rate"])
+    assert rates == sorted(rates, reverse=True) and rates[0] > rates[-1]
+    assert rates[0] == pytest.approx(0.8, abs=0.002)
+
+
+def test_the_generator_note_names_the_pool_that_was_needed(run_dir: Path) -> None:
+    info = run_info(pool={"users": 20, "needed": 2510, "explicit": True})
+    rows = [{**row(0, 100, dropped=46), "users": 20}]
+    s = _summary(run_dir, rows, info=info)
+    assert "Every one of its 20 users was busy" in s["generator"]
+    assert "2,510 (load.max_users" in s["generator"]
+    info = run_info(pool={"users": 4000, "needed": 4000, "explicit": False})
+    rows = [{**row(0, 100, dropped=46), "users": 300}]
+    s = _summary(run_dir, rows, info=info)
+    assert "never all busy (at most 300)" in s["generator"] and "--processes" in s["generator"]
 
 
 def test_ghost_charges_from_reconcile(run_dir: Path) -> None:
@@ -87,14 +130,14 @@ def test_ghost_charges_from_reconcile(run_dir: Path) -> None:
 
 def test_ghost_charges_unknown_without_reconcile(run_dir: Path) -> None:
     s = _summary(run_dir, [row(0, 10)], scenario_doc=scenario({"ghost_charges": 0}))
-    [ghosts] = s["slo"]
+    ghosts = next(o for o in s["slo"] if o["name"] == "ghost_charges")
     assert s["ghost_charges"] is None and ghosts["measured"] is None and not ghosts["passed"]
     assert "reconcile.json" in ghosts["note"]
 
 
 def test_unknown_objective_fails_visibly(run_dir: Path) -> None:
     s = _summary(run_dir, [row(0, 10)], scenario_doc=scenario({"p999_ms": 5}))
-    [o] = s["slo"]
+    [o] = [o for o in s["slo"] if not o.get("implicit")]
     assert o["name"] == "p999_ms" and not o["passed"] and "not an objective" in o["note"]
 
 
@@ -203,7 +246,7 @@ def test_a_failed_ledger_cross_check_explains_the_unknown_objective(run_dir: Pat
         scenario_doc=scenario({"ghost_charges": 0}),
         reconcile={"error": "could not read the ledger: timed out"},
     )
-    [ghosts] = s["slo"]
+    ghosts = next(o for o in s["slo"] if o["name"] == "ghost_charges")
     assert not ghosts["passed"] and "timed out" in ghosts["note"]
     assert any("cross-check could not run" in n for n in s["notes"])
 
