@@ -149,9 +149,7 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
         http.inflight -= 1
     resp.headers["X-Request-Id"] = request_id
     # With no fault active, nothing can shape the response but a fault that ended meanwhile.
-    if facts is not None and (
-        facts.fault_ids or facts.drop_connection or app[chaos_key].engine.active_total
-    ):
+    if facts is not None and (facts.fault_ids or app[chaos_key].engine.active_total):
         if route == "pay" and facts.user_id is None and facts.merchant_id is None:
             # Not peeked at the edge (no fault was active then), nor known from the payment.
             # A body that could not be read has already been answered for.
@@ -178,11 +176,17 @@ async def _peek_payment(request: web.Request, facts: RequestFacts) -> None:
 async def _shape(
     request: web.Request, facts: RequestFacts, resp: web.StreamResponse
 ) -> web.StreamResponse:
-    """Mark what faults did to the response, and break it when a fault says so."""
-    network = request.app[chaos_key].network(facts)
+    """Mark what faults did to the response, and lose or break it when a fault says so.
+
+    Runs for every routed request once it was handled (or refused), so the faults of the
+    network act on every attempt alike: a first payment, a replay of its stored answer, a
+    query, a reversal, a refund. A lost answer is not broken as well."""
+    chaos = request.app[chaos_key]
+    lost = chaos.loses_response(facts)
+    network = None if lost else chaos.network(facts)
     if facts.fault_ids:
         resp.headers[FAULT_HEADER] = ",".join(facts.fault_ids)
-    if facts.drop_connection:
+    if lost:
         shaping.drop_connection(request)
     elif network is not None and isinstance(resp, web.Response):
         return await shaping.broken(request, resp, network)

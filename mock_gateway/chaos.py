@@ -1,5 +1,10 @@
 """What the active faults do to one request, stage by stage, in the order of the pipeline:
-edge (latency, error, timeout, rate limit) → merchant → risk → channel → response."""
+edge (latency, error, timeout, rate limit) → merchant → risk → channel → response (lost,
+broken).
+
+The network faults (latency, timeout, error at the edge; lost_response and network on the
+response) act on every attempt of a matching route — a replay of a stored answer, a query, a
+reversal, a refund, an account or merchant read — each attempt with its own seeded draw."""
 
 from __future__ import annotations
 
@@ -50,11 +55,16 @@ class Chaos:
         engine = self.engine
         fault = engine.match("latency", facts)
         if fault is not None:
-            assert isinstance(fault.spec.params, Latency)
+            latency = fault.spec.params
+            assert isinstance(latency, Latency)
             engine.hit(fault, facts)
-            # The delay itself is drawn per request key too, not in arrival order.
-            rng = random.Random(f"{fault.spec.seed}:latency:{facts.key}")
-            await asyncio.sleep(fault.spec.params.delay_s(rng))
+            delay_s = latency.ms / 1000
+            if latency.jittered:
+                # Drawn per attempt of the request key, not in arrival order: a replay waits a
+                # delay of its own, and the n-th attempt of a key always the same one.
+                attempt = engine.attempt(fault, "latency", facts.key)
+                delay_s = latency.delay_s(random.Random(f"{fault.spec.seed}:latency:{attempt}"))
+            await asyncio.sleep(delay_s)
         fault = engine.match("error", facts)
         if fault is not None:
             params = fault.spec.params
@@ -146,6 +156,8 @@ class Chaos:
         return False
 
     def pay_timeout_s(self, facts: RequestFacts) -> float | None:
+        """How long a payment attempt hangs before `504 CHANNEL_TIMEOUT` (None: it does not):
+        in the channel stage for a new payment, before the stored answer for a replay."""
         fault = self.engine.match("timeout", facts)
         if fault is None:
             return None
@@ -167,11 +179,15 @@ class Chaos:
             return Slowdown(extra_ms=params.slow_ms, fault_id=fault.id)
         return NO_SLOWDOWN
 
+    # -- response ----------------------------------------------------------------------------
+
     def loses_response(self, facts: RequestFacts) -> bool:
+        """Whether this attempt's answer vanishes: the request was handled (a payment, a
+        reversal or a refund committed), then the connection is dropped. Any matching route,
+        replays included, each attempt with its own draw."""
         fault = self.engine.match("lost_response", facts)
         if fault is not None:
             self.engine.hit(fault, facts)
-            facts.drop_connection = True
         return fault is not None
 
     def network(self, facts: RequestFacts) -> Network | None:

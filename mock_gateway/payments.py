@@ -184,19 +184,36 @@ class PaymentService:
     ) -> Reply:
         with self._claim("pay", key):
             stored = self._stored("pay", key, req.fingerprint)
-            if stored is not None:
-                return stored
-            account = self.account(req.user_id)
-            merchant = self.merchant(req.merchant_id)
-            facts.user_id, facts.merchant_id = req.user_id, req.merchant_id
-            decline = _decline_code(req, account, merchant)
-            if decline is None and self.chaos.merchant_refuses(facts):
-                decline = "MERCHANT_NOT_SUPPORTED"
-            if decline is None and self.chaos.risk_declines(facts):
-                decline = "RISK_DECLINED"
-            if decline is not None:
-                return await self._decline(key, req, decline, request_id)
-            return await self._charge(key, req, account, request_id, facts)
+            if stored is None:
+                return await self._new_payment(key, req, request_id, facts)
+        return await self._replay(stored, facts)
+
+    async def _replay(self, stored: Reply, facts: RequestFacts) -> Reply:
+        """The stored answer, sent again. A replay travels the same network as the first
+        attempt: a `timeout` aimed at payments may hang it too (its own draw), and then it is
+        answered `504 CHANNEL_TIMEOUT` with the payment's id; nothing is stored or changed."""
+        if self.chaos.engine.active_total:
+            hang_s = self.chaos.pay_timeout_s(facts)
+            if hang_s is not None:
+                await asyncio.sleep(hang_s)
+                raise GatewayError("CHANNEL_TIMEOUT", payment_id=stored.payment_id)
+        return stored
+
+    async def _new_payment(
+        self, key: str, req: PaymentRequest, request_id: str, facts: RequestFacts
+    ) -> Reply:
+        """A key seen for the first time, under its claim: decline or charge."""
+        account = self.account(req.user_id)
+        merchant = self.merchant(req.merchant_id)
+        facts.user_id, facts.merchant_id = req.user_id, req.merchant_id
+        decline = _decline_code(req, account, merchant)
+        if decline is None and self.chaos.merchant_refuses(facts):
+            decline = "MERCHANT_NOT_SUPPORTED"
+        if decline is None and self.chaos.risk_declines(facts):
+            decline = "RISK_DECLINED"
+        if decline is not None:
+            return await self._decline(key, req, decline, request_id)
+        return await self._charge(key, req, account, request_id, facts)
 
     async def _decline(self, key: str, req: PaymentRequest, code: str, request_id: str) -> Reply:
         """A legitimate (or risk) decline is a FAILED payment, stored for replays."""

@@ -17,7 +17,6 @@ from mock_gateway.export import payment_lines
 from mock_gateway.keys import (
     FACTS,
     REQUEST_ID,
-    chaos_key,
     db_path_key,
     metrics_key,
     payments_key,
@@ -44,11 +43,9 @@ def _reply(reply: Reply) -> web.Response:
 
 async def create_payment(request: web.Request) -> web.Response:
     key, req = parse_payment(request.headers, await request.read())
-    facts = request[FACTS]
-    reply = await request.app[payments_key].pay(key, req, request[REQUEST_ID], facts)
+    reply = await request.app[payments_key].pay(key, req, request[REQUEST_ID], request[FACTS])
     if not reply.replayed:
         request.app[metrics_key].http.outcome(reply.code or "OK")
-        request.app[chaos_key].loses_response(facts)  # committed: now the answer may vanish
     return _reply(reply)
 
 

@@ -26,7 +26,6 @@ class RequestFacts:
     user_id: str | None = None
     merchant_id: str | None = None
     fault_ids: list[str] = field(default_factory=list)
-    drop_connection: bool = False
 
     def shaped_by(self, fault: Fault) -> None:
         if fault.id not in self.fault_ids:
@@ -192,10 +191,15 @@ class FaultEngine:
         """The fault's draw for this request. A retry under the same key is a new attempt
         with a draw of its own (the n-th attempt of a key always draws the same), so
         retries can get through a partial fault as they would in life."""
+        return draw(fault.spec.seed, purpose, self.attempt(fault, purpose, key))
+
+    def attempt(self, fault: Fault, purpose: str, key: str) -> str:
+        """The name of this attempt of `key` for one of the fault's draws, counting it: the
+        key itself the first time, then `key#1`, `key#2` … for its retries and replays."""
         seen = (fault.id, purpose, key)
         attempt = self._attempts.get(seen, 0)
         self._attempts[seen] = attempt + 1
-        return draw(fault.spec.seed, purpose, key if attempt == 0 else f"{key}#{attempt}")
+        return key if attempt == 0 else f"{key}#{attempt}"
 
     def hit(self, fault: Fault, facts: RequestFacts) -> None:
         """Count an injection and mark the response it shaped."""

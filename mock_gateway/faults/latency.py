@@ -32,6 +32,11 @@ class Latency(Params):
             distribution=r.choice("distribution", DISTRIBUTIONS, "fixed"),
         )
 
+    @property
+    def jittered(self) -> bool:
+        """Whether the delay is drawn at all; without jitter it is always `ms`."""
+        return self.jitter_ms > 0 and self.distribution != "fixed"
+
     def delay_s(self, rng: random.Random) -> float:
         ms, jitter = self.ms, self.jitter_ms
         if self.distribution == "uniform":

@@ -1,4 +1,5 @@
-"""`network` and `lost_response`: the request is handled, then its response is broken."""
+"""`network` and `lost_response`: the request is handled, then its response is broken or lost
+(the middleware's last stage, for every routed request)."""
 
 from __future__ import annotations
 
@@ -29,7 +30,8 @@ class Network(Params):
 @register
 @dataclass(frozen=True, slots=True)
 class LostResponse(Params):
-    """The payment is committed, then the connection dropped: the client never hears of it."""
+    """The request is handled (a payment, reversal or refund committed), then the connection
+    is dropped: the client never hears of it. Every attempt of a matching route, replays too."""
 
     KIND = "lost_response"
 

@@ -165,6 +165,19 @@ def db_locked(db: Path) -> bool:
     return False
 
 
+def stored_answer(db: Path, route: str, key: str) -> tuple[int, bytes]:
+    """The status and exact body the gateway stored for a key, read straight from the file."""
+    conn = sqlite3.connect(db)
+    try:
+        row = conn.execute(
+            "SELECT http_status, body FROM idempotency WHERE route = ? AND key = ?", (route, key)
+        ).fetchone()
+    finally:
+        conn.close()
+    assert row is not None, f"nothing stored for {route} {key}"
+    return int(row[0]), bytes(row[1])
+
+
 def payment_rows(db: Path) -> int:
     conn = sqlite3.connect(db)
     try:
@@ -263,17 +276,25 @@ class Shop:
 
     async def pay_raw(self, key: str | None = None) -> Seen:
         """POST /v1/payments as bytes on the wire: for faults that break the response."""
-        key = key or self.key()
+        return await self.raw("POST", PAY, key=key or self.key(), body=self.body())
+
+    async def raw(
+        self, method: str, path: str, *, key: str | None = None, body: Any = None
+    ) -> Seen:
+        """Any request as bytes on the wire, not contract-checked (the response may be broken
+        or never come); `Seen.key` is the idempotency key, or the path without one."""
+        headers = {} if key is None else {"Idempotency-Key": key}
         started = time.perf_counter()
         try:
-            async with self.api.session.post(
-                self.api.base_url + PAY, json=self.body(), headers={"Idempotency-Key": key}
+            async with self.api.session.request(
+                method, self.api.base_url + path, json=body, headers=headers
             ) as resp:
-                body = await resp.read()
-                status, headers = resp.status, resp.headers
+                data = await resp.read()
+                status, got = resp.status, resp.headers
         except aiohttp.ClientError:
-            return Seen(key, None, _NO_HEADERS, b"", time.perf_counter() - started)
-        return Seen(key, status, headers, body, time.perf_counter() - started)
+            return Seen(key or path, None, _NO_HEADERS, b"", time.perf_counter() - started)
+        replayed = got.get("Idempotent-Replayed") == "true"
+        return Seen(key or path, status, got, data, time.perf_counter() - started, replayed)
 
     async def available(self, user: str | None = None) -> int:
         return await self.api.available(user or self.user)
