@@ -8,6 +8,8 @@ dropped and counted in the second it was due, so offered load never falls with t
 
 from __future__ import annotations
 
+import logging
+
 import gevent
 from gevent.queue import SimpleQueue
 from locust import User
@@ -18,6 +20,8 @@ from locustfiles.schedule import ArrivalSchedule, Ticket
 
 DROP_AFTER_S = 0.010  # how long a ticket may wait for a free user
 IDLE_NAP_S = 0.05  # longest sleep while nothing is due, so busy users stay sampled
+
+log = logging.getLogger(__name__)
 
 
 class ArrivalExecutor:
@@ -114,6 +118,18 @@ class ArrivalExecutor:
             self._greenlet.kill(block=True)
         while not self._queue.empty():
             self.drop(self._queue.get_nowait())
+
+
+def connect(user: PaystormUser) -> None:
+    """Open the user's connection before second 0, so that a spike does not wait for
+    thousands of handshakes at once (nor for the target's accept queue to take them)."""
+    try:
+        # Not through Locust's session: a warm-up is not a request of the run.
+        user.client.client.urlopen(f"{(user.host or '').rstrip('/')}/healthz").content  # noqa: B018
+    except Exception:  # any failure: the connection opens on first use instead
+        log.debug("paystorm: a user could not connect before second 0", exc_info=True)
+    finally:
+        user.ctx.connected += 1
 
 
 def wait_for_arrival(user: User) -> float:

@@ -54,6 +54,9 @@ class RunContext:
     users_created: int = 0
     key_prefix: str = ""  # keeps two runs against one gateway from sharing keys
     arrivals: ArrivalExecutor | None = None  # the open model's executor; None: closed model
+    pool_users: int = 0  # the open model's pool: every user is up before second 0
+    connected: int = 0  # users of the pool whose connection to the target is open
+    connecting: bool = False  # the pool is up: second 0 waits for its connections
     fault_ids: list[str] = field(default_factory=list)  # the timeline's faults on the gateway
     stopped: bool = False  # the run has ended; its background loops end with it
     refundable: deque[Captured] = field(default_factory=lambda: deque(maxlen=REFUNDABLE_KEPT))

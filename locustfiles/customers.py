@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from locust import between, task
 
+from locustfiles.arrivals import connect
 from locustfiles.checkout import PaystormUser
 from locustfiles.context import pick_type
 from locustfiles.pos import pos_scan
@@ -14,6 +15,11 @@ from locustfiles.shoppers import checkout
 
 class Customer(PaystormUser):
     wait_time = between(0.5, 2.0)  # replaced by the scenario's think time
+
+    def on_start(self) -> None:
+        super().on_start()
+        if self.ctx.scenario.load.model == "arrival-rate":
+            connect(self)  # the open model's pool is connected before second 0
 
     @task
     def arrive(self) -> None:

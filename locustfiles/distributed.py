@@ -69,6 +69,7 @@ class Master:
         runner.register_message(FINAL, self._on_final)
         self.greeted: set[str] = set()  # workers whose handlers are in place
         self.heard_s: dict[str, float] = {}  # each worker's last outcomes, run seconds
+        self.connected_by: dict[str, int] = {}  # each worker's users with a connection open
 
     def bind(self, ctx: RunContext) -> None:
         """The web UI started another test: its context, the same workers."""
@@ -149,6 +150,11 @@ class Master:
             if set(self._workers()) != set(self.shares) and not self.finishing:
                 self.reshare()
 
+    def connected(self) -> int:
+        """Users of the pool, on every live worker, whose connection is open."""
+        live = set(self._workers())
+        return sum(n for worker, n in self.connected_by.items() if worker in live)
+
     def _on_outcomes(self, environment: Environment, msg: Any, **_: Any) -> None:
         self._merge(msg.node_id, msg.data)
 
@@ -158,6 +164,7 @@ class Master:
 
     def _merge(self, worker: str, data: dict[str, Any]) -> None:
         self.heard_s[worker] = self.ctx.now_s()
+        self.connected_by[worker] = int(data.get("connected", 0))
         recorder = self.ctx.recorder
         for line in data["lines"]:
             recorder.ingest(line)
@@ -224,15 +231,22 @@ class Worker:
     def _payload(self, ctx: RunContext) -> dict[str, Any]:
         lines, self.outbox.lines = self.outbox.lines, []
         counts = ctx.recorder.take_counts()
-        return {"lines": lines, "counts": {str(k): list(v) for k, v in counts.items()}}
+        return {
+            "lines": lines,
+            "counts": {str(k): list(v) for k, v in counts.items()},
+            "connected": ctx.connected,
+        }
 
     def _send_every_second(self, ctx: RunContext) -> None:
+        told = 0  # users connected, as the master last heard
         while not ctx.closing and self.ctx is ctx:
-            gevent.sleep(SEND_EVERY_S)
+            # Every second, and more often while the pool connects: second 0 waits for it.
+            gevent.sleep(SEND_EVERY_S if ctx.started else SEND_EVERY_S / 10)
             if ctx.closing or self.ctx is not ctx:
                 return
             payload = self._payload(ctx)
-            if payload["lines"] or payload["counts"]:
+            if payload["lines"] or payload["counts"] or payload["connected"] != told:
+                told = payload["connected"]
                 self.runner.send_message(OUTCOMES, payload)
 
     def _on_finish(self, environment: Environment, msg: Any, **_: Any) -> None:

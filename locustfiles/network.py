@@ -10,13 +10,15 @@ from urllib.parse import urlsplit
 
 from gevent import socket
 
-WEAK_TIMEOUT_S = 3.0
-"""A person on a weak link gives up sooner than the app's own timeout (capped by it)."""
-WEAK_RTT_MEDIAN_S = 0.25
-WEAK_RTT_SIGMA = 0.8  # lognormal: mostly a few hundred ms, sometimes seconds
-WEAK_RTT_CAP_S = 2.5
-WEAK_DROP_SHARE = 0.05
-"""Of a weak link's requests, the share whose connection drops once the request is out."""
+from scenarios.people import (
+    WEAK_DROP_SHARE,
+    WEAK_RTT_CAP_S,
+    WEAK_RTT_MEDIAN_S,
+    WEAK_RTT_SIGMA,
+    WEAK_TIMEOUT_S,
+)
+
+__all__ = ["WEAK_DROP_SHARE", "WEAK_RTT_CAP_S", "WEAK_TIMEOUT_S", "send_and_drop", "weak_rtt_s"]
 
 
 def weak_rtt_s(rng: random.Random) -> float:

@@ -98,7 +98,8 @@ class Payment:
             "amount": self.amount,
             "credit_shown": self.credit_shown,
             "had_credit": self.had_credit,
-            "start_s": round(self.start_s, 4),
+            # Rounded down, so the line falls in the second the recorder counted it in.
+            "start_s": math.floor(self.start_s * 10_000) / 10_000,
             "latency_ms": round(self.latency_ms, 2),
             "lateness_ms": round(self.lateness_ms, 3),
             "attempts": self.attempts,

@@ -32,6 +32,7 @@ from locustfiles.timeline import TimelineError, remove_faults, schedule_faults
 from locustfiles.web_ui import install as install_web_ui
 from scenarios.loader import ScenarioError, catalogue, load_scenario, resolve_path
 from scenarios.model import Scenario
+from scenarios.pool import pool_of
 
 __all__ = ["Customer", "ScenarioShape"]
 
@@ -39,6 +40,7 @@ PROGRESS_FILE = "progress.json"
 GUARD_FILE = "guard.json"
 SETUP_ERROR_FILE = "setup_error.json"  # the run could not be what the scenario says
 CLOCK_FILE = "clock.json"  # second 0 of the run, so other samplers can line up with it
+CONNECT_GRACE_S = 120.0  # for the whole pool to open its connections before second 0
 
 
 class ScenarioChoices(list[str]):
@@ -121,6 +123,7 @@ def use_scenario(environment: Environment, scenario: Scenario) -> RunContext:
             master.bind(ctx)
     runners_log = logging.getLogger("locust.runners")
     if scenario.load.model == "arrival-rate":
+        ctx.pool_users = pool_of(scenario).users
         if not isinstance(runner, MasterRunner):  # the master's workers run the arrivals
             ctx.arrivals = ArrivalExecutor(ctx)
         Customer.wait_time = wait_for_arrival
@@ -173,17 +176,40 @@ def _test_start(environment: Environment, **_: Any) -> None:
 
 
 def _load_begins(environment: Environment) -> None:
-    """Open model: second 0 is when the whole pool is up, so no arrival waits for a spawn."""
+    """Open model: second 0 is when the whole pool is up and connected, so no arrival waits
+    for a spawn or a handshake."""
     ctx = context_of(environment)
-    if ctx.started or ctx.scenario.load.model != "arrival-rate":
+    if ctx.started or ctx.scenario.load.model != "arrival-rate" or ctx.connecting:
         return  # the pool is spawned once; a later spawning_complete changes nothing
     if isinstance(environment.runner, WorkerRunner):
         return  # the master says when second 0 is
+    ctx.connecting = True
+    gevent.spawn(_begin_when_connected, environment, ctx).link_exception(
+        _stop_on_crash(environment)
+    )
+
+
+def _begin_when_connected(environment: Environment, ctx: RunContext) -> None:
+    master = _master(environment)
+    deadline = time.monotonic() + CONNECT_GRACE_S
+    while time.monotonic() < deadline and not ctx.stopped:
+        connected = master.connected() if master is not None else ctx.connected
+        if connected >= ctx.pool_users:
+            break
+        gevent.sleep(0.05)
+    else:
+        if ctx.stopped:
+            return
+        logging.getLogger(__name__).warning(
+            "paystorm: %d of %d users connected after %.0f s; the load begins anyway",
+            master.connected() if master is not None else ctx.connected,
+            ctx.pool_users,
+            CONNECT_GRACE_S,
+        )
     # What exists now (Locust, the pool) lives to the end: frozen, a full collection during
     # the load skips it and stalls the schedule for a few ms instead of 20-50.
     gc.collect()
     gc.freeze()
-    master = _master(environment)
     if master is not None:
         master.start()
     else:

@@ -12,9 +12,8 @@ import orjson
 from locustfiles.checkout import PaystormUser
 from locustfiles.outcomes import UNCERTAIN
 from locustfiles.shoppers import new_payment, settle
+from scenarios.people import POS_DEADLINE_S
 
-POS_DEADLINE_S = 3.0
-"""A terminal's timeout per request: the queue at the till will not wait longer."""
 TERMINAL_VERSION = "pos-3.2.1"
 
 

@@ -14,8 +14,9 @@ TICK_S = 1.0  # Locust's shape tick
 class ScenarioShape(LoadTestShape):
     """Users model: the stage's user count at each moment, stopping at the scenario's end.
 
-    Arrival-rate model: the whole pool of `max_users` at once, until the scenario's end counted
-    from the first second of load; the arrival executor, not the user count, sets the rate."""
+    Arrival-rate model: the whole pool (`max_users`, or sized from the scenario) at once, until
+    the scenario's end counted from the first second of load; the arrival executor, not the
+    user count, sets the rate."""
 
     def tick(self) -> tuple[int, float] | None:
         assert self.runner is not None
@@ -26,7 +27,7 @@ class ScenarioShape(LoadTestShape):
             if ctx.started and self._over(scenario.run_duration_s - ctx.now_s()):
                 return None
             # A spawn rate of the pool's size spawns it in one go.
-            return load.max_users, float(load.max_users)
+            return ctx.pool_users, float(ctx.pool_users)
         wall_s = self.get_run_time()
         if self._over(scenario.run_duration_s - wall_s):
             return None

@@ -7,7 +7,13 @@ import os
 from pathlib import Path
 
 from mock_gateway.config import TOKEN_ENV
-from paystorm.argparsing import EXIT_SLO_FAILED, EXIT_USAGE, ArgumentParser, fail
+from paystorm.argparsing import (
+    EXIT_SELF_CHECK,
+    EXIT_SLO_FAILED,
+    EXIT_USAGE,
+    ArgumentParser,
+    fail,
+)
 from reports.build import build_report
 from reports.model import RunError
 from scenarios.loader import ScenarioError, catalogue
@@ -119,10 +125,16 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     summary = report.summary
     rate = summary.get("success_rate")
+    dropped = summary.get("dropped") or 0
     print(
-        f"{outcome.run_dir.name}: {summary.get('payments', 0)} payments, success rate "
+        f"{outcome.run_dir.name}: {summary.get('payments', 0)} payments, "
+        f"{dropped:,} arrivals dropped, success rate "
         f"{'n/a' if rate is None else f'{rate:.2%}'}, stop: {outcome.stop_reason}"
     )
+    if summary.get("generator"):
+        print(summary["generator"])
+    for violation in report.violations:
+        print(f"self-check failed: {violation.line()}")
     failed = [o["name"] for o in summary.get("slo", []) if not o.get("passed")]
     print("SLO met" if report.slo_passed else f"SLO failed: {', '.join(failed)}")
     guarded = outcome.stop_reason == "guard"
@@ -132,4 +144,6 @@ def main(argv: list[str] | None = None) -> int:
     print(f"report: {report.html_path}")
     if outcome.exit_code:
         return outcome.exit_code
+    if report.violations:
+        return EXIT_SELF_CHECK
     return 0 if report.slo_passed and not guarded else EXIT_SLO_FAILED

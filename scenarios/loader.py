@@ -250,7 +250,9 @@ def _load(f: _Fields, value: Any, duration: float) -> Load:
     return Load(
         model=model,  # type: ignore[arg-type]
         stages=tuple(stages),
-        max_users=int(f.number(m.get("max_users", 400), "load.max_users", low=1, integer=True)),
+        max_users=None
+        if m.get("max_users") is None
+        else int(f.number(m["max_users"], "load.max_users", low=1, integer=True)),
         spawn_rate=f.number(m.get("spawn_rate", 50.0), "load.spawn_rate", low=0, low_open=True),
         think_time_s=(float(think[0]), float(think[1])),
     )

@@ -26,8 +26,9 @@ class Stage:
 class Load:
     model: LoadModel
     stages: tuple[Stage, ...]
-    max_users: int = 400
-    """Arrival-rate pool size; an arrival that finds every user busy is dropped and counted."""
+    max_users: int | None = None
+    """Arrival-rate pool size; an arrival that finds every user busy is dropped and counted.
+    None: sized from the scenario so that no arrival ever waits (see scenarios.pool)."""
     spawn_rate: float = 50.0
     """Users model: users started (or stopped) per second when the level changes."""
     think_time_s: tuple[float, float] = (0.5, 2.0)

@@ -28,8 +28,10 @@ import yaml
 import locustfiles
 from mock_gateway.config import TOKEN_ENV
 from mock_gateway.profile import apply_overrides
+from scenarios.fdlimit import files_needed, raise_open_files
 from scenarios.loader import dump, load_scenario
 from scenarios.model import Scenario
+from scenarios.pool import Pool, pool_of
 from scenarios.processes import Child, SetupError, spawn, start_gateway
 from scenarios.progress import Progress
 from scenarios.reconcile import reconcile
@@ -179,6 +181,7 @@ def execute(options: RunOptions) -> RunOutcome:
         check_target(options.target, allow_remote=options.allow_remote) if options.target else None
     )
     distribution = _distribution(options)
+    pool = _size_pool(scenario)
     run_dir = make_run_dir(options.out, scenario.name)
     (run_dir / "scenario.yaml").write_text(dump(scenario), encoding="utf-8")
     token = options.admin_token or secrets.token_urlsafe(24)
@@ -302,10 +305,32 @@ def execute(options: RunOptions) -> RunOutcome:
         "stop_reason": stop_reason,
         "stop_detail": stop_detail,
         "locust_exit_code": locust.proc.returncode if locust else None,
+        "pool": pool.as_json() if pool is not None else None,
     }
     (run_dir / "run.json").write_text(json.dumps(run_info, indent=2) + "\n")
     code = EXIT_INTERRUPTED if stop_reason == "interrupted" else 0
     return RunOutcome(run_dir, stop_reason, code)
+
+
+def _size_pool(scenario: Scenario) -> Pool | None:
+    """The open model's pool, and the open files it needs (raised here, for the gateway and
+    Locust to inherit). A pool the scenario keeps smaller than its need is its author's
+    choice: said once, then measured (its drops count against the run)."""
+    if scenario.load.model != "arrival-rate":
+        raise_open_files(0, scenario.name)  # as far as allowed: users' connections add up
+        return None
+    pool = pool_of(scenario)
+    if pool.short:
+        print(
+            f"{scenario.name}: warning: load.max_users {pool.users:,} is below the "
+            f"{pool.need.describe()} this scenario can need; arrivals that find every user "
+            "busy are dropped and counted as not served",
+            flush=True,
+        )
+    raise_open_files(
+        files_needed(scenario, pool.users), f"{scenario.name}: a pool of {pool.users:,} users"
+    )
+    return pool
 
 
 def _distribution(options: RunOptions) -> Distribution:

@@ -158,7 +158,9 @@ def test_an_arrival_rate_scenario_reads_rates_and_the_pool() -> None:
     assert all(st.users is None for st in s.load.stages)
     assert rate_at(s.load.stages, 15) == pytest.approx(150.25)
     assert parse_scenario(yaml.safe_load(dump(s)), "again.yaml") == s
-    assert parse_scenario(ARRIVALS, "a.yaml").load.max_users == 400  # the default pool
+    unsized = parse_scenario(ARRIVALS, "a.yaml")
+    assert unsized.load.max_users is None  # sized from the scenario (scenarios.pool)
+    assert parse_scenario(yaml.safe_load(dump(unsized)), "again.yaml") == unsized
 
 
 @pytest.mark.parametrize(
