@@ -3,35 +3,70 @@ faults and the load share one clock (no Locust import here)."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import time
-import urllib.error
+import urllib.parse
 import urllib.request
 from typing import Any
 
 from mock_gateway.config import TOKEN_ENV
 from scenarios.model import FaultSpec, Scenario
 
-__all__ = ["TOKEN_ENV", "TimelineError", "fault_body", "remove_faults", "schedule_faults"]
+__all__ = [
+    "TOKEN_ENV",
+    "TimelineError",
+    "fault_body",
+    "fault_window",
+    "remove_faults",
+    "schedule_faults",
+]
+
+
+MIN_DURATION_S = 0.001
+"""The shortest duration the chaos API takes."""
 
 
 class TimelineError(RuntimeError):
     """A fault the gateway refused, or a gateway that could not be reached."""
 
 
-def fault_body(fault: FaultSpec, speed: float, late_s: float) -> dict[str, Any]:
-    """The chaos API body for one fault: scenario time compressed by `speed`, minus how late
-    (in wall seconds since second 0) it is being posted."""
+def fault_window(
+    start_in_s: float, duration_s: float | None, speed: float, late_s: float
+) -> tuple[float, float | None] | None:
+    """When a fault starts and how long it lasts, counted from the moment it is posted
+    `late_s` wall seconds after second 0: its window on the run's clock is scenario time
+    compressed by `speed` — start/speed to (start + duration)/speed — whenever it is posted.
+    One whose start is already past starts at once and ends on time (it is shorter by what it
+    missed); None when its whole window is already past. (A duration is never below the
+    chaos API's `MIN_DURATION_S`.)"""
+    start_s = start_in_s / speed - late_s
+    if duration_s is None:
+        return max(0.0, start_s), None
+    end_s = (start_in_s + duration_s) / speed - late_s
+    if end_s <= 0:
+        return None
+    start_s = max(0.0, start_s)
+    return start_s, max(end_s - start_s, MIN_DURATION_S)
+
+
+def fault_body(fault: FaultSpec, speed: float, late_s: float) -> dict[str, Any] | None:
+    """The chaos API body for one fault posted `late_s` wall seconds after second 0 (None:
+    its window is already over, so there is nothing to apply)."""
+    window = fault_window(fault.start_in_s, fault.duration_s, speed, late_s)
+    if window is None:
+        return None
+    start_in_s, duration_s = window
     body: dict[str, Any] = {
         "kind": fault.kind,
         "params": fault.params,
         "target": fault.target,
-        "start_in_s": max(0.0, fault.start_in_s / speed - late_s),
+        "start_in_s": start_in_s,
         "seed": fault.seed,
     }
-    if fault.duration_s is not None:
-        body["duration_s"] = fault.duration_s / speed
+    if duration_s is not None:
+        body["duration_s"] = duration_s
     return body
 
 
@@ -44,23 +79,50 @@ def schedule_faults(host: str, scenario: Scenario, t0_unix: float) -> list[str]:
         raise TimelineError(f"the scenario has faults but ${TOKEN_ENV} is not set")
     ids = []
     for fault in scenario.faults:
-        body = fault_body(fault, scenario.speed, time.time() - t0_unix)
-        request = urllib.request.Request(
-            f"{host.rstrip('/')}/_chaos/faults",
-            data=json.dumps(body).encode(),
-            method="POST",
+        fault_id = _post_fault(host, token, fault, scenario.speed, t0_unix)
+        if fault_id is not None:
+            ids.append(fault_id)
+    return ids
+
+
+def _post_fault(
+    host: str, token: str, fault: FaultSpec, speed: float, t0_unix: float
+) -> str | None:
+    """Post one fault, timed from the moment the gateway gets it; None: its window was over.
+
+    The connection is opened first and only then is it measured how late the post is:
+    under gevent, waiting to connect lets the rest of the process run (the first people of
+    the run), and the gateway counts `start_in_s` from when the request reaches it."""
+    url = urllib.parse.urlsplit(host)
+    kind = http.client.HTTPSConnection if url.scheme == "https" else http.client.HTTPConnection
+    conn = kind(url.hostname or "", url.port, timeout=10)
+    try:
+        conn.connect()
+        body = fault_body(fault, speed, time.time() - t0_unix)
+        if body is None:
+            return None  # over before it could be posted: nothing left to apply
+        conn.request(
+            "POST",
+            f"{url.path.rstrip('/')}/_chaos/faults",
+            body=json.dumps(body).encode(),
             headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
         )
-        try:
-            with urllib.request.urlopen(request, timeout=10) as resp:
-                ids.append(str(json.load(resp)["id"]))
-        except urllib.error.HTTPError as exc:
-            raise TimelineError(
-                f"the gateway refused fault {fault.kind}: HTTP {exc.code} {exc.read()[:300]!r}"
-            ) from None
-        except OSError as exc:
-            raise TimelineError(f"could not reach the gateway's chaos API: {exc}") from None
-    return ids
+        resp = conn.getresponse()
+        answer = resp.read()
+    except (OSError, http.client.HTTPException) as exc:
+        raise TimelineError(f"could not reach the gateway's chaos API: {exc}") from None
+    finally:
+        conn.close()
+    if resp.status >= 400:
+        raise TimelineError(
+            f"the gateway refused fault {fault.kind}: HTTP {resp.status} {answer[:300]!r}"
+        )
+    try:
+        return str(json.loads(answer)["id"])
+    except (ValueError, KeyError, TypeError):
+        raise TimelineError(
+            f"the gateway's chaos API answered without a fault id: {answer[:300]!r}"
+        ) from None
 
 
 def remove_faults(host: str, fault_ids: list[str]) -> None:
