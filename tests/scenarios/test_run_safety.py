@@ -262,13 +262,12 @@ def test_the_hard_time_cap_ends_a_run_that_would_go_on(
     tmpdir.mkdir()
     monkeypatch.setenv("TMPDIR", str(tmpdir))
     monkeypatch.setattr("tempfile.tempdir", None)  # read TMPDIR again
-    started = time.monotonic()
 
     outcome = execute(RunOptions(scenario=str(path), out=tmp_path / "out", time_cap_s=8))
 
-    assert time.monotonic() - started < LONG["duration_s"]
     assert outcome.stop_reason == "time_cap"
     run = json.loads((outcome.run_dir / "run.json").read_text())
     assert "hard cap of 8 s" in run["stop_detail"]
+    assert run["duration_s"] < LONG["duration_s"]  # stopped before the scenario's own end
     assert [pid for pid in _children(os.getpid()) if str(tmp_path) in _cmdline(pid)] == []
     assert list(tmpdir.iterdir()) == []
