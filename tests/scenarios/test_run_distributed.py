@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import csv
 import json
+import queue
+import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from pathlib import Path
+from typing import IO
 
 import yaml
 
-from scenarios.runner import free_port
 from tests.scenarios.runs import SMALL_POPULATION, Run
 
 RATE, DURATION_S = 60, 6
@@ -89,6 +92,44 @@ def _wait_until(out: Path, elapsed_s: float, run: subprocess.Popen[str]) -> None
         time.sleep(0.1)  # polling a file another process writes
 
 
+class Output:
+    """A child's output read line by line as it comes, kept whole for the end."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        assert proc.stdout is not None
+        self._stream = proc.stdout
+        self.lines: list[str] = []
+        self._fresh: queue.Queue[str | None] = queue.Queue()
+        self._reader = threading.Thread(target=self._read, args=(proc.stdout,), daemon=True)
+        self._reader.start()
+
+    def _read(self, stream: IO[str]) -> None:
+        for line in stream:
+            self.lines.append(line)
+            self._fresh.put(line)
+        self._fresh.put(None)  # end of output
+
+    def wait_for(self, pattern: str, timeout_s: float) -> re.Match[str]:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            remaining = deadline - time.monotonic()
+            assert remaining > 0, f"no line matching {pattern!r}: {''.join(self.lines)}"
+            try:
+                line = self._fresh.get(timeout=remaining)
+            except queue.Empty:
+                continue
+            assert line is not None, f"ended without {pattern!r}: {''.join(self.lines)}"
+            found = re.search(pattern, line)
+            if found:
+                return found
+
+    def close(self) -> str:
+        """Everything printed (the child has ended)."""
+        self._reader.join(timeout=30)
+        self._stream.close()
+        return "".join(self.lines)
+
+
 def test_workers_that_join_late_or_leave_change_the_split_not_the_offered_load(
     tmp_path: Path,
 ) -> None:
@@ -110,30 +151,34 @@ def test_workers_that_join_late_or_leave_change_the_split_not_the_offered_load(
         )
     )
     out = tmp_path / "out"
-    port = free_port("127.0.0.1")
     paystorm = [sys.executable, "-m", "paystorm"]
-    master = ["--workers", "1", "--master-port", str(port)]
+    # No port given: the run chooses the master's and says which, for the workers to join.
     run = subprocess.Popen(
-        [*paystorm, "run", str(path), "--out", str(out), *master],
+        [*paystorm, "run", str(path), "--out", str(out), "--workers", "1"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
-    worker = [*paystorm, "worker", "--master-port", str(port)]
-    first = subprocess.Popen(worker, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    printed = Output(run)
+    first: subprocess.Popen[bytes] | None = None
     second: subprocess.Popen[bytes] | None = None
     try:
+        port = int(printed.wait_for(r"paystorm worker .*--master-port (\d+)", 60).group(1))
+        assert 0 < port < 65536
+        worker = [*paystorm, "worker", "--master-port", str(port)]
+        first = subprocess.Popen(worker, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         _wait_until(out, 3, run)
         second = subprocess.Popen(worker, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         _wait_until(out, 6.5, run)
         first.send_signal(signal.SIGINT)  # it leaves; the second carries on alone
-        output, _ = run.communicate(timeout=150)
+        run.wait(timeout=150)
     finally:
         for proc in (run, first, second):
             if proc is not None and proc.poll() is None:
                 proc.kill()
             if proc is not None:
                 proc.wait()
+        output = printed.close()
     assert run.returncode in (0, 1), output
     (run_dir,) = out.iterdir()
     rows = list(csv.DictReader((run_dir / "outcomes.csv").read_text().splitlines()))
