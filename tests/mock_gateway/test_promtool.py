@@ -1,5 +1,6 @@
 """GET /metrics passes Prometheus's own linter, `promtool check metrics` (Debian's `prometheus`
-package; .ci/run installs it). Skipped, saying why, where promtool is not installed."""
+package; .ci/run installs it). Skipped, saying why, where promtool is not installed; on CI
+(`CI=true`) a missing promtool fails instead."""
 
 from __future__ import annotations
 
@@ -11,17 +12,19 @@ import pytest
 
 from tests.mock_gateway.chaos_support import Chaos
 from tests.mock_gateway.support import PAY, Api, payment_body
+from tests.needs import require, require_module
 
-PROMTOOL = shutil.which("promtool")
-pytestmark = pytest.mark.skipif(
-    PROMTOOL is None, reason="promtool not installed (apt-get install prometheus)"
-)
+
+def _promtool() -> str:
+    path = shutil.which("promtool")
+    require(path is not None, "promtool not installed (apt-get install prometheus)")
+    assert path is not None
+    return path
 
 
 def _check(text: bytes) -> subprocess.CompletedProcess[str]:
-    assert PROMTOOL is not None
     return subprocess.run(
-        [PROMTOOL, "check", "metrics"],
+        [_promtool(), "check", "metrics"],
         input=text.decode(),
         capture_output=True,
         text=True,
@@ -31,6 +34,7 @@ def _check(text: bytes) -> subprocess.CompletedProcess[str]:
 
 
 async def test_metrics_pass_promtool_check_metrics(api: Api) -> None:
+    _promtool()
     # Traffic that gives every family samples: payments, declines, refunds, bad input, a fault.
     user = await api.payer(5_000)
     shop = await api.shop()
@@ -54,3 +58,20 @@ def test_promtool_does_refuse_bad_exposition_text() -> None:
     # The check above would be empty if promtool passed everything.
     bad = b"# TYPE thing_seconds counter\nthing_seconds{le=} 1\n"
     assert _check(bad).returncode != 0
+
+
+def test_a_missing_tool_is_skipped_here_and_fails_on_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The rule of every test that needs something from the machine (tests/needs.py).
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="promtool not installed"):
+        require(False, "promtool not installed")
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match=r"promtool not installed .*CI=true"):
+        require(False, "promtool not installed")
+    with pytest.raises(pytest.fail.Exception, match="needs the playwright package"):
+        require_module("no_such_module_here", "needs the playwright package")
+    require(True, "present: nothing happens")
+    assert require_module("json", "the standard library").dumps([]) == "[]"
+    monkeypatch.setenv("CI", "false")
+    with pytest.raises(pytest.skip.Exception):
+        require(False, "promtool not installed")

@@ -6,11 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from reports.build import CHARTS, build_report
 from reports.compare_cli import CHARTS as COMPARE_CHARTS
 from reports.compare_cli import main as compare_main
+from tests.needs import require, require_module
 from tests.reports.conftest import payment, row, write_run
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -18,10 +17,6 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-backgroun
 # Every <img>: loaded, and decoded to a real picture.
 IMAGES = (
     "Array.from(document.images).map(i => [i.alt, i.complete, i.naturalWidth, i.naturalHeight])"
-)
-
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="needs Debian's Chromium: apt-get install -y chromium"
 )
 
 
@@ -55,7 +50,8 @@ def _open(page: Any, path: Path, requested: list[str]) -> list[list[Any]]:
 
 
 def test_report_and_comparison_render_every_chart(tmp_path: Path) -> None:
-    sync_api = pytest.importorskip("playwright.sync_api", reason="needs the playwright package")
+    require(CHROMIUM.exists(), "needs Debian's Chromium: apt-get install -y chromium")
+    sync_api = require_module("playwright.sync_api", "needs the playwright package")
     off = _run(tmp_path / "channel-outage-no-failover-1", failover=False)
     on = _run(tmp_path / "channel-outage-failover-1", failover=True)
     report = build_report(off).html_path

@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from scenarios.loader import catalogue
+from tests.needs import require, require_module
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = [
@@ -216,11 +217,9 @@ def test_start_refuses_an_unknown_scenario_and_a_remote_host(ui: Ui) -> None:
     assert "not a loopback address" in answer["message"]
 
 
-@pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="needs Debian's Chromium: apt-get install -y chromium"
-)
 def test_a_browser_picks_a_scenario_starts_it_and_adds_a_fault(ui: Ui, tmp_path: Path) -> None:
-    sync_api = pytest.importorskip("playwright.sync_api", reason="needs the playwright package")
+    require(CHROMIUM.exists(), "needs Debian's Chromium: apt-get install -y chromium")
+    sync_api = require_module("playwright.sync_api", "needs the playwright package")
     shot = tmp_path / "chaos.png"
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(
