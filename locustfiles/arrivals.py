@@ -2,8 +2,19 @@
 
 One scheduler greenlet per Locust process wakes about every millisecond and queues every
 arrival due since its last wake-up, each ticket carrying its intended start. The pool's idle
-users take them. A ticket that no user takes within `DROP_AFTER_S` — every user was busy — is
-dropped and counted in the second it was due, so offered load never falls with the gateway.
+users take them. A ticket that finds every user busy and still has none after
+`DROP_AFTER_S` is dropped and counted in the second it was due, so offered load never falls
+with the gateway.
+
+A ticket that an idle user is already waiting for is never dropped, however long this
+process takes to get round to it (a burst of answers, a collection): it starts late, its
+lateness is recorded, and its latency counts from its intended start all the same. Only a
+pool with no free user turns people away.
+
+A user that has just finished releases whatever is due before it waits: in a burst of
+answers (thousands at once when the target stalls and catches up), the event loop runs every
+answer before any timer, so the scheduler's own wake-up would come only after the burst; the
+users freed within it take the arrivals due meanwhile at once.
 """
 
 from __future__ import annotations
@@ -51,6 +62,7 @@ class ArrivalExecutor:
         self._closed = False
         self.busy = 0
         """Users serving an arrival now: the `users` column of the open model."""
+        self._idle = 0  # users blocked waiting for an arrival: the queued tickets they will take
 
     def start(self) -> gevent.Greenlet[[], None]:
         """Start releasing arrivals, timed from `ctx.t0` (which the caller has just set)."""
@@ -68,8 +80,7 @@ class ArrivalExecutor:
         ctx, queue, schedule = self._ctx, self._queue, self._schedule
         while not (schedule.exhausted and queue.empty()):
             now = ctx.now_s()
-            for ticket in schedule.release(now):
-                queue.put(ticket)
+            self._release_due(now)
             self._drop_stale(now)
             self._sample_busy(now)
             # Sleep until the next arrival is due (gevent rounds that up to its ~1 ms tick);
@@ -77,10 +88,20 @@ class ArrivalExecutor:
             nap = IDLE_NAP_S if queue.empty() else self._drop_after_s / 2
             gevent.sleep(max(0.0, min(schedule.next_due_s - ctx.now_s(), nap)))
 
+    def _release_due(self, now_s: float) -> None:
+        if self._greenlet is None or self._closed:
+            return  # not started, or over: only the scheduler decides when arrivals begin
+        for ticket in self._schedule.release(now_s):
+            self._queue.put(ticket)
+
     def _drop_stale(self, now_s: float) -> None:
-        # Tickets queue in release order, so the stale ones are at the head.
+        # Tickets queue in release order, so the stale ones are at the head; as many as there
+        # are idle users are theirs, however late they get to run.
         queue = self._queue
-        while not queue.empty() and now_s - queue.peek_nowait().released_s > self._drop_after_s:
+        while (
+            queue.qsize() > self._idle
+            and now_s - queue.peek_nowait().released_s > self._drop_after_s
+        ):
             self.drop(queue.get_nowait())
 
     def _sample_busy(self, now_s: float) -> None:
@@ -92,13 +113,22 @@ class ArrivalExecutor:
     def take(self) -> Ticket:
         """The next arrival for a free user, blocking while none is due."""
         queue = self._queue
+        self._release_due(self._ctx.now_s())
         while True:
             # A user that had to wait was free when its ticket came; one that finds tickets
-            # queued takes them only while they are fresh.
+            # queued takes them only while they are fresh, or while other users are idle
+            # (then the ticket was never short of a user, only of this process's time).
             waited = queue.empty()
-            ticket: Ticket = queue.get()
+            if waited:
+                self._idle += 1
+                try:
+                    ticket: Ticket = queue.get()
+                finally:
+                    self._idle -= 1
+            else:
+                ticket = queue.get()
             now_s = self._ctx.now_s()
-            if waited or now_s - ticket.released_s <= self._drop_after_s:
+            if waited or self._idle or now_s - ticket.released_s <= self._drop_after_s:
                 self.busy += 1
                 self._sample_busy(now_s)
                 return ticket

@@ -61,26 +61,39 @@ def busiest_window(scenario: Scenario, window_s: float) -> float:
     return best
 
 
-def pool_need(scenario: Scenario) -> PoolNeed:
-    """The pool an arrival-rate scenario needs so that no arrival waits for a free user."""
+def people_of(scenario: Scenario) -> list[tuple[float, float]]:
+    """Each kind of person the scenario sends (the mix, weak links apart): its share of the
+    arrivals, and the longest it can hold a user."""
     client = scenario.client
     try:
         gateway_retry_after_s = float(apply_overrides(scenario.gateway).capacity.retry_after_s)
     except ProfileError:  # the loader has refused such a scenario already
         gateway_retry_after_s = 1.0
+    retry_after = retry_after_bound_s(scenario, gateway_retry_after_s)
     weights = {kind: w for kind, w in scenario.mix.items() if w > 0}
     total = sum(weights.values())
-    retry_after = retry_after_bound_s(scenario, gateway_retry_after_s)
-    people = 0.0
-    longest = 0.0
+    people = []
     for kind, weight in weights.items():
         weak_share = 0.0 if kind == "pos" else client.weak_network_share
         for weak, share in ((False, 1 - weak_share), (True, weak_share)):
-            if share <= 0:
-                continue
-            hold_s = longest_person_s(client, kind, weak=weak, retry_after_s=retry_after)
-            longest = max(longest, hold_s)
-            people += weight / total * share * busiest_window(scenario, hold_s)
+            if share > 0:
+                hold_s = longest_person_s(client, kind, weak=weak, retry_after_s=retry_after)
+                people.append((weight / total * share, hold_s))
+    return people
+
+
+def longest_person_of(scenario: Scenario) -> float:
+    """The longest any person of the scenario can take: what a run's end waits for."""
+    return max(hold_s for _, hold_s in people_of(scenario))
+
+
+def pool_need(scenario: Scenario) -> PoolNeed:
+    """The pool an arrival-rate scenario needs so that no arrival waits for a free user."""
+    people = 0.0
+    longest = 0.0
+    for share, hold_s in people_of(scenario):
+        longest = max(longest, hold_s)
+        people += share * busiest_window(scenario, hold_s)
     peak = max((stage.rate or 0.0) for stage in scenario.load.stages)
     return PoolNeed(
         users=math.ceil(people * HEADROOM) + SPARE_USERS,

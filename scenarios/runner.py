@@ -5,6 +5,7 @@ The runner talks to the other stages only through processes, HTTP and files."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import secrets
 import shutil
@@ -31,7 +32,7 @@ from mock_gateway.profile import apply_overrides
 from scenarios.fdlimit import files_needed, raise_open_files
 from scenarios.loader import dump, load_scenario
 from scenarios.model import Scenario
-from scenarios.pool import Pool, pool_of
+from scenarios.pool import Pool, longest_person_of, pool_of
 from scenarios.processes import Child, SetupError, spawn, start_gateway
 from scenarios.progress import Progress
 from scenarios.reconcile import reconcile
@@ -40,6 +41,10 @@ from scenarios.target import check_target, is_loopback
 
 LOCUSTFILE = Path(locustfiles.__file__).resolve().parent / "paystorm_locust.py"
 STARTUP_GRACE_S = 60.0  # Locust's own start, on a loaded machine
+# gevent resolves names on a thread pool by default: every new connection (one per timed-out
+# request) would take a thread hop and a GIL handover. The target is an address or a name
+# from /etc/hosts, which the plain resolver answers at once.
+LOCUST_ENV = {"GEVENT_RESOLVER": "block"}
 EXIT_INTERRUPTED = 130
 
 
@@ -92,14 +97,10 @@ def make_run_dir(out: Path, name: str) -> Path:
     return run_dir
 
 
-def stop_timeout_s(scenario: Scenario) -> float:
-    """Long enough for a payment in flight to finish every attempt and back-off, and to
-    resolve an uncertain result."""
-    client = scenario.client
-    attempts = client.timeout_s * (client.max_retries + 1) + 5.0 * client.max_retries + 1.0
-    if client.resolve_uncertain:
-        attempts += client.resolve_deadline_s + 2 * client.timeout_s
-    return attempts
+def stop_timeout_s(scenario: Scenario) -> int:
+    """Long enough for the slowest person in flight at the end to finish every attempt,
+    back-off, resolve and reversal (whole seconds: Locust's --stop-timeout takes no fraction)."""
+    return math.ceil(longest_person_of(scenario)) + 1
 
 
 @dataclass(frozen=True)
@@ -160,7 +161,7 @@ def locust_argv(
         "--html",
         str(run_dir / "locust.html"),
         "--stop-timeout",
-        f"{stop_timeout_s(scenario):g}",
+        str(stop_timeout_s(scenario)),
         "--exit-code-on-error",
         "0",
     ]
@@ -224,7 +225,7 @@ def execute(options: RunOptions) -> RunOutcome:
             run_dir / "locust.log",
             cwd=run_dir,
             echo=options.verbose,
-            env={TOKEN_ENV: token},  # for the fault timeline; never on a command line
+            env={TOKEN_ENV: token, **LOCUST_ENV},  # the token: never on a command line
         )
         if distribution.workers:
             host = distribution.bind if distribution.bind not in ("*", "0.0.0.0") else "HOST"
