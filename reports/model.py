@@ -148,6 +148,9 @@ class PaymentLog:
     had_credit_failures_by_code: Mapping[str, int]
     had_credit_failures_by_second: Mapping[tuple[int, str], int] = field(repr=False)
     refunds_by_second: Mapping[int, int] = field(default_factory=dict, repr=False)
+    lateness_ms: FloatArray | None = field(default=None, compare=False, repr=False)
+    """How late each payment began after its intended start (open model; NaN when the
+    line does not say): the load generator's own delay."""
 
 
 @dataclass(frozen=True, slots=True)

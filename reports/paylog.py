@@ -35,6 +35,10 @@ def _number(path: Path, n: int, name: str, value: object, *, nullable: bool = Fa
     return float(value)
 
 
+def _late(path: Path, n: int, value: object) -> float:
+    return math.nan if value is None else _number(path, n, "lateness_ms", value)
+
+
 def read_payments(path: Path) -> PaymentLog:
     """Read the client's per-payment log.
 
@@ -48,6 +52,7 @@ def read_payments(path: Path) -> PaymentLog:
     start = array("d")
     outcome_index = array("b")
     attempts = array("q")
+    lateness = array("d")
     causes: Counter[str] = Counter()
     by_second: Counter[tuple[int, str]] = Counter()
     refunds: Counter[int] = Counter()
@@ -96,6 +101,8 @@ def read_payments(path: Path) -> PaymentLog:
                 latency.append(latency_ms)
                 outcome_index.append(index)
                 attempts.append(tries)
+                late = obj.get("lateness_ms")
+                lateness.append(late if type(late) is float else _late(path, n, late))
                 if had_credit and index != 0:
                     code = obj.get("code")
                     code = code if type(code) is str and code else NO_CODE
@@ -115,4 +122,5 @@ def read_payments(path: Path) -> PaymentLog:
         had_credit_failures_by_code=dict(causes.most_common()),
         had_credit_failures_by_second=dict(by_second),
         refunds_by_second=dict(refunds),
+        lateness_ms=np.frombuffer(lateness, dtype=np.float64),
     )

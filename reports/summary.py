@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+import numpy as np
+
 from reports.knee import Knee, credit_share, find_knee, holds
 from reports.latency import approx_quantiles, exact_quantiles
 from reports.model import Run
@@ -28,6 +30,7 @@ OBJECTIVES: Mapping[str, tuple[str, str]] = {
 # An open-model run that turned more of its arrivals away did not offer the load it says it
 # did: it fails this objective unless the scenario sets a dropped_rate of its own.
 IMPLICIT_DROPPED_RATE = 0.001
+LATE_P99_MS = 10.0  # the executor's pick-up tolerance: later than this, the schedule slipped
 # Why an objective's measured value can be unknown; an unknown value fails the objective.
 UNMEASURED: Mapping[str, str] = {
     "success_rate": "no payment had credit, so there is no success rate",
@@ -184,9 +187,36 @@ def _notes(run: Run) -> list[str]:
     return notes
 
 
+def lateness(run: Run) -> dict[str, float | None]:
+    """How late payments began after their intended start: the load generator's delay."""
+    values = run.payments.lateness_ms if run.payments is not None else None
+    if values is None:
+        return {"p50": None, "p99": None, "max": None}
+    values = values[np.isfinite(values)]
+    if not values.size:
+        return {"p50": None, "p99": None, "max": None}
+    p50, p99 = np.percentile(values, [50, 99])
+    return {"p50": round(float(p50), 2), "p99": round(float(p99), 2), "max": float(values.max())}
+
+
 def generator_note(run: Run, offered: int, dropped: int) -> str | None:
     """In words, when the load generator turned more than IMPLICIT_DROPPED_RATE of the
-    arrivals away: that it did, not the gateway, and what pool it would have needed."""
+    arrivals away (that it did, not the gateway, and what pool it would have needed), or
+    began payments late."""
+    late = lateness(run)
+    slow = None
+    if late["p99"] is not None and late["max"] is not None and late["p99"] > LATE_P99_MS:
+        slow = (
+            f"The load generator began payments late, p99 {late['p99']:,.0f} ms and at most "
+            f"{late['max']:,.0f} ms after their intended start, for want of CPU: latencies "
+            "count from the intended start, and the gateway got those arrivals bunched."
+        )
+    drops = _drops_note(run, offered, dropped)
+    said = " ".join(part for part in (drops, slow) if part)
+    return said or None
+
+
+def _drops_note(run: Run, offered: int, dropped: int) -> str | None:
     if not offered or dropped <= IMPLICIT_DROPPED_RATE * offered:
         return None
     said = (
@@ -203,9 +233,9 @@ def generator_note(run: Run, offered: int, dropped: int) -> str | None:
             f"{pool.needed:,} (load.max_users; leave it out to have the pool sized)."
         )
     return (
-        f"{said} Its {pool.users:,} users were never all busy (at most {busiest:,}): it fell "
-        "behind its own schedule for want of CPU; run it with more Locust processes "
-        "(--processes) or on a quieter machine."
+        f"{said} Its {pool.users:,} users were never all busy in one second (at most "
+        f"{busiest:,}): the arrivals were lost to the generator itself (a Locust worker that "
+        "left the run, or the run's end)."
     )
 
 
@@ -291,6 +321,7 @@ def summarize(run: Run) -> dict[str, Any]:
             "seconds_with_traffic": len(busy),
         },
         "latency_ms": {**quantiles, "source": source},
+        "lateness_ms": lateness(run),
         "ghost_charges": ghost_charges,
         "lost_successes": run.reconcile.lost_successes if run.reconcile else None,
         "refunds": _refunds(run),

@@ -114,6 +114,34 @@ def payment(
     }
 
 
+def payments_for(rows: Iterable[Row], latency_ms: float = 40.0) -> list[dict[str, Any]]:
+    """payments.jsonl lines that add up to `row()`s exactly (the run's self-check holds):
+    per second its succeeded, declined, failed (retried once) and unknown payments."""
+    lines = []
+    for r in rows:
+        t = int(r["time"])
+        failed_code = next(
+            (k[5:] for k in r if k.startswith("code_") and k[5:] not in NOT_FAILED_CODES), None
+        )
+        kinds = (
+            [("succeeded", None, True)] * r["succeeded"]
+            + [("declined", "INSUFFICIENT_CREDIT", False)] * r["declined"]
+            + [("failed", failed_code, True)] * r["failed"]
+            + [("unknown", "CLIENT_TIMEOUT", True)] * r["unknown"]
+        )
+        for i, (outcome, code, had_credit) in enumerate(kinds):
+            line = payment(
+                t + i / max(1, len(kinds)), latency_ms, outcome, had_credit=had_credit, code=code
+            )
+            line["key"] = f"k{t}-{i}"
+            line["attempts"] = 2 if outcome == "failed" else 1
+            lines.append(line)
+    return lines
+
+
+NOT_FAILED_CODES = frozenset({"INSUFFICIENT_CREDIT", "CLIENT_TIMEOUT"})
+
+
 def write_outcomes(path: Path, rows: Iterable[Row]) -> None:
     rows = list(rows)
     codes = sorted({k for r in rows for k in r if k.startswith("code_")})

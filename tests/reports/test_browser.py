@@ -10,7 +10,7 @@ from reports.build import CHARTS, build_report
 from reports.compare_cli import CHARTS as COMPARE_CHARTS
 from reports.compare_cli import main as compare_main
 from tests.needs import require, require_module
-from tests.reports.conftest import payment, row, write_run
+from tests.reports.conftest import payments_for, row, write_run
 
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
@@ -23,7 +23,7 @@ IMAGES = (
 def _run(path: Path, failover: bool) -> Path:
     inside = 0.996 if failover else 0.4
     rows = [row(t, 100, success=inside if 10 <= t < 20 else 1.0) for t in range(30)]
-    payments = [payment(t + 0.5, 30.0 + t) for t in range(30)]
+    payments = payments_for(rows)
     gateway = [
         {"time": t, "inflight": 5, "queued": 0, "requests_total": 200 * t, "breaker_bank_a": 0}
         for t in range(30)

@@ -116,3 +116,25 @@ def test_wilson_upper_bound() -> None:
     assert wilson_upper(980, 1000) < 0.99  # thick: it does not
     assert wilson_upper(0, 0) == 1.0
     assert wilson_upper(100, 100) == 1.0
+
+
+def test_a_second_that_dropped_more_than_half_a_percent_breaks_its_bin(run_dir: Path) -> None:
+    # Every payment served succeeds; from 300/s the generator turns 1 % of people away.
+    rates = range(20, 420, 20)
+    rows = [row(t, r, dropped=r // 100 if r >= 300 else 0) for t, r in enumerate(rates)]
+    write_run(run_dir, rows, scenario_doc=scenario({"p99_ms": 1500}))
+    knee = find_knee(load_run(run_dir))
+    assert knee.offered_per_s == 280.0 and not knee.held_to_max
+    broken = next(b for b in knee.bins if b.low == 300)
+    assert broken.held is False and broken.dropping_seconds == 1 and broken.dropped == 3
+    # Half a percent or less is the generator's noise, not a verdict.
+    rows = [row(t, r, dropped=1 if r == 400 else 0) for t, r in enumerate(rates)]
+    write_run(run_dir, rows, scenario_doc=scenario({"p99_ms": 1500}))
+    assert find_knee(load_run(run_dir)).held_to_max
+
+
+def test_a_bin_counts_its_dropped_people_as_not_served(run_dir: Path) -> None:
+    rows = [row(0, 100), row(1, 110, dropped=10)]
+    write_run(run_dir, rows, scenario_doc=scenario({"success_rate": 0.95}))
+    [bin_] = [b for b in find_knee(load_run(run_dir)).bins if b.low <= 110 < b.high]
+    assert bin_.success_rate == pytest.approx(100 / 110)

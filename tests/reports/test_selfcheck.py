@@ -15,7 +15,7 @@ import pytest
 from reports.build import build_report
 from reports.run import load_run
 from reports.selfcheck import check
-from tests.reports.conftest import payment, write_run
+from tests.reports.conftest import payment, payments_for, row, write_run
 
 Folder = dict[str, Any]
 
@@ -162,3 +162,9 @@ def test_a_broken_run_carries_a_red_banner_and_paystorm_report_exits_3(run_dir: 
     assert "self-check failed: lines = payments: payments.jsonl has 11, outcomes.csv 12" in (
         proc.stdout
     )
+
+
+def test_the_report_fixtures_add_up_too(run_dir: Path) -> None:
+    rows = [row(t, 50, success=0.9, declined=3, unknown_share=0.5) for t in range(4)]
+    write_run(run_dir, rows, payments=payments_for(rows))
+    assert check(load_run(run_dir)) == ()

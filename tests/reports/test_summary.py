@@ -65,8 +65,7 @@ def test_slo_pass_and_fail(run_dir: Path) -> None:
         "measured": pytest.approx(0.9),
         "passed": False,
         "comparison": ">=",
-        "meaning": "success rate of the people with credit, dropped arrivals counted as not "
-        "served",
+        "meaning": "success rate of the people with credit, dropped arrivals counted as not served",
     }
     assert by_name["p99_ms"]["measured"] == 80.0 and by_name["p99_ms"]["passed"]
     assert by_name["dropped_rate"]["measured"] == pytest.approx(0.1)
@@ -119,7 +118,17 @@ def test_the_generator_note_names_the_pool_that_was_needed(run_dir: Path) -> Non
     info = run_info(pool={"users": 4000, "needed": 4000, "explicit": False})
     rows = [{**row(0, 100, dropped=46), "users": 300}]
     s = _summary(run_dir, rows, info=info)
-    assert "never all busy (at most 300)" in s["generator"] and "--processes" in s["generator"]
+    assert "never all busy in one second (at most 300)" in s["generator"]
+
+
+def test_the_generator_note_says_when_payments_began_late(run_dir: Path) -> None:
+    on_time = [{**payment(i / 10, 20.0), "lateness_ms": 1.5} for i in range(100)]
+    s = _summary(run_dir, [row(0, 100)], payments=on_time)
+    assert s["lateness_ms"] == {"p50": 1.5, "p99": 1.5, "max": 1.5} and s["generator"] is None
+    late = on_time[:98] + [{**p, "lateness_ms": 250.0} for p in on_time[98:]]
+    s = _summary(run_dir, [row(0, 100)], payments=late)
+    assert s["lateness_ms"]["max"] == 250.0
+    assert "began payments late, p99" in s["generator"] and "at most 250 ms" in s["generator"]
 
 
 def test_ghost_charges_from_reconcile(run_dir: Path) -> None:

@@ -40,8 +40,12 @@ class Run:
             text=True,
         )
 
+    output = ""
+    """What `paystorm run` printed (stdout and stderr), once finished."""
+
     def finish(self, timeout: float = 150) -> Finished:
         output, _ = self.proc.communicate(timeout=timeout)
+        self.output = output
         assert self.proc.returncode in (0, 1), output  # 1: an objective failed, the run worked
         (run_dir,) = self.out.iterdir()
         lines = (run_dir / "payments.jsonl").read_text().splitlines()

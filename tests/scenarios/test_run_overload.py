@@ -1,0 +1,132 @@
+"""End to end, past the knee: the generator's pool must not decide the result.
+
+The overload case at a quarter of its scale: the default gateway (400 payments/s through
+its channels, 128 requests admitted) offered 600/s becomes one of 100/s (32 admitted)
+offered 150/s, with the same 3 s client timeout and no retries. A pool too small to hold the
+people in flight (150, as 600 was at full scale) drops arrivals and fails its run, yet its
+headline — drops counted as people not served — stays within 3 points of a run whose pool
+is sized from the scenario, which drops (almost) nothing. And a run that turned most of its
+people away during a slow spell can no longer pass its objectives or show a knee "held to
+max load"."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.scenarios.runs import Finished, Run
+
+# 60 + 40 payments/s through the two banks (50 ms each); the fallback only on failover.
+SMALL_GATEWAY = {
+    "capacity": {"max_inflight": 32, "queue": 64},
+    "channels": {
+        "bank_a": {"concurrency": 3},
+        "bank_b": {"concurrency": 2},
+        "balance_fallback": {"concurrency": 1},
+    },
+}
+RATE = 150
+
+
+def _overload(name: str, **load: Any) -> dict[str, Any]:
+    return {
+        "name": name,
+        "description": "Half again the gateway's capacity, clients that give up after 3 s.",
+        "duration_s": 20,
+        "load": {"model": "arrival-rate", "stages": [{"until_s": 20, "rate": RATE}], **load},
+        "client": {"timeout_s": 3, "retry": "none"},
+        "gateway": SMALL_GATEWAY,
+    }
+
+
+def _headline_from_the_files(run: Finished) -> float:
+    """Success of the people with credit, recomputed from payments.jsonl and the dropped
+    column: a dropped arrival had credit in the share of its second's served arrivals."""
+    with (run.run_dir / "outcomes.csv").open(newline="") as fh:
+        rows = {int(r["time"]): int(r["dropped"]) for r in csv.DictReader(fh)}
+    served: Counter[int] = Counter()
+    had_credit: Counter[int] = Counter()
+    paid = 0
+    for line in run.payments:
+        second = int(line["start_s"])
+        served[second] += 1
+        if line["had_credit"]:
+            had_credit[second] += 1
+            paid += line["outcome"] == "succeeded"
+    share = sum(had_credit.values()) / sum(served.values())
+    people = sum(had_credit.values()) + sum(
+        dropped * (had_credit[s] / served[s] if served[s] else share) for s, dropped in rows.items()
+    )
+    return paid / people
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory: pytest.TempPathFactory) -> tuple[Finished, Finished, str]:
+    tmp = tmp_path_factory.mktemp("overload")
+    starved = Run(tmp, _overload("starved", max_users=RATE))
+    sized = Run(tmp, _overload("sized"))
+    try:
+        done = (starved.finish(), sized.finish())
+    finally:
+        for run in (starved, sized):
+            if run.proc.poll() is None:
+                run.proc.kill()
+    return done[0], done[1], starved.output
+
+
+def test_a_sized_pool_drops_nothing_and_a_starved_one_fails_saying_why(
+    pair: tuple[Finished, Finished, str],
+) -> None:
+    starved, sized, said = pair
+    assert sized.summary["dropped"] <= 0.001 * sized.summary["offered"], sized.summary
+    pool = json.loads((sized.run_dir / "run.json").read_text())["pool"]
+    assert pool["explicit"] is False and pool["users"] == pool["needed"] >= 2 * RATE
+    assert starved.summary["dropped_rate"] > 0.05
+    dropped = next(o for o in starved.summary["slo"] if o["name"] == "dropped_rate")
+    assert dropped["implicit"] and not dropped["passed"]
+    assert f"Every one of its {RATE} users was busy" in starved.summary["generator"]
+    assert f"load.max_users {RATE} is below the" in said  # warned before the run
+    assert "The load generator, not the gateway, turned away" in said  # and told after it
+
+
+def test_the_headline_counts_the_people_turned_away(pair: tuple[Finished, Finished, str]) -> None:
+    starved, sized, _ = pair
+    for run in (starved, sized):
+        assert run.summary["success_rate"] == pytest.approx(_headline_from_the_files(run))
+    # The starved pool shielded the gateway (fewer timeouts) but turned people away; counted
+    # as not served, the two runs tell the same story.
+    assert starved.summary["success_rate"] == pytest.approx(sized.summary["success_rate"], abs=0.03)
+    assert starved.summary["success_rate_of_served"] > starved.summary["success_rate"] + 0.05
+
+
+def test_a_run_that_turned_its_people_away_cannot_pass(tmp_path: Path) -> None:
+    scenario = {
+        "name": "starved-slow-spell",
+        "duration_s": 6,
+        "load": {"model": "arrival-rate", "max_users": 10, "stages": [{"until_s": 6, "rate": 50}]},
+        "client": {"timeout_s": 3, "retry": "none"},
+        "faults": [
+            {
+                "kind": "latency",
+                "params": {"ms": 1000},
+                "target": {"route": "pay"},
+                "start_in_s": 1,
+                "duration_s": 3,
+            }
+        ],
+        "slo": {"success_rate": 0.99},
+    }
+    run = Run(tmp_path, scenario)
+    done = run.finish()
+    assert run.proc.returncode == 1, run.output
+    assert "SLO failed: success_rate, dropped_rate" in run.output
+    assert "turned away" in run.output
+    summary = done.summary
+    assert summary["dropped"] > 0.2 * summary["offered"]
+    assert summary["success_rate"] < 0.9 and not summary["slo_passed"]
+    assert summary["knee"]["held_to_max"] is False
