@@ -6,10 +6,11 @@ Benchmarks: latency_fault (a latency fault's added delay), knee (peak throughput
 default profile against C/S, shedding off and on), fault_cost (the idle fault engine, and the
 gateway against a bare handler), gateway_cost (the gateway against a bare handler, its p99
 at half its peak, and what durability costs), arrival_rate (the arrival-rate executor),
-hung_gateway (dropped arrivals when every request hangs 1 s), report_scale (the report of a
-one-hour run: 3,600 s of outcomes and a million payment lines), generator_cost (our shoppers
-against a bare FastHttpUser, per Locust process), scaling (one Locust process against two
-workers). A full run takes about 13 to 18 minutes,
+hung_gateway (dropped arrivals when every request hangs 1 s), overload (600/s against the
+default profile with pools of 600, 6,000 and one sized from the scenario), report_scale
+(the report of a one-hour run: 3,600 s of outcomes and a million payment lines),
+generator_cost (our shoppers against a bare FastHttpUser, per Locust process), scaling (one
+Locust process against two workers). A full run takes about 18 to 23 minutes,
 `--quick` about 6. growth (1,000 versus 1,000,000 accounts, a ledger of 10 million payments,
 memory after a million payments: about 8 minutes and 8 GB of temporary disk) runs only when
 named: `--only growth` (`make bench-growth`). Every process is started here and stopped
@@ -34,6 +35,7 @@ from bench import (
     hung_gateway,
     knee,
     latency_fault,
+    overload,
     report_scale,
     scaling,
 )
@@ -47,6 +49,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "gateway_cost": lambda quick, work: gateway_cost.section(quick),
     "arrival_rate": arrival_suite.section,
     "hung_gateway": hung_gateway.section,
+    "overload": overload.section,
     "report_scale": report_scale.section,
     "generator_cost": generator_cost.section,
     "scaling": scaling.section,

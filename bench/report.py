@@ -24,6 +24,7 @@ ORDER = (
     "gateway_cost",
     "arrival_rate",
     "hung_gateway",
+    "overload",
     "report_scale",
     "generator_cost",
     "scaling",
