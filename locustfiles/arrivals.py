@@ -154,8 +154,9 @@ def connect(user: PaystormUser) -> None:
     """Open the user's connection before second 0, so that a spike does not wait for
     thousands of handshakes at once (nor for the target's accept queue to take them)."""
     try:
-        # Not through Locust's session: a warm-up is not a request of the run.
-        user.client.client.urlopen(f"{(user.host or '').rstrip('/')}/healthz").content  # noqa: B018
+        # Outside Locust's stats: a warm-up is not a request of the run. The connection is
+        # the one of the app's deadline, which most requests use.
+        user.transport.connect("/healthz", user.client.deadline_s)
     except Exception:  # any failure: the connection opens on first use instead
         log.debug("paystorm: a user could not connect before second 0", exc_info=True)
     finally:

@@ -31,7 +31,7 @@ class Customer(PaystormUser):
         kind = pick_type(self.rng, ctx.scenario.mix)
         weak = self.rng.random() < client.weak_network_share
         # A payment code is made offline and scanned over the shop's line: no weak link.
-        self.person(weak=weak and kind != "pos")
+        self.client.person(weak=weak and kind != "pos")
         if kind == "refund":
             if ctx.refundable:
                 refund(self, start, ctx.refundable.popleft())

@@ -1,36 +1,22 @@
-"""The client's side of the network: a weak mobile link, and a connection that drops before
-the answer comes back — the seed's "your network" cause (网络不给力), made reproducible."""
+"""A connection that drops before the answer comes back — the weak link's lost answers, on a
+real socket (gevent's). The link itself, its round trip and deadline, is
+`locustfiles.client.weak`."""
 
 from __future__ import annotations
 
 import contextlib
-import random
 import time
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from gevent import socket
-
-from scenarios.people import (
-    WEAK_DROP_SHARE,
-    WEAK_RTT_CAP_S,
-    WEAK_RTT_MEDIAN_S,
-    WEAK_RTT_SIGMA,
-    WEAK_TIMEOUT_S,
-)
-
-__all__ = ["WEAK_DROP_SHARE", "WEAK_RTT_CAP_S", "WEAK_TIMEOUT_S", "send_and_drop", "weak_rtt_s"]
-
-
-def weak_rtt_s(rng: random.Random) -> float:
-    """The round trip one request of a weak link adds, before its answer can arrive."""
-    return min(WEAK_RTT_CAP_S, rng.lognormvariate(0.0, WEAK_RTT_SIGMA) * WEAK_RTT_MEDIAN_S)
 
 
 def send_and_drop(
     base_url: str,
     method: str,
     path: str,
-    headers: dict[str, str],
+    headers: Mapping[str, str],
     body: bytes,
     timeout_s: float,
 ) -> float:

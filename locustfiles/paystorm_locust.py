@@ -137,8 +137,6 @@ def use_scenario(environment: Environment, scenario: Scenario) -> RunContext:
         low, high = scenario.load.think_time_s
         Customer.wait_time = between(low, high)
         runners_log.removeFilter(_QUIET_POOL_SPAWN)
-    Customer.network_timeout = scenario.client.timeout_s
-    Customer.connection_timeout = scenario.client.timeout_s
     environment.paystorm = ctx  # type: ignore[attr-defined]
     return ctx
 

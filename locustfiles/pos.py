@@ -21,8 +21,8 @@ def pos_scan(user: PaystormUser, start: tuple[float, float]) -> None:
     ctx = user.ctx
     payment = new_payment(user, "pos", start)
     ctx.recorder.started(payment)
-    user.show_credit(payment, name="/v1/accounts/[user_id] (payment code)")
-    user.person(weak=False, deadline_s=POS_DEADLINE_S)  # the terminal is on the shop's line
+    user.client.account(payment, name="/v1/accounts/[user_id] (payment code)")
+    user.client.person(weak=False, deadline_s=POS_DEADLINE_S)  # the terminal is on the shop's line
     body = orjson.dumps(
         {
             "user_id": payment.user_id,
@@ -34,8 +34,8 @@ def pos_scan(user: PaystormUser, start: tuple[float, float]) -> None:
             "client": {"app_version": TERMINAL_VERSION, "network": "wifi"},
         }
     )
-    result = user.post_payment(payment, body)
+    result = user.client.pay(payment, body)
     code = result.code
     if code in UNCERTAIN:
-        code = user.resolve(payment, body, result, query=True)
+        code = user.client.resolve(payment, body, result, query=True)
     settle(user, payment, code)

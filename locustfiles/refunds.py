@@ -25,15 +25,14 @@ def refund(user: PaystormUser, start: tuple[float, float], bought: Captured) -> 
         start_s=start[0],
         lateness_ms=start[1],
         kind=REFUND,
-        network="weak" if user.weak else "normal",
+        network="weak" if user.client.weak else "normal",
         city=bought.city,
         payment_id=bought.payment_id,
     )
     ctx.recorder.started(line)
     body = orjson.dumps({"amount": amount})
-    path = f"/v1/payments/{bought.payment_id}/refunds"
-    result = user.post_payment(line, body, path)
+    result = user.client.refund(line, body)
     code = result.code
     if code in UNCERTAIN and ctx.scenario.client.resolve_uncertain:
-        code = user.resolve_refund(line, body, path, result)
+        code = user.client.resolve_refund(line, body, result)
     user.finish(line, code)

@@ -26,7 +26,7 @@ def new_payment(user: PaystormUser, kind: str, start: tuple[float, float]) -> Pa
         start_s=start[0],
         lateness_ms=start[1],
         kind=kind,
-        network="weak" if user.weak else "normal",
+        network="weak" if user.client.weak else "normal",
         city=rng.choice(ctx.city_names),
     )
 
@@ -50,7 +50,7 @@ def checkout(user: PaystormUser, start: tuple[float, float]) -> None:
     ctx = user.ctx
     payment = new_payment(user, "shopper", start)
     ctx.recorder.started(payment)
-    user.show_credit(payment)
+    user.client.account(payment)
     body = orjson.dumps(
         {
             "user_id": payment.user_id,
@@ -59,12 +59,12 @@ def checkout(user: PaystormUser, start: tuple[float, float]) -> None:
             "currency": "CNY",
             "client": {
                 "app_version": user.rng.choice(APP_VERSIONS),
-                "network": "weak" if user.weak else "wifi",
+                "network": "weak" if user.client.weak else "wifi",
             },
         }
     )
-    result = user.post_payment(payment, body)
+    result = user.client.pay(payment, body)
     code = result.code
     if code in UNCERTAIN and ctx.scenario.client.resolve_uncertain:
-        code = user.resolve(payment, body, result)
+        code = user.client.resolve(payment, body, result)
     settle(user, payment, code)
