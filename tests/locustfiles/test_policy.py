@@ -36,7 +36,7 @@ DRAWS = 4_000
 
 
 def _retries_made(policy: ClientPolicy, code: str | None) -> int:
-    """Drive the decision as post_payment does: the same answer every time."""
+    """Drive the decision as GatewayClient.pay does: the same answer every time."""
     retries = 0
     while should_retry(policy, code, retries):
         retries += 1
