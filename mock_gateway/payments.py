@@ -128,7 +128,9 @@ class PaymentService:
         ).fetchone()
 
     def payment(self, payment_id: str) -> dict[str, Any]:
-        row = self.payment_row(payment_id) or self._uncommitted.get(payment_id)
+        # Uncommitted until the loop hears of the commit, as replays of its key do: the
+        # writer thread's COMMIT is visible to the reader a moment before that.
+        row = self._uncommitted.get(payment_id) or self.payment_row(payment_id)
         if row is None:
             raise not_found("payment_id", payment_id)
         return payment_view(row)

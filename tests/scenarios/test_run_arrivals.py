@@ -195,8 +195,9 @@ def test_under_a_busy_pool_latency_runs_from_the_intended_start(busy_run: Finish
     served = [p for p in busy_run.payments if p["start_s"] >= window["started_at_s"]]
     assert len(served) >= 0.9 * len(busy_run.payments)
     for p in served:
-        # Two requests held SERVICE_MS each, after however long the arrival waited.
-        assert p["latency_ms"] >= p["lateness_ms"] + 2 * SERVICE_MS - 0.01, p
+        # Two requests held SERVICE_MS each, after however long the arrival waited (less the
+        # event loop's timer resolution, about 1 ms a sleep).
+        assert p["latency_ms"] >= p["lateness_ms"] + 2 * SERVICE_MS - 2.0, p
     # A busy pool makes arrivals wait for a user.
     assert sum(p["lateness_ms"] > 1.0 for p in served) > 0.1 * len(served)
 
