@@ -25,7 +25,6 @@ traffic.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -135,16 +134,6 @@ def _bin_p99(run: Run, bins: list[list[Second]]) -> list[float | None]:
     return result
 
 
-def credit_share(seconds: Iterable[Second]) -> float:
-    """The share of served arrivals whose person had credit (1 when none was served): what
-    a second that dropped every arrival is taken to have lost."""
-    served = had_credit = 0
-    for s in seconds:
-        served += s.served
-        had_credit += s.had_credit
-    return had_credit / served if served else 1.0
-
-
 def load_bins(
     run: Run, success_target: float | None = None, p99_target: float | None = None
 ) -> tuple[float | None, tuple[LoadBin, ...]]:
@@ -165,18 +154,17 @@ def load_bins(
     indexes = sorted(grouped)
     members = [grouped[i] for i in indexes]
     p99s = _bin_p99(run, members)
-    share = credit_share(run.seconds)
 
     bins = []
     for index, group, p99 in zip(indexes, members, p99s, strict=True):
         had_credit = sum(s.had_credit for s in group)
         failed = sum(s.had_credit_failed for s in group)
-        people = sum(s.people_with_credit(share) for s in group)
+        people = sum(s.people_with_credit for s in group)
         rate = (had_credit - failed) / people if people else None
         dropping = sum(s.dropped > DROPPED_SECOND_SHARE * s.offered for s in group)
         verdicts = []
         if success_target is not None and rate is not None:
-            upper = wilson_upper(had_credit - failed, max(had_credit, round(people)))
+            upper = wilson_upper(had_credit - failed, people)
             verdicts.append(holds(upper, success_target, ">="))
         if p99_target is not None and p99 is not None:
             verdicts.append(holds(p99, p99_target, "<="))

@@ -87,24 +87,18 @@ class Second:
         """Arrivals a user took: payments and refunds (the rest of `offered` was dropped)."""
         return self.payments + self.refunds
 
-    def dropped_with_credit(self, fallback_share: float = 1.0) -> float:
-        """Dropped arrivals counted as people who had credit, in the share of this second's
-        served arrivals that had credit (`fallback_share` when every arrival was dropped):
-        they came to pay, and nothing about them differs from the ones served."""
-        if not self.dropped:
-            return 0.0
-        share = self.had_credit / self.served if self.served else fallback_share
-        return self.dropped * share
-
-    def people_with_credit(self, fallback_share: float = 1.0) -> float:
-        """Had-credit payments, and the dropped arrivals that would have been."""
-        return self.had_credit + self.dropped_with_credit(fallback_share)
+    @property
+    def people_with_credit(self) -> int:
+        """Had-credit payments, and every dropped arrival: the run never learnt whether a
+        person it turned away had credit, so it counts the worst case — one who had, and
+        could not pay."""
+        return self.had_credit + self.dropped
 
     @property
     def success_rate(self) -> float | None:
         """Share of the people with credit who paid, dropped arrivals counted as not served;
         None when none had credit."""
-        people = self.people_with_credit()
+        people = self.people_with_credit
         if people == 0:
             return None
         return (self.had_credit - self.had_credit_failed) / people

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from reports.knee import Knee, credit_share, find_knee, holds
+from reports.knee import Knee, find_knee, holds
 from reports.latency import approx_quantiles, exact_quantiles
 from reports.model import Run
 
@@ -131,9 +131,8 @@ def fault_split(run: Run) -> dict[str, Any]:
 
     This is the comparison a remedy is judged on (failover off versus on): the same outage,
     and how many of the people with credit who arrived during it still paid (dropped
-    arrivals counted as not served, as in the headline).
+    arrivals counted as people with credit who could not pay, as in the headline).
     """
-    share = credit_share(run.seconds)
     inside: dict[str, float] = {"seconds": 0, "had_credit": 0, "had_credit_failed": 0}
     outside = dict(inside)
     people = {"inside": 0.0, "outside": 0.0}
@@ -145,7 +144,7 @@ def fault_split(run: Run) -> dict[str, Any]:
         part["seconds"] += 1
         part["had_credit"] += second.had_credit
         part["had_credit_failed"] += second.had_credit_failed
-        people[where] += second.people_with_credit(share)
+        people[where] += second.people_with_credit
 
     def rate(part: Mapping[str, float], who: float) -> float | None:
         return (part["had_credit"] - part["had_credit_failed"]) / who if who else None
@@ -256,8 +255,7 @@ def summarize(run: Run) -> dict[str, Any]:
 
     had_credit, had_credit_failed = total("had_credit"), total("had_credit_failed")
     offered, dropped = total("offered"), total("dropped")
-    share = credit_share(s)
-    people = sum(x.people_with_credit(share) for x in s)
+    people = sum(x.people_with_credit for x in s)
     paid = had_credit - had_credit_failed
     busy = [x for x in s if x.offered > 0 or x.payments > 0]
     if run.payments is not None:
@@ -295,8 +293,7 @@ def summarize(run: Run) -> dict[str, Any]:
         "planned_duration_s": scenario.duration_s if scenario else None,
         "success_rate": success_rate,
         "success_rate_of_served": _ratio(paid, had_credit),
-        "people_with_credit": round(people, 1),
-        "dropped_with_credit": round(people - had_credit, 1),
+        "people_with_credit": people,
         "generator": generator_note(run, offered, dropped),
         "payments": total("payments"),
         "attempts": total("attempts"),

@@ -162,7 +162,7 @@ def headline(summary: Mapping[str, Any]) -> list[tuple[str, str, str]]:
 
 def _success_detail(summary: Mapping[str, Any]) -> str:
     people = f"of {count(summary.get('people_with_credit'))} people with credit"
-    dropped = summary.get("dropped_with_credit") or 0
+    dropped = summary.get("dropped") or 0
     if not dropped:
         return people
     return (
