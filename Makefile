@@ -43,7 +43,7 @@ test: $(STAMP) ## run the test suite (a few minutes)
 lint: $(STAMP) ## ruff and mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy paystorm mock_gateway scenarios reports locustfiles tests bench
+	$(BIN)/mypy contract paystorm mock_gateway scenarios reports locustfiles tests bench
 
 .PHONY: format
 format: $(STAMP) ## apply ruff's formatting and safe fixes

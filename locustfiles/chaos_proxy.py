@@ -10,9 +10,8 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
+from contract.target import TargetError, check_target
 from locustfiles.timeline import TOKEN_ENV
-from scenarios.processes import SetupError
-from scenarios.target import check_target
 
 # A valid fault of each kind, to start the panel's form from (units in the names).
 KIND_EXAMPLES: dict[str, dict[str, Any]] = {
@@ -57,7 +56,7 @@ class ChaosProxy:
             return problem(503, f"no admin token: ${TOKEN_ENV} is not set for Locust")
         try:
             base = check_target(host, allow_remote=self._allow_remote)
-        except SetupError as exc:
+        except TargetError as exc:
             return problem(400, str(exc).replace("--target", "host"))
         request = urllib.request.Request(
             f"{base}/_chaos/{path}",

@@ -18,13 +18,12 @@ from flask import Response, jsonify, request
 from locust.env import Environment
 from locust.runners import STATE_RUNNING, STATE_SPAWNING
 
+from contract.target import TargetError, check_target
 from locustfiles.chaos_proxy import KIND_EXAMPLES, Answer, ChaosProxy, fault_row, problem
 from locustfiles.context import context_of
 from locustfiles.timeline import TOKEN_ENV
 from scenarios.loader import ScenarioError, load_scenario
 from scenarios.model import Scenario
-from scenarios.processes import SetupError
-from scenarios.target import check_target
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +102,7 @@ def install(
             started_with = options.scenario if options else "steady"
             scenario = load_scenario(request.form.get("scenario") or started_with)
             if scenario.faults and not os.environ.get(TOKEN_ENV):
-                raise SetupError(f"the scenario has faults but ${TOKEN_ENV} is not set")
+                raise TargetError(f"the scenario has faults but ${TOKEN_ENV} is not set")
             if scenario.gateway != gateway_for.gateway:
                 log.warning(
                     "paystorm: %s asks the gateway for %s, but it runs with the settings of %s "
@@ -115,7 +114,7 @@ def install(
                     scenario.name,
                 )
             use_scenario(scenario)
-        except (ScenarioError, SetupError) as exc:
+        except (ScenarioError, TargetError) as exc:
             message = str(exc).replace("--target", "host")
             log.error("paystorm: %s", message)
             return jsonify({"success": False, "message": message, "host": environment.host})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-from paystorm.argparsing import EXIT_USAGE
+from contract.argparsing import EXIT_USAGE
 
 USAGE = """usage: paystorm <command> [options]
 
@@ -28,13 +28,13 @@ def _gateway(argv: list[str]) -> int:
 
 
 def _run(argv: list[str]) -> int:
-    from scenarios.cli import main
+    from paystorm.run_cli import main
 
     return main(argv)
 
 
 def _worker(argv: list[str]) -> int:
-    from scenarios.worker_cli import main
+    from paystorm.worker_cli import main
 
     return main(argv)
 
@@ -52,13 +52,13 @@ def _compare(argv: list[str]) -> int:
 
 
 def _chaos(argv: list[str]) -> int:
-    from scenarios.chaos_cli import main
+    from paystorm.chaos_cli import main
 
     return main(argv)
 
 
 def _ui(argv: list[str]) -> int:
-    from scenarios.ui_cli import main
+    from paystorm.ui_cli import main
 
     return main(argv)
 

@@ -12,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from paystorm.argparsing import EXIT_SELF_CHECK
+from contract.argparsing import EXIT_SELF_CHECK
 from reports import wording
 from reports.build import build_report
 from reports.model import RunError

@@ -22,7 +22,7 @@ OUTCOME_COLUMNS = (*COUNT_COLUMNS, *LATENCY_COLUMNS)
 REFUND_COLUMNS = ("refunds", "refunds_failed")
 CODE_PREFIX = "code_"  # then one column per failure code seen, e.g. code_SYSTEM_BUSY
 
-# The columns of `gateway_metrics.csv` the report reads (scenarios.sampler writes them; one
+# The columns of `gateway_metrics.csv` the report reads (paystorm.sampler writes them; one
 # row a second). `queued` and the per-channel families are optional: a chart shows what was
 # sampled and says what was not.
 GATEWAY_COLUMNS = (

@@ -15,7 +15,7 @@ from pathlib import Path
 import orjson
 from matplotlib.figure import Figure
 
-from paystorm.argparsing import EXIT_OK, ArgumentParser, fail
+from contract.argparsing import EXIT_OK, ArgumentParser, fail
 from reports import charts, compare_charts
 from reports.compare import Compared, as_json, compare, delta_rows, delta_text, value_text
 from reports.compare_pages import render_html, render_markdown

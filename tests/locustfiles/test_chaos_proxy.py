@@ -1,5 +1,5 @@
 """The chaos panel's proxy and rows, without Locust (the web UI end to end is in
-tests/scenarios/test_ui.py)."""
+tests/paystorm/test_ui.py)."""
 
 from __future__ import annotations
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import sys
 
+from paystorm.processes import SetupError
 from scenarios.model import Scenario
-from scenarios.processes import SetupError
 
 SPARE_FILES = 256  # Locust's or the gateway's own files, logs, the ledger, the sampler
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.scenarios.runs import Finished, run_all
+from tests.paystorm.runs import Finished, run_all
 
 OPEN_40_PER_S: dict[str, Any] = {
     "duration_s": 6,

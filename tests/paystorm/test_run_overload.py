@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.scenarios.runs import Finished, Run
+from tests.paystorm.runs import Finished, Run
 
 # 60 + 40 payments/s through the two banks (50 ms each); the fallback only on failover.
 SMALL_GATEWAY = {

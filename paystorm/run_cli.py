@@ -6,19 +6,20 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from mock_gateway.config import TOKEN_ENV
-from paystorm.argparsing import (
+from contract.argparsing import (
     EXIT_SELF_CHECK,
     EXIT_SLO_FAILED,
     EXIT_USAGE,
     ArgumentParser,
     fail,
 )
+from contract.target import TargetError
+from mock_gateway.config import TOKEN_ENV
+from paystorm.processes import SetupError
+from paystorm.runner import RunOptions, execute
 from reports.build import build_report
 from reports.model import RunError
 from scenarios.loader import ScenarioError, catalogue
-from scenarios.processes import SetupError
-from scenarios.runner import RunOptions, execute
 
 PROG = "paystorm run"
 MAX_PROCESSES = 64
@@ -113,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         outcome = execute(options)
-    except (ScenarioError, SetupError) as exc:
+    except (ScenarioError, SetupError, TargetError) as exc:
         return fail(PROG, str(exc))
     try:
         report = build_report(outcome.run_dir)

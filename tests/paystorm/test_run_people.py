@@ -8,7 +8,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from tests.scenarios.runs import Finished, run_all
+from tests.paystorm.runs import Finished, run_all
 
 
 def _scenario(name: str, mix: dict[str, int], client: dict[str, Any]) -> dict[str, Any]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from scenarios.sampler import MetricsSampler, parse_sample
+from paystorm.sampler import MetricsSampler, parse_sample
 
 EXPOSITION = """\
 # TYPE paystorm_inflight_requests gauge

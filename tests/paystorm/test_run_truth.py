@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tests.scenarios.runs import Finished, run_all
+from tests.paystorm.runs import Finished, run_all
 
 RATE = 70
 DURATION_S = 20

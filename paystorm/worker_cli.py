@@ -7,9 +7,9 @@ from __future__ import annotations
 import os
 import sys
 
-from paystorm.argparsing import ArgumentParser, fail
-from scenarios.runner import LOCUSTFILE
-from scenarios.target import is_loopback
+from contract.argparsing import ArgumentParser, fail
+from contract.target import is_loopback
+from paystorm.runner import LOCUSTFILE
 
 PROG = "paystorm worker"
 

@@ -6,18 +6,20 @@ import ipaddress
 import socket
 from urllib.parse import urlsplit
 
-from scenarios.processes import SetupError
+
+class TargetError(ValueError):
+    """A target paystorm may not send to; the message is the one line the user sees."""
 
 
 def check_target(url: str, *, allow_remote: bool) -> str:
-    """The normalised base URL; raises SetupError for a bad or non-loopback target."""
+    """The normalised base URL; raises TargetError for a bad or non-loopback target."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise SetupError(f"--target {url}: expected http://HOST:PORT")
+        raise TargetError(f"--target {url}: expected http://HOST:PORT")
     if parts.path not in ("", "/") or parts.query or parts.fragment:
-        raise SetupError(f"--target {url}: expected no path or query, only http://HOST:PORT")
+        raise TargetError(f"--target {url}: expected no path or query, only http://HOST:PORT")
     if not allow_remote and not is_loopback(parts.hostname):
-        raise SetupError(
+        raise TargetError(
             f"--target {url}: {parts.hostname} is not a loopback address; paystorm sends load "
             "and faults only to this machine unless you pass --allow-remote"
         )

@@ -27,17 +27,17 @@ from typing import Any
 import yaml
 
 import locustfiles
+from contract.target import check_target, is_loopback
 from mock_gateway.config import TOKEN_ENV
 from mock_gateway.profile import apply_overrides
-from scenarios.fdlimit import files_needed, raise_open_files
+from paystorm.fdlimit import files_needed, raise_open_files
+from paystorm.processes import Child, SetupError, spawn, start_gateway
+from paystorm.progress import Progress
+from paystorm.sampler import MetricsSampler
 from scenarios.loader import dump, load_scenario
 from scenarios.model import Scenario
 from scenarios.pool import Pool, longest_person_of, pool_of
-from scenarios.processes import Child, SetupError, spawn, start_gateway
-from scenarios.progress import Progress
 from scenarios.reconcile import reconcile
-from scenarios.sampler import MetricsSampler
-from scenarios.target import check_target, is_loopback
 
 LOCUSTFILE = Path(locustfiles.__file__).resolve().parent / "paystorm_locust.py"
 STARTUP_GRACE_S = 60.0  # Locust's own start, on a loaded machine

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.scenarios.runs import Finished, Run
+from tests.paystorm.runs import Finished, Run
 
 ARRIVALS_PY = Path(__file__).parents[2] / "locustfiles" / "arrivals.py"
 LATENESS_ROUNDING_MS = 0.0005  # payments.jsonl keeps lateness_ms to three decimals

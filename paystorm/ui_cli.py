@@ -20,13 +20,13 @@ from types import FrameType
 
 import yaml
 
+from contract.argparsing import ArgumentParser, fail
+from contract.target import TargetError, check_target
 from mock_gateway.config import TOKEN_ENV
-from paystorm.argparsing import ArgumentParser, fail
+from paystorm.processes import Child, SetupError, spawn, start_gateway, wait_healthy
+from paystorm.runner import LOCUSTFILE
 from scenarios.loader import ScenarioError, catalogue, load_scenario
 from scenarios.model import Scenario
-from scenarios.processes import Child, SetupError, spawn, start_gateway, wait_healthy
-from scenarios.runner import LOCUSTFILE
-from scenarios.target import check_target
 
 PROG = "paystorm ui"
 WEB_HOST = "127.0.0.1"  # the UI holds the admin token's power: never beyond this machine
@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         serve(options)
-    except (ScenarioError, SetupError) as exc:
+    except (ScenarioError, SetupError, TargetError) as exc:
         return fail(PROG, str(exc))
     return 0
 

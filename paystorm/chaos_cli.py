@@ -14,10 +14,10 @@ from typing import Any
 
 import yaml
 
+from contract.argparsing import EXIT_USAGE, ArgumentParser, fail
+from contract.target import TargetError, check_target
 from mock_gateway.config import TOKEN_ENV
-from paystorm.argparsing import EXIT_USAGE, ArgumentParser, fail
-from scenarios.processes import SetupError
-from scenarios.target import check_target
+from paystorm.processes import SetupError
 
 PROG = "paystorm chaos"
 
@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
             result = _call("DELETE", base + path, token)
         else:
             result = _call("GET", f"{base}/_chaos/events", token)
-    except SetupError as exc:
+    except (SetupError, TargetError) as exc:
         return fail(PROG, str(exc).replace("--target", "--url"))
     json.dump(result, sys.stdout, indent=2, ensure_ascii=False)
     sys.stdout.write("\n")

@@ -18,7 +18,7 @@ from typing import IO
 
 import yaml
 
-from tests.scenarios.runs import SMALL_POPULATION, Run
+from tests.paystorm.runs import SMALL_POPULATION, Run
 
 RATE, DURATION_S = 60, 6
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from locustfiles.outcomes import REVERSED_BY_CLIENT, UNCERTAIN
-from tests.scenarios.runs import Finished, run_all
+from tests.paystorm.runs import Finished, run_all
 
 RATE, DURATION_S = 20, 4
 WINDOW_S = 1.0  # every payment sent in the first second hangs

@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from mock_gateway.config import TOKEN_ENV
-from scenarios.runner import RunOptions, execute
+from paystorm.runner import RunOptions, execute
 
 LONG: dict[str, Any] = {
     "name": "long",
