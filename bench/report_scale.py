@@ -31,7 +31,7 @@ import orjson
 import yaml
 
 from bench.report import RESULTS, Row, Section, write
-from reports.columns import OUTCOME_COLUMNS
+from contract.columns import OUTCOME_COLUMNS
 
 SECONDS = 3600
 PAYMENTS = 1_000_000

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from contract.population import POPULAR_MERCHANTS, merchant_id
 from locustfiles.outcomes import Recorder
-from mock_gateway.seed import POPULAR_MERCHANTS, merchant_id
 from scenarios.loader import load_scenario
 from scenarios.model import Scenario
 

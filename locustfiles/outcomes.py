@@ -12,42 +12,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-import orjson
-
-from mock_gateway.errors import LEGITIMATE_DECLINES
-from reports.columns import OUTCOME_COLUMNS, REFUND_COLUMNS
-
-# Client-side codes, beside the gateway's catalogue: nothing is "other".
-CLIENT_TIMEOUT = "CLIENT_TIMEOUT"
-CONNECTION_ERROR = "CONNECTION_ERROR"
-BAD_RESPONSE = "BAD_RESPONSE"
-RUN_ENDED = "RUN_ENDED"  # the run stopped before the payment's outcome was known
-REVERSED_BY_CLIENT = "REVERSED_BY_CLIENT"  # still uncertain at the deadline: the client reversed it
-# Codes after which the client cannot know whether it was charged.
-UNCERTAIN = frozenset(
-    {
-        "PAYMENT_PENDING",
-        "CHANNEL_TIMEOUT",
-        "DB_TIMEOUT",
-        CLIENT_TIMEOUT,
-        CONNECTION_ERROR,
-        BAD_RESPONSE,
-        RUN_ENDED,
-    }
+from contract.codes import (
+    RUN_ENDED,
+    outcome_of,
 )
+from contract.columns import OUTCOME_COLUMNS, REFUND_COLUMNS
+from contract.lines import REFUND, PaymentLine, decode_line, encode_line
 
 COLUMNS = (*OUTCOME_COLUMNS, *REFUND_COLUMNS)
-REFUND = "refund"  # the one user type whose lines are refunds, not payments
-
-
-def outcome_of(code: str | None) -> str:
-    if code is None:
-        return "succeeded"
-    if code in LEGITIMATE_DECLINES:
-        return "declined"
-    if code in UNCERTAIN:
-        return "unknown"
-    return "failed"
 
 
 @dataclass(slots=True)
@@ -86,27 +58,27 @@ class Payment:
             return outcome_of(self.code) != "declined"
         return self.credit_shown >= self.amount
 
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "type": self.kind,
-            "network": self.network,
-            "city": self.city,
-            "key": self.key,
-            "payment_id": self.payment_id,
-            "user_id": self.user_id,
-            "merchant_id": self.merchant_id,
-            "amount": self.amount,
-            "credit_shown": self.credit_shown,
-            "had_credit": self.had_credit,
+    def as_line(self) -> PaymentLine:
+        return PaymentLine(
+            type=self.kind,
+            network=self.network,
+            city=self.city,
+            key=self.key,
+            payment_id=self.payment_id,
+            user_id=self.user_id,
+            merchant_id=self.merchant_id,
+            amount=self.amount,
+            credit_shown=self.credit_shown,
+            had_credit=self.had_credit,
             # Rounded down, so the line falls in the second the recorder counted it in.
-            "start_s": math.floor(self.start_s * 10_000) / 10_000,
-            "latency_ms": round(self.latency_ms, 2),
-            "lateness_ms": round(self.lateness_ms, 3),
-            "attempts": self.attempts,
-            "codes": self.codes,
-            "outcome": outcome_of(self.code),
-            "code": self.code,
-        }
+            start_s=math.floor(self.start_s * 10_000) / 10_000,
+            latency_ms=round(self.latency_ms, 2),
+            lateness_ms=round(self.lateness_ms, 3),
+            attempts=self.attempts,
+            codes=list(self.codes),
+            outcome=outcome_of(self.code),
+            code=self.code,
+        )
 
 
 @dataclass(slots=True)
@@ -205,22 +177,22 @@ class Recorder:
     def ingest(self, line: bytes) -> None:
         """The master: one finished payment (or refund) line from a worker, counted as if it
         had been recorded here."""
-        data = orjson.loads(line)
+        data = decode_line(line)
         payment = Payment(
-            key=data["key"],
-            user_id=data["user_id"],
-            merchant_id=data["merchant_id"],
-            amount=int(data["amount"]),
-            start_s=float(data["start_s"]),
-            lateness_ms=float(data["lateness_ms"]),
-            kind=data["type"],
-            network=data["network"],
-            city=data.get("city", ""),
-            credit_shown=data["credit_shown"],
-            payment_id=data["payment_id"],
-            attempts=int(data["attempts"]),
-            codes=list(data["codes"]),
-            code=data["code"],
+            key=data.key,
+            user_id=data.user_id,
+            merchant_id=data.merchant_id,
+            amount=data.amount,
+            start_s=data.start_s,
+            lateness_ms=data.lateness_ms or 0.0,
+            kind=data.type,
+            network=data.network,
+            city=data.city,
+            credit_shown=data.credit_shown,
+            payment_id=data.payment_id,
+            attempts=data.attempts,
+            codes=list(data.codes),
+            code=data.code,
         )
         bucket = self._bucket(payment.start_s)
         if payment.is_refund:
@@ -230,7 +202,7 @@ class Recorder:
             bucket.attempts += payment.attempts
         self.live["started"] += 1
         self._open[id(payment)] = payment
-        self.finish(payment, payment.start_s + float(data["latency_ms"]) / 1000)
+        self.finish(payment, payment.start_s + (data.latency_ms or 0.0) / 1000)
 
     def finish(self, payment: Payment, now_s: float) -> None:
         if self._open.pop(id(payment), None) is None:
@@ -260,7 +232,7 @@ class Recorder:
 
     def _write(self, payment: Payment) -> None:
         if self._log is not None:
-            self._log.write(orjson.dumps(payment.as_json()) + b"\n")
+            self._log.write(encode_line(payment.as_line()))
 
     @property
     def open_payments(self) -> int:

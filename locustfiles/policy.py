@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import random
 
-from locustfiles.outcomes import CLIENT_TIMEOUT, CONNECTION_ERROR
-from mock_gateway.errors import CATALOGUE
+from contract.codes import CATALOGUE, CLIENT_TIMEOUT, CONNECTION_ERROR
 from scenarios.model import ClientPolicy
 
 BACKOFF_BASE_S = 0.1

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import orjson
 
+from contract.codes import UNCERTAIN
 from locustfiles.checkout import PaystormUser
-from locustfiles.outcomes import UNCERTAIN
+from locustfiles.client.gateway import ACCOUNT_NAME
 from locustfiles.shoppers import new_payment, settle
 from scenarios.people import POS_DEADLINE_S
 
@@ -21,7 +22,7 @@ def pos_scan(user: PaystormUser, start: tuple[float, float]) -> None:
     ctx = user.ctx
     payment = new_payment(user, "pos", start)
     ctx.recorder.started(payment)
-    user.client.account(payment, name="/v1/accounts/[user_id] (payment code)")
+    user.client.account(payment, name=f"{ACCOUNT_NAME} (payment code)")
     user.client.person(weak=False, deadline_s=POS_DEADLINE_S)  # the terminal is on the shop's line
     body = orjson.dumps(
         {

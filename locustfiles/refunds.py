@@ -7,9 +7,11 @@ import uuid
 
 import orjson
 
+from contract.codes import UNCERTAIN
+from contract.lines import REFUND
 from locustfiles.checkout import PaystormUser
 from locustfiles.context import Captured
-from locustfiles.outcomes import REFUND, UNCERTAIN, Payment
+from locustfiles.outcomes import Payment
 
 RETURNED_SHARE = (0.1, 0.9)  # of the basket, uniform: part of it, never all of it
 

@@ -7,10 +7,11 @@ import uuid
 
 import orjson
 
+from contract.codes import UNCERTAIN
+from contract.population import user_id
 from locustfiles.checkout import PaystormUser
 from locustfiles.context import APP_VERSIONS, Captured, basket_fen, cities, pick_merchant
-from locustfiles.outcomes import UNCERTAIN, Payment
-from mock_gateway.seed import user_id
+from locustfiles.outcomes import Payment
 
 
 def new_payment(user: PaystormUser, kind: str, start: tuple[float, float]) -> Payment:

@@ -11,8 +11,8 @@ from collections import deque
 from collections.abc import Callable
 from types import TracebackType
 
-from mock_gateway.errors import GatewayError
-from mock_gateway.profile import Capacity
+from contract.codes import GatewayError
+from contract.profile import Capacity
 
 Limits = Callable[[], tuple[int | None, int]]
 

@@ -16,12 +16,13 @@ from random import getrandbits
 import orjson
 from aiohttp import web
 
-from mock_gateway import chaos_routes, limits, routes, shaping, store
+from contract import routes
+from contract.codes import GatewayError, error_body, invalid
+from mock_gateway import chaos_routes, handlers, limits, shaping, store
 from mock_gateway.admission import Admission, Shed
 from mock_gateway.channels import Router
 from mock_gateway.chaos import Chaos
 from mock_gateway.config import MEMORY_DB, GatewayConfig
-from mock_gateway.errors import GatewayError, error_body, invalid
 from mock_gateway.faults import FaultEngine, RequestFacts
 from mock_gateway.keys import (
     FACTS,
@@ -47,7 +48,6 @@ from mock_gateway.writer import Writer
 log = logging.getLogger("mock_gateway")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-_PROTECTED_PREFIXES = ("/_admin/", "/_chaos/")
 FAULT_HEADER = "X-Paystorm-Fault"
 
 
@@ -83,17 +83,6 @@ def _authorized(request: web.Request) -> bool:
     return hmac.compare_digest(sent, expected) and scheme.lower() == "bearer" and bool(token)
 
 
-# Canonical route and method to the name fault targets use.
-ROUTES = {
-    ("POST", "/v1/payments"): "pay",
-    ("GET", "/v1/payments/{payment_id}"): "query",
-    ("POST", "/v1/payments/{payment_id}/reverse"): "reverse",
-    ("POST", "/v1/payments/{payment_id}/refunds"): "refund",
-    ("GET", "/v1/accounts/{user_id}"): "account",
-    ("GET", "/v1/merchants/{merchant_id}"): "merchant",
-}
-
-
 @web.middleware
 async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Request id, admin auth, faults, admission, error mapping and metrics, for every request."""
@@ -106,14 +95,14 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
     started = time.perf_counter()
     resource = request.match_info.route.resource
     canonical = resource.canonical if resource is not None else "unmatched"
-    route = ROUTES.get((request.method, canonical))
+    route = routes.NAME_OF.get((request.method, canonical))
     facts = None
     resp: web.StreamResponse
     try:
         # Sizes first: nothing of an oversized request is read or acted on.
         limits.check_request(request, app[config_key].max_body_bytes)
         if route is None:
-            if request.path.startswith(_PROTECTED_PREFIXES) and not _authorized(request):
+            if request.path.startswith(routes.PROTECTED_PREFIXES) and not _authorized(request):
                 raise GatewayError("UNAUTHORIZED")
             resp = await handler(request)
         else:
@@ -267,6 +256,6 @@ def create_app(config: GatewayConfig) -> web.Application:
     app[config_key] = config
     app[metrics_key] = Metrics.create()
     app.cleanup_ctx.append(ledger_ctx)
-    routes.setup(app)
+    handlers.setup(app)
     chaos_routes.setup(app)
     return app

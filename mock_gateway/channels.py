@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from enum import IntEnum
 
-from mock_gateway.profile import Breaker, ChannelSpec, Profile
+from contract.profile import Breaker, ChannelSpec, Profile
 
 
 class BreakerState(IntEnum):

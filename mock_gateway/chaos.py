@@ -15,8 +15,9 @@ import threading
 import time
 from pathlib import Path
 
+from contract.codes import GatewayError
+from contract.profile import Profile
 from mock_gateway.channels import Slowdown
-from mock_gateway.errors import GatewayError
 from mock_gateway.faults import Fault, FaultEngine, RequestFacts
 from mock_gateway.faults.capacity import CapacityFault
 from mock_gateway.faults.channel_outage import ChannelOutage
@@ -29,7 +30,6 @@ from mock_gateway.faults.network import Network
 from mock_gateway.faults.rate_limit import RateLimit
 from mock_gateway.faults.risk_strict import RiskStrict
 from mock_gateway.faults.timeout import Timeout
-from mock_gateway.profile import Profile
 from mock_gateway.ratelimit import Limiter
 
 NO_SLOWDOWN = Slowdown()

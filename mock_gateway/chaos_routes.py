@@ -7,7 +7,8 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from mock_gateway.errors import FieldError, GatewayError, invalid, not_found
+from contract import routes
+from contract.codes import FieldError, GatewayError, invalid, not_found
 from mock_gateway.faults import FaultSpecError, parse_fault
 from mock_gateway.keys import faults_key, router_key
 
@@ -53,8 +54,12 @@ async def events(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
-    app.router.add_get("/_chaos/faults", list_faults)
-    app.router.add_post("/_chaos/faults", add_fault)
-    app.router.add_delete("/_chaos/faults", clear_faults)
-    app.router.add_delete("/_chaos/faults/{fault_id}", delete_fault)
-    app.router.add_get("/_chaos/events", events)
+    handlers = {
+        routes.FAULTS: list_faults,
+        routes.ADD_FAULT: add_fault,
+        routes.CLEAR_FAULTS: clear_faults,
+        routes.DELETE_FAULT: delete_fault,
+        routes.EVENTS: events,
+    }
+    for route, handler in handlers.items():
+        app.router.add_route(route.method, route.path, handler)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mock_gateway.profile import DEFAULT, Profile
+from contract.profile import DEFAULT, Profile
 
 MEMORY_DB = ":memory:"
 # The environment variable every paystorm process reads the admin token from.

@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from mock_gateway.errors import FieldError, GatewayError
+from contract.codes import FieldError, GatewayError
 
 MAX_URL_BYTES = 4 * 1024
 MAX_HEADER_BYTES = 8 * 1024

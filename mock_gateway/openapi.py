@@ -5,10 +5,11 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from mock_gateway.errors import CATALOGUE
+from contract import routes
+from contract.codes import CATALOGUE
+from contract.profile import CHANNEL_NAMES
+from contract.routes import ROUTE_NAMES
 from mock_gateway.faults import REGISTRY
-from mock_gateway.faults.spec import ROUTES
-from mock_gateway.profile import CHANNEL_NAMES
 from mock_gateway.requests import MAX_AMOUNT, MAX_ID_LEN, MAX_KEY_LEN, NETWORKS
 
 PAYMENT_STATUSES = ["PENDING", "SUCCEEDED", "FAILED", "REVERSED", "REFUNDED", "PARTIALLY_REFUNDED"]
@@ -66,7 +67,7 @@ _TARGET = {
     "type": "object",
     "additionalProperties": False,
     "properties": {
-        "route": {"enum": list(ROUTES)},
+        "route": {"enum": list(ROUTE_NAMES)},
         "channel": {"enum": list(CHANNEL_NAMES)},
         "merchant_id": {"type": "string"},
         "user_id": {"type": "string"},
@@ -315,7 +316,7 @@ def document() -> dict[str, Any]:
             "Every error body comes from one catalogue of codes.",
         },
         "paths": {
-            "/v1/payments": {
+            routes.PAY.path: {
                 "post": {
                     "operationId": "createPayment",
                     "summary": "Pay from credit",
@@ -331,7 +332,7 @@ def document() -> dict[str, Any]:
                     },
                 }
             },
-            "/v1/payments/{payment_id}": {
+            routes.QUERY.path: {
                 "get": {
                     "operationId": "getPayment",
                     "parameters": [payment_id],
@@ -341,7 +342,7 @@ def document() -> dict[str, Any]:
                     },
                 }
             },
-            "/v1/payments/{payment_id}/reverse": {
+            routes.REVERSE.path: {
                 "post": {
                     "operationId": "reversePayment",
                     "summary": "Cancel a PENDING or SUCCEEDED payment and release its credit; "
@@ -353,7 +354,7 @@ def document() -> dict[str, Any]:
                     },
                 }
             },
-            "/v1/payments/{payment_id}/refunds": {
+            routes.REFUND.path: {
                 "post": {
                     "operationId": "refundPayment",
                     "parameters": [payment_id, _IDEMPOTENCY_KEY],
@@ -367,7 +368,7 @@ def document() -> dict[str, Any]:
                     },
                 }
             },
-            "/v1/accounts/{user_id}": {
+            routes.ACCOUNT.path: {
                 "get": {
                     "operationId": "getAccount",
                     "parameters": [_path_param("user_id")],
@@ -377,7 +378,7 @@ def document() -> dict[str, Any]:
                     },
                 }
             },
-            "/v1/merchants/{merchant_id}": {
+            routes.MERCHANT.path: {
                 "get": {
                     "operationId": "getMerchant",
                     "parameters": [_path_param("merchant_id")],
@@ -387,13 +388,13 @@ def document() -> dict[str, Any]:
                     },
                 }
             },
-            "/healthz": {
+            routes.HEALTHZ.path: {
                 "get": {
                     "operationId": "healthz",
                     "responses": {"200": _ok("serving", _ref("Health")), **_errors(*_EDGE)},
                 }
             },
-            "/metrics": {
+            routes.METRICS.path: {
                 "get": {
                     "operationId": "metrics",
                     "responses": {
@@ -405,7 +406,7 @@ def document() -> dict[str, Any]:
                     },
                 }
             },
-            "/openapi.json": {
+            routes.OPENAPI.path: {
                 "get": {
                     "operationId": "openapi",
                     "responses": {
@@ -414,7 +415,7 @@ def document() -> dict[str, Any]:
                     },
                 }
             },
-            "/_chaos/faults": {
+            routes.FAULTS.path: {
                 "get": {
                     "operationId": "listFaults",
                     "security": [{"bearer": []}],
@@ -448,7 +449,7 @@ def document() -> dict[str, Any]:
                     },
                 },
             },
-            "/_chaos/faults/{fault_id}": {
+            routes.DELETE_FAULT.path: {
                 "delete": {
                     "operationId": "removeFault",
                     "security": [{"bearer": []}],
@@ -459,7 +460,7 @@ def document() -> dict[str, Any]:
                     },
                 }
             },
-            "/_chaos/events": {
+            routes.EVENTS.path: {
                 "get": {
                     "operationId": "faultEvents",
                     "security": [{"bearer": []}],
@@ -469,7 +470,7 @@ def document() -> dict[str, Any]:
                     },
                 }
             },
-            "/_admin/payments": {
+            routes.EXPORT.path: {
                 "get": {
                     "operationId": "exportPayments",
                     "summary": "The ledger's payments as JSON lines, for cross-checking clients",
@@ -491,7 +492,7 @@ def document() -> dict[str, Any]:
                     },
                 }
             },
-            "/_admin/audit": {
+            routes.AUDIT.path: {
                 "get": {
                     "operationId": "audit",
                     "security": [{"bearer": []}],

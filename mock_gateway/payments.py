@@ -17,10 +17,10 @@ from typing import Any
 
 import orjson
 
+from contract.codes import GatewayError, error_body, invalid, not_found
 from mock_gateway.channels import ChannelFailed, ChannelTimedOut, Router
 from mock_gateway.chaos import Chaos
 from mock_gateway.clock import utc_now_iso
-from mock_gateway.errors import GatewayError, error_body, invalid, not_found
 from mock_gateway.faults import RequestFacts
 from mock_gateway.faults.engine import draw
 from mock_gateway.keyfilter import PRELOAD_MAX, KeyFilter

@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from mock_gateway.errors import FieldError, GatewayError
+from contract.codes import FieldError, GatewayError
 
 MAX_AMOUNT = 50_000_000  # fen: 500,000 CNY
 MAX_KEY_LEN = 64

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import orjson
 from faker import Faker
 
+from contract.population import POPULAR_MERCHANTS, merchant_id, user_id
 from mock_gateway.clock import utc_now_iso
 from mock_gateway.views import payment_view
 
@@ -17,19 +18,10 @@ from mock_gateway.views import payment_view
 NEARLY_EXHAUSTED_SHARE = 0.08  # less than 50 CNY of credit left
 FROZEN_SHARE = 0.02
 NO_CREDIT_MERCHANT_SHARE = 0.03
-POPULAR_MERCHANTS = 20  # m00001..m00020 take most checkouts and all accept credit-pay
 
 _LIMITS_CNY = (1_000, 2_000, 3_000, 5_000, 8_000, 10_000, 20_000, 30_000, 50_000)
 _TXN_LIMITS_CNY = (2_000, 5_000, 10_000, 20_000)
 _SEED_MERCHANT = "m00000"
-
-
-def user_id(n: int) -> str:
-    return f"u{n:06d}"
-
-
-def merchant_id(n: int) -> str:
-    return f"m{n:05d}"
 
 
 @dataclass(frozen=True, slots=True)

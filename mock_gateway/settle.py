@@ -6,7 +6,7 @@ import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
 
-from mock_gateway.errors import GatewayError
+from contract.codes import GatewayError
 from mock_gateway.payments import PaymentService
 
 log = logging.getLogger("mock_gateway.settle")

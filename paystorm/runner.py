@@ -15,8 +15,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.parse
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -27,9 +25,12 @@ from typing import Any
 import yaml
 
 import locustfiles
+from contract.admin import TOKEN_ENV, AdminClient, AdminError
+from contract.lines import read_lines
+from contract.profile import apply_overrides
+from contract.reconcile import reconcile
+from contract.runfolder import LEDGER_DB, RunFolder
 from contract.target import check_target, is_loopback
-from mock_gateway.config import TOKEN_ENV
-from mock_gateway.profile import apply_overrides
 from paystorm.fdlimit import files_needed, raise_open_files
 from paystorm.processes import Child, SetupError, spawn, start_gateway
 from paystorm.progress import Progress
@@ -37,7 +38,6 @@ from paystorm.sampler import MetricsSampler
 from scenarios.loader import dump, load_scenario
 from scenarios.model import Scenario
 from scenarios.pool import Pool, longest_person_of, pool_of
-from scenarios.reconcile import reconcile
 
 LOCUSTFILE = Path(locustfiles.__file__).resolve().parent / "paystorm_locust.py"
 STARTUP_GRACE_S = 60.0  # Locust's own start, on a loaded machine
@@ -153,13 +153,13 @@ def locust_argv(
         "--host",
         url,
         "--scenario",
-        str(run_dir / "scenario.yaml"),
+        str(RunFolder(run_dir).scenario),
         "--results-dir",
         str(run_dir),
         "--csv",
-        str(run_dir / "locust"),
+        str(RunFolder(run_dir).locust_csv_prefix),
         "--html",
-        str(run_dir / "locust.html"),
+        str(RunFolder(run_dir).locust_html),
         "--stop-timeout",
         str(stop_timeout_s(scenario)),
         "--exit-code-on-error",
@@ -184,7 +184,8 @@ def execute(options: RunOptions) -> RunOutcome:
     distribution = _distribution(options)
     pool = _size_pool(scenario)
     run_dir = make_run_dir(options.out, scenario.name)
-    (run_dir / "scenario.yaml").write_text(dump(scenario), encoding="utf-8")
+    folder = RunFolder(run_dir)
+    folder.scenario.write_text(dump(scenario), encoding="utf-8")
     token = options.admin_token or secrets.token_urlsafe(24)
     db_dir = Path(tempfile.mkdtemp(prefix="paystorm-run-"))
     gateway: Child | None = None
@@ -198,11 +199,11 @@ def execute(options: RunOptions) -> RunOutcome:
             pop = scenario.population
             config = None
             if scenario.gateway:
-                config = run_dir / "gateway.yaml"
+                config = folder.gateway_config
                 config.write_text(yaml.safe_dump(scenario.gateway, sort_keys=False))
             gateway, url = start_gateway(
                 run_dir,
-                db_dir / "ledger.db",
+                db_dir / LEDGER_DB,
                 token,
                 seed=pop.seed,
                 accounts=pop.accounts,
@@ -222,7 +223,7 @@ def execute(options: RunOptions) -> RunOutcome:
         locust = spawn(
             "locust",
             locust_argv(scenario, url, run_dir, options.verbose, distribution),
-            run_dir / "locust.log",
+            folder.locust_log,
             cwd=run_dir,
             echo=options.verbose,
             env={TOKEN_ENV: token, **LOCUST_ENV},  # the token: never on a command line
@@ -254,28 +255,29 @@ def execute(options: RunOptions) -> RunOutcome:
         # still in flight.
         locust.stop(signal.SIGINT, grace_s=stop_timeout_s(scenario) + 15)
         sampler.stop()
-        if not (run_dir / "outcomes.csv").exists():
+        if not folder.outcomes.exists():
             raise SetupError(
-                f"Locust wrote no outcomes: {_last_line(run_dir / 'locust.log')} "
-                f"(see {run_dir / 'locust.log'})"
+                f"Locust wrote no outcomes: {_last_line(folder.locust_log)} "
+                f"(see {folder.locust_log})"
             )
-        setup_error = _read_json(run_dir / "setup_error.json")
+        setup_error = _read_json(folder.setup_error)
         if setup_error is not None:
             raise SetupError(str(setup_error.get("reason")))
-        guard = _read_json(run_dir / "guard.json")
+        guard = _read_json(folder.guard)
         if guard is not None and stop_reason == "completed":
             stop_reason, stop_detail = "guard", str(guard.get("reason"))
-        t0 = float((_read_json(run_dir / "clock.json") or {"t0_unix": started})["t0_unix"])
-        _write_fault_windows(url, token, t0, run_dir / "faults.json")
+        t0 = float((_read_json(folder.clock) or {"t0_unix": started})["t0_unix"])
+        admin = AdminClient(url, token, timeout_s=120)
+        _write_fault_windows(admin, t0, folder.faults)
         if target is not None and scenario.faults:
-            _call(f"{url}/_chaos/faults", token, method="DELETE")  # leave a shared gateway clean
+            _leave_clean(admin)
         settle_s = apply_overrides(scenario.gateway).settle_delay_s if target is None else 15.0
-        _write_audit(url, token, run_dir / "audit.json", settle_s + 5.0)
-        _write_reconciliation(url, token, run_dir)
+        _write_audit(admin, folder.audit, settle_s + 5.0)
+        _write_reconciliation(admin, folder)
     except SetupError as exc:
         # The folder says why it holds no results; the caller prints the same line.
         failed = {"scenario": scenario.name, "stop_reason": "error", "stop_detail": str(exc)}
-        (run_dir / "run.json").write_text(json.dumps(failed, indent=2) + "\n")
+        folder.run.write_text(json.dumps(failed, indent=2) + "\n")
         raise
     finally:
         # Bounded, and not cut short by a second Ctrl-C: a child left running here would
@@ -291,10 +293,10 @@ def execute(options: RunOptions) -> RunOutcome:
             shutil.rmtree(db_dir, ignore_errors=True)
         finally:
             restore()
-    clock = _read_json(run_dir / "clock.json") or {"t0_unix": started}
+    clock = _read_json(folder.clock) or {"t0_unix": started}
     t0 = float(clock["t0_unix"])
     if sampler is not None:
-        sampler.write(run_dir / "gateway_metrics.csv", t0)
+        sampler.write(folder.gateway_metrics, t0)
     ended = time.time()
     run_info: dict[str, Any] = {
         "scenario": scenario.name,
@@ -308,7 +310,7 @@ def execute(options: RunOptions) -> RunOutcome:
         "locust_exit_code": locust.proc.returncode if locust else None,
         "pool": pool.as_json() if pool is not None else None,
     }
-    (run_dir / "run.json").write_text(json.dumps(run_info, indent=2) + "\n")
+    folder.run.write_text(json.dumps(run_info, indent=2) + "\n")
     code = EXIT_INTERRUPTED if stop_reason == "interrupted" else 0
     return RunOutcome(run_dir, stop_reason, code)
 
@@ -390,65 +392,55 @@ def _read_json(path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def _call(url: str, token: str, method: str = "GET") -> Any:
-    request = urllib.request.Request(
-        url, method=method, headers={"Authorization": f"Bearer {token}"}
-    )
-    with urllib.request.urlopen(request, timeout=120) as resp:
-        return json.load(resp)
+def _leave_clean(admin: AdminClient) -> None:
+    """Take the run's faults off a shared gateway."""
+    try:
+        admin.clear_faults()
+    except AdminError as exc:
+        print(f"note: could not clear the run's faults: {exc}", file=sys.stderr, flush=True)
 
 
-def _write_audit(url: str, token: str, dest: Path, settle_s: float) -> None:
+def _write_audit(admin: AdminClient, dest: Path, settle_s: float) -> None:
     """The ledger audit once the gateway has settled the run's PENDING payments (bounded)."""
     deadline = time.monotonic() + settle_s
     try:
-        audit = _call(f"{url}/_admin/audit", token)
+        audit = admin.audit()
         while audit.get("pending") and time.monotonic() < deadline:
             time.sleep(0.5)  # PENDING payments settle on the gateway's own schedule
-            audit = _call(f"{url}/_admin/audit", token)
-    except (OSError, ValueError) as exc:
-        audit = {"ok": False, "error": f"could not fetch {url}/_admin/audit: {exc}"}
+            audit = admin.audit()
+    except AdminError as exc:
+        audit = {"ok": False, "error": f"could not fetch the audit: {exc}"}
     dest.write_text(json.dumps(audit, indent=2) + "\n")
 
 
-def _write_reconciliation(url: str, token: str, run_dir: Path) -> None:
+def _write_reconciliation(admin: AdminClient, folder: RunFolder) -> None:
     """ledger.jsonl (this run's payments as the ledger has them) and reconcile.json."""
-    client_path = run_dir / "payments.jsonl"
-    with client_path.open("rb") as fh:
-        keys = [json.loads(line)["key"] for line in fh]
+    keys = [line.key for line in read_lines(folder.payments)]
     if not keys:
         return
     # Every key of a run starts with the run's prefix: their common prefix selects the run.
     prefix = os.path.commonprefix(keys)  # noqa: RUF071  (characters, on purpose)
-    request = urllib.request.Request(
-        f"{url}/_admin/payments?key_prefix={urllib.parse.quote(prefix)}",
-        headers={"Authorization": f"Bearer {token}"},
-    )
     ledger: dict[str, dict[str, Any]] = {}
     try:
-        with (
-            urllib.request.urlopen(request, timeout=300) as resp,
-            (run_dir / "ledger.jsonl").open("wb") as out,
-        ):
-            for line in resp:
-                out.write(line)
-                row = json.loads(line)
+        with admin.export(prefix) as rows, folder.ledger.open("wb") as out:
+            for raw in rows:
+                out.write(raw)
+                row = json.loads(raw)
                 ledger[row["key"]] = row
-    except (OSError, ValueError) as exc:
-        (run_dir / "reconcile.json").write_text(
+    except (AdminError, OSError, ValueError) as exc:
+        folder.reconcile.write_text(
             json.dumps({"error": f"could not read the ledger: {exc}"}) + "\n"
         )
         return
-    with client_path.open("rb") as fh:
-        result = reconcile((json.loads(line) for line in fh), ledger)
-    (run_dir / "reconcile.json").write_text(json.dumps(result.as_json(), indent=2) + "\n")
+    result = reconcile(read_lines(folder.payments), ledger)
+    folder.reconcile.write_text(json.dumps(result.as_json(), indent=2) + "\n")
 
 
-def _write_fault_windows(url: str, token: str, t0_unix: float, dest: Path) -> None:
+def _write_fault_windows(admin: AdminClient, t0_unix: float, dest: Path) -> None:
     """The fault windows the gateway applied, in seconds of the run's clock."""
     try:
-        events = _call(f"{url}/_chaos/events", token).get("events", [])
-    except (OSError, ValueError):
+        events = admin.events()
+    except AdminError:
         events = []
     windows = [
         {

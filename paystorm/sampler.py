@@ -1,5 +1,5 @@
 """Samples the gateway's /metrics once a second into gateway_metrics.csv: the columns of
-`reports.columns.GATEWAY_COLUMNS`, then one column per channel and family (`breaker_bank_a`,
+`contract.columns.GATEWAY_COLUMNS`, then one column per channel and family (`breaker_bank_a`,
 `channel_busy_bank_a`, `channel_waiting_bank_a`)."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from reports.columns import GATEWAY_COLUMNS
+from contract.columns import GATEWAY_COLUMNS
 
 COLUMNS = ("time", *GATEWAY_COLUMNS)
 _SUMS = {

@@ -14,9 +14,9 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+from contract.columns import BREAKER_STATES
 from reports import charts
 from reports.causes import causes_over_time
-from reports.columns import BREAKER_STATES
 from reports.distribution import amplification, attempts_histogram, latency_histogram
 from reports.internals import Internals, gateway_internals
 from reports.model import Run

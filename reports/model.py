@@ -166,7 +166,7 @@ class FaultWindow:
 class GatewayMetrics:
     """`gateway_metrics.csv`: one sample a second; columns the report knows, by name.
 
-    `channels` maps each per-channel column family (see reports.columns) to its channels'
+    `channels` maps each per-channel column family (see contract.columns) to its channels'
     columns, e.g. {"breaker": {"bank_a": (0, 0, 2, …)}}.
     """
 

@@ -29,8 +29,9 @@ from typing import Any
 import numpy as np
 import orjson
 
+from contract.lines import read_lines
+from contract.reconcile import reconcile
 from reports.model import OUTCOMES, Run
-from scenarios.reconcile import reconcile
 
 WINDOW_SLACK_S = 1.0  # the gateway's clock against the run's: a fault posted at second 0
 EXAMPLES = 3  # seconds named per violated invariant
@@ -138,7 +139,7 @@ def _ghosts(run: Run) -> list[Violation]:
         return [Violation("ghost charges", detail)]
     try:
         ledger = {str(row["key"]): row for row in _jsonl(ledger_path)}
-        again = reconcile(_jsonl(lines_path), ledger).ghost_charges
+        again = reconcile(read_lines(lines_path), ledger).ghost_charges
     except (OSError, ValueError, KeyError, TypeError) as exc:
         return [Violation("ghost charges", f"cannot be recomputed: {exc}")]
     if again == claimed:

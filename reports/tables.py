@@ -7,7 +7,7 @@ import itertools
 import math
 from pathlib import Path
 
-from reports.columns import (
+from contract.columns import (
     BREAKER_STATES,
     CHANNEL_FAMILIES,
     CODE_PREFIX,
@@ -137,7 +137,7 @@ def _channel_column(name: str) -> tuple[str, str] | None:
 
 def read_gateway_metrics(path: Path) -> GatewayMetrics:
     """Read `gateway_metrics.csv`; columns other than `time`, the known ones and the
-    per-channel families (see reports.columns) are ignored."""
+    per-channel families (see contract.columns) are ignored."""
     header, rows = _table(path)
     if "time" not in header:
         raise RunError(f"{path}: missing column time")

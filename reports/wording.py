@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 # A table of constants (no server code): the one place each gateway code is explained.
-from mock_gateway.errors import CATALOGUE
+from contract.codes import CATALOGUE
 
 # Objectives whose values are shares (0..1), shown as percentages.
 SHARE_OBJECTIVES = frozenset({"success_rate", "dropped_rate", "had_credit_failure_rate"})

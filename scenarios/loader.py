@@ -10,8 +10,8 @@ from typing import Any, NoReturn
 
 import yaml
 
+from contract.profile import CHANNEL_NAMES, ProfileError, apply_overrides
 from mock_gateway.faults import FaultSpecError, parse_fault
-from mock_gateway.profile import CHANNEL_NAMES, ProfileError, apply_overrides
 from scenarios.model import (
     SLO,
     USER_TYPES,

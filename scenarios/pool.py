@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from mock_gateway.profile import ProfileError, apply_overrides
+from contract.profile import ProfileError, apply_overrides
 from scenarios.model import Scenario, rate_at
 from scenarios.people import longest_person_s
 

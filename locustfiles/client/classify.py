@@ -14,10 +14,9 @@ from typing import Any
 
 import orjson
 
+from contract.codes import BAD_RESPONSE, CATALOGUE, CLIENT_TIMEOUT, CONNECTION_ERROR, outcome_of
 from locustfiles.client.transport import TIMEOUT, Answer
-from locustfiles.outcomes import BAD_RESPONSE, CLIENT_TIMEOUT, CONNECTION_ERROR, outcome_of
 from locustfiles.policy import retryable
-from mock_gateway.errors import CATALOGUE
 
 
 @dataclass(frozen=True, slots=True)

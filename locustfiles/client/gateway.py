@@ -16,16 +16,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
+from contract import routes
+from contract.codes import BAD_RESPONSE, REVERSED_BY_CLIENT, UNCERTAIN
 from locustfiles.client.classify import Exchange, classify
 from locustfiles.client.transport import Request, Transport
 from locustfiles.client.weak import person_deadline_s
-from locustfiles.outcomes import BAD_RESPONSE, REVERSED_BY_CLIENT, UNCERTAIN, Payment
+from locustfiles.outcomes import Payment
 from locustfiles.policy import replay_wait_s, retry_delay_s, should_retry
 from scenarios.model import ClientPolicy
 
 JSON_HEADERS: Mapping[str, str] = {"Content-Type": "application/json", "Accept": "application/json"}
-PAYMENTS = "/v1/payments"
-ACCOUNT_NAME = "/v1/accounts/[user_id]"
+ACCOUNT_NAME = routes.ACCOUNT.stats_name
 REPLAY = " (replay)"  # a replay is its own row in Locust's stats
 
 # A payment's status, read as the code a payment call would have answered.
@@ -78,7 +79,7 @@ class GatewayClient:
 
     def account(self, payment: Payment, name: str = ACCOUNT_NAME) -> Exchange:
         """The page that shows the person their available credit before they pay."""
-        page = self.exchange("GET", f"/v1/accounts/{payment.user_id}", name)
+        page = self.exchange("GET", routes.ACCOUNT.url("", user_id=payment.user_id), name)
         if page.code is None and page.body is not None:
             shown = page.body.get("available_credit")
             limit = page.body.get("txn_limit")
@@ -90,7 +91,7 @@ class GatewayClient:
 
     def pay(self, payment: Payment, body: bytes) -> Exchange:
         """POST the payment with the scenario's retry policy, always under its key."""
-        return self._post(payment, body, PAYMENTS)
+        return self._post(payment, body, routes.PAY.path)
 
     def refund(self, line: Payment, body: bytes) -> Exchange:
         """POST a refund of `line.payment_id` under the refund's own key, retried alike."""
@@ -98,7 +99,8 @@ class GatewayClient:
 
     def query(self, payment: Payment) -> Exchange:
         """GET the payment; its status read as the code a payment call would have answered."""
-        ex = self.exchange("GET", f"{PAYMENTS}/{payment.payment_id}", "/v1/payments/[id]")
+        path = routes.QUERY.url("", payment_id=str(payment.payment_id))
+        ex = self.exchange("GET", path, routes.QUERY.stats_name)
         if ex.code is None and ex.body is not None:
             body = ex.body
             status = body.get("status")
@@ -112,8 +114,8 @@ class GatewayClient:
         return ex
 
     def reverse(self, payment: Payment) -> Exchange:
-        path = f"{PAYMENTS}/{payment.payment_id}/reverse"
-        return self.exchange("POST", path, "/v1/payments/[id]/reverse")
+        path = routes.REVERSE.url("", payment_id=str(payment.payment_id))
+        return self.exchange("POST", path, routes.REVERSE.stats_name)
 
     def resolve(
         self, payment: Payment, body: bytes, ex: Exchange, *, query: bool = False
@@ -122,7 +124,7 @@ class GatewayClient:
         the same key (or, with `query`, look the payment up once its id is known) until the
         gateway knows, and if it still does not know by the deadline, reverse the payment.
         Returns the final code (None: succeeded)."""
-        ex = self._until_known(payment, body, PAYMENTS, ex, query=query)
+        ex = self._until_known(payment, body, routes.PAY.path, ex, query=query)
         if ex.code not in UNCERTAIN:
             return ex.code
         if payment.payment_id is None:
@@ -156,9 +158,8 @@ class GatewayClient:
 
     def _send(self, payment: Payment, body: bytes, path: str, replay: bool = False) -> Exchange:
         self._attempted(payment)
-        name = (path if path == PAYMENTS else "/v1/payments/[id]/refunds") + (
-            REPLAY if replay else ""
-        )
+        route = routes.PAY if path == routes.PAY.path else routes.REFUND
+        name = route.stats_name + (REPLAY if replay else "")
         ex = self.exchange("POST", path, name, body, key=payment.key)
         if ex.code is not None:
             payment.codes.append(ex.code)
@@ -183,7 +184,7 @@ class GatewayClient:
 
 
 def _refunds_path(line: Payment) -> str:
-    return f"{PAYMENTS}/{line.payment_id}/refunds"
+    return routes.REFUND.url("", payment_id=str(line.payment_id))
 
 
 def _payment_id(body: dict[str, Any]) -> str | None:

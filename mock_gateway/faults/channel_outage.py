@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from contract.profile import CHANNEL_NAMES
 from mock_gateway.faults.spec import Params, Reader, register
-from mock_gateway.profile import CHANNEL_NAMES
 
 MODES = ("error", "blackhole", "slow")
 

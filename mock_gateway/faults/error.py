@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from mock_gateway.errors import CATALOGUE
+from contract.codes import CATALOGUE
 from mock_gateway.faults.spec import Params, Reader, register
 
 # A success or a pending result is not an error to inject.

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-ROUTES = ("pay", "query", "reverse", "refund", "account", "merchant")
+from contract.routes import ROUTE_NAMES
 
 
 class FaultSpecError(ValueError):
@@ -124,7 +124,7 @@ class Target:
             "target",
             ("route", "channel", "merchant_id", "user_id", "probability", "min_inflight"),
         )
-        route = None if r.raw.get("route") is None else r.choice("route", ROUTES)
+        route = None if r.raw.get("route") is None else r.choice("route", ROUTE_NAMES)
         channel = None if r.raw.get("channel") is None else r.choice("channel", channels)
         return cls(
             route=route,

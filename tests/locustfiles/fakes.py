@@ -9,10 +9,10 @@ from typing import Any
 
 import orjson
 
+from contract.codes import CATALOGUE
 from locustfiles.client.gateway import GatewayClient
 from locustfiles.client.transport import CONNECTION, TIMEOUT, Answer, Request
 from locustfiles.outcomes import Payment, Recorder
-from mock_gateway.errors import CATALOGUE
 from scenarios.model import ClientPolicy
 
 Reply = Answer | Callable[[Request], Answer]

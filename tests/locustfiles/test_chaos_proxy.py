@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from contract.profile import CHANNEL_NAMES
 from locustfiles.chaos_proxy import KIND_EXAMPLES, ChaosProxy, fault_row
 from locustfiles.timeline import TOKEN_ENV
 from mock_gateway.faults import REGISTRY, parse_fault
-from mock_gateway.profile import CHANNEL_NAMES
 
 
 def test_every_kind_has_a_valid_example_for_the_panel_form() -> None:

@@ -9,16 +9,17 @@ import sys
 
 import pytest
 
-from locustfiles.client.classify import classify
-from locustfiles.client.transport import CONNECTION, TIMEOUT, Answer, timed_out
-from locustfiles.outcomes import (
+from contract.codes import (
     BAD_RESPONSE,
+    CATALOGUE,
     CLIENT_TIMEOUT,
     CONNECTION_ERROR,
+    LEGITIMATE_DECLINES,
     UNCERTAIN,
     outcome_of,
 )
-from mock_gateway.errors import CATALOGUE, LEGITIMATE_DECLINES
+from locustfiles.client.classify import classify
+from locustfiles.client.transport import CONNECTION, TIMEOUT, Answer, timed_out
 from tests.locustfiles.fakes import error, ok
 
 

@@ -10,16 +10,11 @@ from typing import Any
 
 import pytest
 
+from contract.codes import BAD_RESPONSE, CATALOGUE, CLIENT_TIMEOUT, REVERSED_BY_CLIENT
+from contract.lines import REFUND
 from locustfiles.client.transport import Request
-from locustfiles.outcomes import (
-    BAD_RESPONSE,
-    CLIENT_TIMEOUT,
-    REFUND,
-    REVERSED_BY_CLIENT,
-    Recorder,
-)
+from locustfiles.outcomes import Recorder
 from locustfiles.policy import backoff_s, replay_wait_s
-from mock_gateway.errors import CATALOGUE
 from scenarios.model import ClientPolicy
 from scenarios.people import POS_DEADLINE_S, WEAK_TIMEOUT_S
 from tests.locustfiles.fakes import (

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import orjson
 
-from locustfiles.outcomes import RUN_ENDED, Payment, Recorder, outcome_of, percentile
+from contract.codes import RUN_ENDED, outcome_of
+from locustfiles.outcomes import Payment, Recorder, percentile
 
 
 def _payment(start_s: float, amount: int = 1000, shown: int | None = 5000) -> Payment:

@@ -11,10 +11,12 @@ import sys
 
 import pytest
 
-from locustfiles.outcomes import (
+from contract.codes import (
     BAD_RESPONSE,
+    CATALOGUE,
     CLIENT_TIMEOUT,
     CONNECTION_ERROR,
+    LEGITIMATE_DECLINES,
     REVERSED_BY_CLIENT,
     RUN_ENDED,
 )
@@ -27,7 +29,6 @@ from locustfiles.policy import (
     retryable,
     should_retry,
 )
-from mock_gateway.errors import CATALOGUE, LEGITIMATE_DECLINES
 from scenarios.model import ClientPolicy
 
 IMMEDIATE = ClientPolicy(retry="immediate", max_retries=3)

@@ -7,9 +7,9 @@ from __future__ import annotations
 import random
 from collections import Counter
 
+from contract.codes import CONNECTION_ERROR
 from locustfiles.client.transport import Request
 from locustfiles.client.weak import WeakLink, weak_rtt_s
-from locustfiles.outcomes import CONNECTION_ERROR
 from locustfiles.policy import backoff_s
 from scenarios.model import ClientPolicy
 from scenarios.people import WEAK_DROP_SHARE, WEAK_RTT_CAP_S, WEAK_TIMEOUT_S

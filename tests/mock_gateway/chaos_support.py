@@ -18,8 +18,8 @@ import aiohttp
 from multidict import CIMultiDict, CIMultiDictProxy
 from prometheus_client.parser import text_string_to_metric_families
 
+from contract.profile import CHANNEL_NAMES, DEFAULT, Profile, apply_overrides
 from mock_gateway.channels import Router
-from mock_gateway.profile import CHANNEL_NAMES, DEFAULT, Profile, apply_overrides
 from tests.mock_gateway.support import PAY, TOKEN, Api, payment_body, wait_until
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -14,7 +14,7 @@ import aiohttp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mock_gateway.profile import BENCH
+from contract.profile import BENCH
 from tests.mock_gateway.conftest import StartApi
 from tests.mock_gateway.support import PAY, Api, Reply, payment_body
 

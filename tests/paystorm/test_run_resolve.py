@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from locustfiles.outcomes import REVERSED_BY_CLIENT, UNCERTAIN
+from contract.codes import REVERSED_BY_CLIENT, UNCERTAIN
 from tests.paystorm.runs import Finished, run_all
 
 RATE, DURATION_S = 20, 4

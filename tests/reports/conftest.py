@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from reports.columns import OUTCOME_COLUMNS
+from contract.columns import OUTCOME_COLUMNS
 
 BASE_COLUMNS = OUTCOME_COLUMNS
 
@@ -98,6 +98,9 @@ def payment(
     code: str | None = None,
 ) -> dict[str, Any]:
     return {
+        "type": "shopper",
+        "network": "normal",
+        "city": "",
         "key": f"k{start_s}",
         "payment_id": None,
         "user_id": "u000001",
@@ -107,6 +110,7 @@ def payment(
         "had_credit": had_credit,
         "start_s": start_s,
         "latency_ms": latency_ms,
+        "lateness_ms": 0.0,
         "attempts": 1,
         "codes": [code] if code else [],
         "outcome": outcome,

@@ -251,3 +251,36 @@ def error_body(err: GatewayError, request_id: str) -> dict[str, Any]:
     if err.payment_id is not None:
         error["payment_id"] = err.payment_id
     return {"error": error}
+
+
+# Client-side codes, beside the gateway's catalogue: nothing is "other".
+CLIENT_TIMEOUT = "CLIENT_TIMEOUT"
+CONNECTION_ERROR = "CONNECTION_ERROR"
+BAD_RESPONSE = "BAD_RESPONSE"
+RUN_ENDED = "RUN_ENDED"  # the run stopped before the payment's outcome was known
+REVERSED_BY_CLIENT = "REVERSED_BY_CLIENT"  # still uncertain at the deadline: the client reversed it
+# Codes after which the client cannot know whether it was charged.
+UNCERTAIN = frozenset(
+    {
+        "PAYMENT_PENDING",
+        "CHANNEL_TIMEOUT",
+        "DB_TIMEOUT",
+        CLIENT_TIMEOUT,
+        CONNECTION_ERROR,
+        BAD_RESPONSE,
+        RUN_ENDED,
+    }
+)
+
+# What became of a payment, as the report counts it (in this order).
+OUTCOMES = ("succeeded", "declined", "failed", "unknown")
+
+
+def outcome_of(code: str | None) -> str:
+    if code is None:
+        return "succeeded"
+    if code in LEGITIMATE_DECLINES:
+        return "declined"
+    if code in UNCERTAIN:
+        return "unknown"
+    return "failed"

@@ -2,11 +2,35 @@ from __future__ import annotations
 
 from typing import Any
 
-from scenarios.reconcile import reconcile
+from contract.lines import PaymentLine
+from contract.reconcile import reconcile
 
 
-def _client(key: str, outcome: str, code: str | None = None) -> dict[str, Any]:
-    return {"key": key, "outcome": outcome, "code": code, "codes": [code] if code else []}
+def _line(**fields: Any) -> PaymentLine:
+    base: dict[str, Any] = {
+        "type": "shopper",
+        "network": "normal",
+        "city": "",
+        "key": "k",
+        "payment_id": None,
+        "user_id": "u000001",
+        "merchant_id": "m00001",
+        "amount": 100,
+        "credit_shown": 1_000,
+        "had_credit": True,
+        "start_s": 0.0,
+        "latency_ms": 10.0,
+        "lateness_ms": 0.0,
+        "attempts": 1,
+        "codes": [],
+        "outcome": "succeeded",
+        "code": None,
+    }
+    return PaymentLine(**(base | fields))
+
+
+def _client(key: str, outcome: str, code: str | None = None) -> PaymentLine:
+    return _line(key=key, outcome=outcome, code=code, codes=[code] if code else [])
 
 
 def _ledger(*rows: tuple[str, str]) -> dict[str, dict[str, Any]]:
@@ -55,15 +79,16 @@ def test_examples_are_capped_and_the_json_lists_them_by_kind() -> None:
     )
 
 
-def _refund(key: str, payment_key: str, amount: int, outcome: str) -> dict[str, Any]:
-    return {
-        "type": "refund",
-        "key": key,
-        "payment_id": f"pay_{payment_key}",
-        "amount": amount,
-        "outcome": outcome,
-        "code": None if outcome == "succeeded" else "DB_TIMEOUT",
-    }
+def _refund(key: str, payment_key: str, amount: int, outcome: str) -> PaymentLine:
+    return _line(
+        type="refund",
+        key=key,
+        payment_id=f"pay_{payment_key}",
+        amount=amount,
+        had_credit=False,
+        outcome=outcome,
+        code=None if outcome == "succeeded" else "DB_TIMEOUT",
+    )
 
 
 def test_refunds_are_checked_against_what_the_ledger_gave_back_per_payment() -> None:

@@ -10,9 +10,10 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from contract import routes
+from contract.codes import invalid
 from mock_gateway import openapi
 from mock_gateway.audit import run_audit
-from mock_gateway.errors import invalid
 from mock_gateway.export import payment_lines
 from mock_gateway.keys import (
     FACTS,
@@ -131,16 +132,22 @@ async def export_payments(request: web.Request) -> web.StreamResponse:
     return resp
 
 
+_HANDLERS = {
+    routes.PAY: create_payment,
+    routes.QUERY: get_payment,
+    routes.REVERSE: reverse_payment,
+    routes.REFUND: refund_payment,
+    routes.ACCOUNT: get_account,
+    routes.MERCHANT: get_merchant,
+    routes.HEALTHZ: healthz,
+    routes.METRICS: metrics,
+    routes.OPENAPI: openapi_json,
+    routes.AUDIT: audit,
+    routes.EXPORT: export_payments,
+}
+
+
 def setup(app: web.Application) -> None:
     app[_STARTED] = time.monotonic()
-    app.router.add_post("/v1/payments", create_payment)
-    app.router.add_get("/v1/payments/{payment_id}", get_payment)
-    app.router.add_post("/v1/payments/{payment_id}/reverse", reverse_payment)
-    app.router.add_post("/v1/payments/{payment_id}/refunds", refund_payment)
-    app.router.add_get("/v1/accounts/{user_id}", get_account)
-    app.router.add_get("/v1/merchants/{merchant_id}", get_merchant)
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/metrics", metrics)
-    app.router.add_get("/openapi.json", openapi_json)
-    app.router.add_get("/_admin/audit", audit)
-    app.router.add_get("/_admin/payments", export_payments)
+    for route, handler in _HANDLERS.items():
+        app.router.add_route(route.method, route.path, handler)

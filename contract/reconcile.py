@@ -13,6 +13,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from contract.lines import PaymentLine
+
 # Money still taken from the person.
 CHARGED = frozenset({"SUCCEEDED", "PARTIALLY_REFUNDED"})
 EXAMPLES = 5
@@ -50,29 +52,29 @@ class Reconciliation:
 
 
 def reconcile(
-    client: Iterable[Mapping[str, Any]], ledger: Mapping[str, Mapping[str, Any]]
+    client: Iterable[PaymentLine], ledger: Mapping[str, Mapping[str, Any]]
 ) -> Reconciliation:
-    """`client`: payments.jsonl lines; `ledger`: the ledger's payments by idempotency key."""
+    """`client`: the payment lines; `ledger`: the ledger's payments by idempotency key."""
     result = Reconciliation()
-    refunds: dict[str, list[Mapping[str, Any]]] = {}
+    refunds: dict[str, list[PaymentLine]] = {}
     for payment in client:
-        if payment.get("type") == "refund":
-            refunds.setdefault(str(payment["payment_id"]), []).append(payment)
+        if payment.is_refund:
+            refunds.setdefault(str(payment.payment_id), []).append(payment)
             continue
         result.payments += 1
-        truth = ledger.get(payment["key"])
+        truth = ledger.get(payment.key)
         status = None if truth is None else truth["status"]
         if truth is not None:
             result.matched += 1
         if status == "PENDING":
             result.unsettled += 1
-        told_success = payment["outcome"] == "succeeded"
+        told_success = payment.outcome == "succeeded"
         example = {
-            "key": payment["key"],
+            "key": payment.key,
             "payment_id": (truth or {}).get("payment_id"),
-            "client_outcome": payment["outcome"],
-            "client_code": payment.get("code"),
-            "codes_seen": payment.get("codes", []),
+            "client_outcome": payment.outcome,
+            "client_code": payment.code,
+            "codes_seen": payment.codes,
             "ledger_status": status,
         }
         if not told_success and status in CHARGED:
@@ -89,7 +91,7 @@ def reconcile(
 
 def _reconcile_refunds(
     result: Reconciliation,
-    refunds: Mapping[str, list[Mapping[str, Any]]],
+    refunds: Mapping[str, list[PaymentLine]],
     ledger: Mapping[str, Mapping[str, Any]],
 ) -> None:
     """Per payment: the refunds the client was told were done against the ledger's total,
@@ -97,8 +99,8 @@ def _reconcile_refunds(
     refunded = {str(p["payment_id"]): int(p.get("refunded") or 0) for p in ledger.values()}
     for payment_id, lines in refunds.items():
         result.refunds += len(lines)
-        told = sum(int(r["amount"]) for r in lines if r["outcome"] == "succeeded")
-        maybe = sum(int(r["amount"]) for r in lines if r["outcome"] == "unknown")
+        told = sum(r.amount for r in lines if r.outcome == "succeeded")
+        maybe = sum(r.amount for r in lines if r.outcome == "unknown")
         truth = refunded.get(payment_id, 0)
         kind = None
         if truth < told:
@@ -115,6 +117,6 @@ def _reconcile_refunds(
                     "refunds_told_done": told,
                     "refunds_unknown": maybe,
                     "ledger_refunded": truth,
-                    "refund_keys": [r["key"] for r in lines],
+                    "refund_keys": [r.key for r in lines],
                 }
             )

@@ -1,0 +1,85 @@
+"""A line of `payments.jsonl`: one payment (or refund) as the client lived it.
+
+One type, one writer (`encode_line`), one reader (`decode_line`, `read_lines`): Locust's
+recorder writes the lines, the distributed master re-reads its workers' lines, the runner
+reconciles them with the ledger and the report counts them. Field order is the file's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import msgspec
+
+REFUND = "refund"  # the one user type whose lines are refunds, not payments
+
+
+class LineError(ValueError):
+    """A line that is not a payment line; the message names the field."""
+
+
+class PaymentLine(msgspec.Struct, frozen=True):
+    type: str  # the user type: shopper, pos or refund
+    network: str  # normal or weak
+    city: str
+    key: str  # the idempotency key (a refund's own key for a refund line)
+    payment_id: str | None
+    user_id: str
+    merchant_id: str
+    amount: int
+    credit_shown: int | None  # what the checkout page showed; None when it failed to show
+    had_credit: bool
+    start_s: float  # intended start, seconds since the run's second 0
+    latency_ms: float | None  # from the intended start to the outcome
+    lateness_ms: float | None  # actual start minus intended start
+    attempts: int
+    codes: list[str]  # every attempt's code, in order
+    outcome: str  # succeeded, declined, failed or unknown
+    code: str | None  # the final code; None when it succeeded
+
+    @property
+    def is_refund(self) -> bool:
+        return self.type == REFUND
+
+
+_encoder = msgspec.json.Encoder()
+_decoder = msgspec.json.Decoder(PaymentLine)
+
+
+def encode_line(line: PaymentLine) -> bytes:
+    return _encoder.encode(line) + b"\n"
+
+
+def decode_line(raw: bytes) -> PaymentLine:
+    try:
+        return _decoder.decode(raw)
+    except msgspec.ValidationError as exc:
+        raise LineError(_plain(str(exc))) from None
+    except msgspec.DecodeError as exc:
+        raise LineError(f"not valid JSON ({exc})") from None
+
+
+def read_lines(path: Path) -> Iterator[PaymentLine]:
+    """Every line of a payments.jsonl; a bad one raises LineError naming its number."""
+    with path.open("rb") as fh:
+        for n, raw in enumerate(fh, 1):
+            if raw.isspace():
+                continue
+            try:
+                yield decode_line(raw)
+            except LineError as exc:
+                raise LineError(f"{path} line {n}: {exc}") from None
+
+
+def _plain(message: str) -> str:
+    """msgspec's `Expected `int`, got `str` - at `$.amount`` as `amount: expected int, got
+    str`."""
+    text, _, where = message.partition(" - at `$.")
+    field = where.rstrip("`")
+    if text.startswith("Expected"):
+        text = "expected" + text[len("Expected") :]
+    text = text.replace("`", "")
+    if text.startswith("Object missing required field "):
+        return "missing field " + text.rsplit(" ", 1)[1]
+    return f"{field}: {text}" if field else text[0].lower() + text[1:]
