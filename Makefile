@@ -40,10 +40,11 @@ test: $(STAMP) ## run the test suite (a few minutes)
 	$(BIN)/python -m pytest -q
 
 .PHONY: lint
-lint: $(STAMP) ## ruff and mypy
+lint: $(STAMP) ## ruff, mypy and the import layers
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy contract paystorm mock_gateway scenarios reports locustfiles tests bench
+	$(BIN)/lint-imports
 
 .PHONY: format
 format: $(STAMP) ## apply ruff's formatting and safe fixes

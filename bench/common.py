@@ -11,11 +11,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from contract.admin import AdminClient
 
 BENCH = Path(__file__).resolve().parent
 LISTENING = re.compile(r"listening on (http://\S+)")
@@ -69,12 +70,7 @@ def serve(
             url = m.group(1) if m else None
         if url is None:
             raise RuntimeError(f"{argv[:4]} did not start")
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"{url}/healthz", timeout=2):
-                    break
-            except OSError:
-                time.sleep(0.05)
+        AdminClient(url).wait_healthy(deadline)
         yield url, proc.pid
     finally:
         proc.send_signal(signal.SIGTERM)

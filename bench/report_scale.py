@@ -120,6 +120,9 @@ def _write_payments(
                 else "failed"
             )
             line = {
+                "type": "shopper",
+                "network": "normal",
+                "city": "",
                 "key": f"{i:040x}",
                 "payment_id": f"pay_{i:023x}",
                 "user_id": f"u{i % 10000 + 1:06d}",

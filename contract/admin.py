@@ -32,23 +32,28 @@ class _NotSent(Exception):
 class AdminError(Exception):
     """A call the gateway refused or could not be reached for; the message is one line."""
 
-    def __init__(self, message: str, status: int | None = None, code: str | None = None) -> None:
+    def __init__(
+        self, message: str, status: int | None = None, code: str | None = None, body: Any = None
+    ) -> None:
         super().__init__(message)
         self.status = status  # None: no answer at all
         self.code = code  # the catalogue's code, when the gateway sent one
+        self.body = body  # the gateway's error body, decoded, when it sent JSON
 
 
-def refusal(status: int, body: bytes) -> tuple[str, str | None]:
-    """The gateway's error body as one line (and its code), whatever it holds."""
+def refusal(status: int, body: bytes) -> AdminError:
+    """The gateway's error answer as one line (with its code and body), whatever it holds."""
     try:
-        error = json.loads(body)["error"]
+        decoded = json.loads(body)
+        error = decoded["error"]
         code = str(error["code"])
     except (ValueError, KeyError, TypeError):
         text = body.decode("utf-8", "replace").strip().replace("\n", " ")[:_MAX_SHOWN]
-        return (f"HTTP {status} {text}" if text else f"HTTP {status}"), None
+        return AdminError(f"HTTP {status} {text}" if text else f"HTTP {status}", status)
     fields = error.get("fields") or []
     detail = "; ".join(f"{f.get('field')}: {f.get('reason')}" for f in fields if f)
-    return f"HTTP {status} {code}: {detail or error.get('message', '')}", code
+    line = f"HTTP {status} {code}: {detail or error.get('message', '')}"
+    return AdminError(line, status, code, decoded)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,8 +102,8 @@ class AdminClient:
             conn.request(route.method, prefix + path, body=payload, headers=self._headers(payload))
             resp = conn.getresponse()
             if resp.status >= 400:
-                line, code = refusal(resp.status, resp.read())
-                raise AdminError(f"{what}: {line}", resp.status, code)
+                refused = refusal(resp.status, resp.read())
+                raise AdminError(f"{what}: {refused}", refused.status, refused.code, refused.body)
             yield resp
         except (OSError, http.client.HTTPException) as exc:
             raise AdminError(f"{what}: the gateway at {self.base} failed ({exc})") from None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, get_args
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,10 +273,11 @@ UNCERTAIN = frozenset(
 )
 
 # What became of a payment, as the report counts it (in this order).
-OUTCOMES = ("succeeded", "declined", "failed", "unknown")
+Outcome = Literal["succeeded", "declined", "failed", "unknown"]
+OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)
 
 
-def outcome_of(code: str | None) -> str:
+def outcome_of(code: str | None) -> Outcome:
     if code is None:
         return "succeeded"
     if code in LEGITIMATE_DECLINES:

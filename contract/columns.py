@@ -1,6 +1,12 @@
-"""The columns of `outcomes.csv`: the recorder writes them, the report reads them."""
+"""The run folder's CSV files: their columns and their one writer each (the recorder and the
+sampler write through them, the report reads the same names)."""
 
 from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
 
 COUNT_COLUMNS = (
     "time",
@@ -39,3 +45,32 @@ GATEWAY_COLUMNS = (
 # gateway's paystorm_channel_breaker_state: 0 closed, 1 half-open, 2 open.
 CHANNEL_FAMILIES = ("breaker", "channel_busy", "channel_waiting")
 BREAKER_STATES = ("closed", "half-open", "open")
+
+
+def write_outcomes(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:
+    """outcomes.csv: the fixed columns, then one `code_<CODE>` column per code seen, sorted.
+    Written whole to a temporary file and moved, so a reader never sees half a file."""
+    codes = sorted({k for r in rows for k in r if k.startswith(CODE_PREFIX)})
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=[*OUTCOME_COLUMNS, *REFUND_COLUMNS, *codes])
+        writer.writeheader()
+        writer.writerows(rows)
+    tmp.replace(path)
+
+
+GATEWAY_TIME = "time"  # seconds of the run's clock
+
+
+def write_gateway_metrics(path: Path, rows: Iterable[tuple[int, Mapping[str, float]]]) -> None:
+    """gateway_metrics.csv: one row per second, the fixed columns, then the per-channel ones
+    seen in any sample, sorted; a value not sampled that second is 0."""
+    rows = list(rows)
+    fixed = (GATEWAY_TIME, *GATEWAY_COLUMNS)
+    extra = sorted({k for _, values in rows for k in values} - set(fixed))
+    columns = [*GATEWAY_COLUMNS, *extra]
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow([GATEWAY_TIME, *columns])
+        for second, values in rows:
+            writer.writerow([second, *(round(values.get(c, 0.0), 3) for c in columns)])

@@ -9,8 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Annotated
 
 import msgspec
+
+from contract.codes import Outcome
+from contract.validate import explain
 
 REFUND = "refund"  # the one user type whose lines are refunds, not payments
 
@@ -19,7 +23,9 @@ class LineError(ValueError):
     """A line that is not a payment line; the message names the field."""
 
 
-class PaymentLine(msgspec.Struct, frozen=True):
+class PaymentLine(msgspec.Struct, frozen=True, kw_only=True):
+    """Fields with a default were added later: a line from an older paystorm still reads."""
+
     type: str  # the user type: shopper, pos or refund
     network: str  # normal or weak
     city: str
@@ -32,10 +38,10 @@ class PaymentLine(msgspec.Struct, frozen=True):
     had_credit: bool
     start_s: float  # intended start, seconds since the run's second 0
     latency_ms: float | None  # from the intended start to the outcome
-    lateness_ms: float | None  # actual start minus intended start
-    attempts: int
+    lateness_ms: float | None = None  # actual start minus intended start
+    attempts: Annotated[int, msgspec.Meta(ge=0)] | None = None
     codes: list[str]  # every attempt's code, in order
-    outcome: str  # succeeded, declined, failed or unknown
+    outcome: Outcome
     code: str | None  # the final code; None when it succeeded
 
     @property
@@ -55,7 +61,8 @@ def decode_line(raw: bytes) -> PaymentLine:
     try:
         return _decoder.decode(raw)
     except msgspec.ValidationError as exc:
-        raise LineError(_plain(str(exc))) from None
+        raw_value = _raw(raw)
+        raise LineError(str(explain(str(exc), raw_value, PaymentLine))) from None
     except msgspec.DecodeError as exc:
         raise LineError(f"not valid JSON ({exc})") from None
 
@@ -72,14 +79,8 @@ def read_lines(path: Path) -> Iterator[PaymentLine]:
                 raise LineError(f"{path} line {n}: {exc}") from None
 
 
-def _plain(message: str) -> str:
-    """msgspec's `Expected `int`, got `str` - at `$.amount`` as `amount: expected int, got
-    str`."""
-    text, _, where = message.partition(" - at `$.")
-    field = where.rstrip("`")
-    if text.startswith("Expected"):
-        text = "expected" + text[len("Expected") :]
-    text = text.replace("`", "")
-    if text.startswith("Object missing required field "):
-        return "missing field " + text.rsplit(" ", 1)[1]
-    return f"{field}: {text}" if field else text[0].lower() + text[1:]
+def _raw(raw: bytes) -> object:
+    try:
+        return msgspec.json.decode(raw)
+    except msgspec.DecodeError:
+        return None

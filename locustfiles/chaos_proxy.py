@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 import os
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
+from contract import routes
+from contract.admin import TOKEN_ENV, AdminClient, AdminError
+from contract.routes import Route
 from contract.target import TargetError, check_target
-from locustfiles.timeline import TOKEN_ENV
 
 # A valid fault of each kind, to start the panel's form from (units in the names).
 KIND_EXAMPLES: dict[str, dict[str, Any]] = {
@@ -48,7 +48,13 @@ class ChaosProxy:
         self._timeout_s = timeout_s
 
     def call(
-        self, host: str, method: str, path: str, body: Any = None, *, timeout_s: float | None = None
+        self,
+        host: str,
+        route: Route,
+        body: Any = None,
+        *,
+        params: dict[str, str] | None = None,
+        timeout_s: float | None = None,
     ) -> Answer:
         """One chaos API call on the gateway at `host` (the run's target)."""
         token = os.environ.get(TOKEN_ENV, "")
@@ -58,26 +64,20 @@ class ChaosProxy:
             base = check_target(host, allow_remote=self._allow_remote)
         except TargetError as exc:
             return problem(400, str(exc).replace("--target", "host"))
-        request = urllib.request.Request(
-            f"{base}/_chaos/{path}",
-            data=None if body is None else json.dumps(body).encode(),
-            method=method,
-            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-        )
+        admin = AdminClient(base, token, timeout_s=timeout_s or self._timeout_s)
         try:
-            with urllib.request.urlopen(request, timeout=timeout_s or self._timeout_s) as resp:
-                return Answer(resp.status, json.load(resp))
-        except urllib.error.HTTPError as exc:
-            try:
-                return Answer(exc.code, json.load(exc))
-            except ValueError:
-                return problem(exc.code, f"the gateway answered HTTP {exc.code}")
-        except (OSError, ValueError) as exc:
-            return problem(502, f"cannot reach the gateway at {base}: {exc}")
+            return Answer(200, admin.call(route, params=params, body=body))
+        except AdminError as exc:
+            if exc.status is None:
+                return problem(502, str(exc))
+            # The gateway's own error body, for the panel to show field by field.
+            return Answer(
+                exc.status, exc.body if exc.body is not None else problem(0, str(exc)).body
+            )
 
     def faults(self, host: str, *, timeout_s: float | None = None) -> list[dict[str, Any]]:
         """The gateway's faults; empty when it cannot say."""
-        answer = self.call(host, "GET", "faults", timeout_s=timeout_s)
+        answer = self.call(host, routes.FAULTS, timeout_s=timeout_s)
         if answer.status != 200 or not isinstance(answer.body, dict):
             return []
         faults = answer.body.get("faults")

@@ -5,22 +5,39 @@ from __future__ import annotations
 
 import bisect
 import itertools
-import json
 import random
 import time
-import urllib.request
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any, Protocol
 
+from contract.admin import AdminClient, AdminError
 from contract.population import POPULAR_MERCHANTS, merchant_id
 from locustfiles.outcomes import Recorder
+from locustfiles.schedule import Ticket
 from scenarios.loader import load_scenario
 from scenarios.model import Scenario
 
-if TYPE_CHECKING:  # the executor imports gevent; this module must not
-    from locustfiles.arrivals import ArrivalExecutor
+
+class Arrivals(Protocol):
+    """The open model's executor (locustfiles.arrivals.ArrivalExecutor), as the run's context
+    holds it: that module imports gevent and the users, this one neither."""
+
+    busy: int  # users serving an arrival now
+
+    def start(self) -> Any: ...  # the executor's greenlet
+
+    def reassign(self, slot: int, workers: int, from_k: int) -> None: ...
+
+    def close(self) -> None: ...
+
+    def take(self) -> Ticket: ...
+
+    def served(self) -> None: ...
+
+    def drop(self, ticket: Ticket) -> None: ...
+
 
 POPULAR_SHARE = 0.8  # of checkouts go to the popular merchants, as on a promo day
 BASKET_MEDIAN_FEN = 15_000
@@ -53,7 +70,7 @@ class RunContext:
     payments_log: IO[bytes] | None = None
     users_created: int = 0
     key_prefix: str = ""  # keeps two runs against one gateway from sharing keys
-    arrivals: ArrivalExecutor | None = None  # the open model's executor; None: closed model
+    arrivals: Arrivals | None = None  # the open model's executor; None: closed model
     pool_users: int = 0  # the open model's pool: every user is up before second 0
     connected: int = 0  # users of the pool whose connection to the target is open
     connecting: bool = False  # the pool is up: second 0 waits for its connections
@@ -121,8 +138,7 @@ def context_of(environment: Any) -> RunContext:
 def target_population(host: str) -> dict[str, int]:
     """The target's seeded population, from its /healthz (empty when it cannot be read)."""
     try:
-        with urllib.request.urlopen(f"{host.rstrip('/')}/healthz", timeout=5) as resp:
-            data = json.load(resp)
+        data = AdminClient(host).health(timeout_s=5)
         return {k: int(data[k]) for k in ("accounts", "merchants")}
-    except (OSError, ValueError, KeyError, TypeError):
+    except (AdminError, ValueError, KeyError, TypeError):
         return {}

@@ -5,7 +5,6 @@ second shows up where the load was offered."""
 
 from __future__ import annotations
 
-import csv
 import math
 from collections import Counter
 from dataclasses import dataclass, field
@@ -16,10 +15,8 @@ from contract.codes import (
     RUN_ENDED,
     outcome_of,
 )
-from contract.columns import OUTCOME_COLUMNS, REFUND_COLUMNS
+from contract.columns import CODE_PREFIX, write_outcomes
 from contract.lines import REFUND, PaymentLine, decode_line, encode_line
-
-COLUMNS = (*OUTCOME_COLUMNS, *REFUND_COLUMNS)
 
 
 @dataclass(slots=True)
@@ -190,7 +187,7 @@ class Recorder:
             city=data.city,
             credit_shown=data.credit_shown,
             payment_id=data.payment_id,
-            attempts=data.attempts,
+            attempts=data.attempts or 0,
             codes=list(data.codes),
             code=data.code,
         )
@@ -283,16 +280,9 @@ class Recorder:
                 "refunds_failed": s.refunds_failed,
             }
             for code in codes:
-                row[f"code_{code}"] = s.codes[code]
+                row[f"{CODE_PREFIX}{code}"] = s.codes[code]
             rows.append(row)
         return rows
 
     def write_outcomes(self, path: Path) -> None:
-        rows = self.rows()
-        codes = sorted({k for r in rows for k in r if k.startswith("code_")})
-        tmp = path.with_suffix(".tmp")
-        with tmp.open("w", newline="", encoding="utf-8") as fh:
-            writer = csv.DictWriter(fh, fieldnames=[*COLUMNS, *codes])
-            writer.writeheader()
-            writer.writerows(rows)
-        tmp.replace(path)
+        write_outcomes(path, self.rows())

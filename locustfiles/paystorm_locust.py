@@ -22,6 +22,7 @@ from locust.env import Environment
 from locust.log import greenlet_exception_logger
 from locust.runners import MasterRunner, WorkerRunner
 
+from contract import runfolder
 from locustfiles import connections
 from locustfiles.arrivals import ArrivalExecutor, wait_for_arrival
 from locustfiles.context import RunContext, cities, context_of, target_population
@@ -39,10 +40,6 @@ __all__ = ["Customer", "ScenarioShape"]
 
 connections.install()  # before any user opens a connection
 
-PROGRESS_FILE = "progress.json"
-GUARD_FILE = "guard.json"
-SETUP_ERROR_FILE = "setup_error.json"  # the run could not be what the scenario says
-CLOCK_FILE = "clock.json"  # second 0 of the run, so other samplers can line up with it
 CONNECT_GRACE_S = 120.0  # for the whole pool to open its connections before second 0
 
 
@@ -170,10 +167,10 @@ def _test_start(environment: Environment, **_: Any) -> None:
             ctx.started = True
     if ctx.results_dir is not None:
         ctx.results_dir.mkdir(parents=True, exist_ok=True)
-        ctx.payments_log = (ctx.results_dir / "payments.jsonl").open("wb")
+        ctx.payments_log = (ctx.results_dir / runfolder.PAYMENTS).open("wb")
         ctx.recorder = Recorder(ctx.payments_log)
     if ctx.started:
-        _write_json(ctx, CLOCK_FILE, {"t0_unix": ctx.t0})
+        _write_json(ctx, runfolder.CLOCK, {"t0_unix": ctx.t0})
         _put_faults_on_the_clock(environment, ctx)
         gevent.spawn(_every_second, environment, ctx)
 
@@ -220,7 +217,7 @@ def _begin_when_connected(environment: Environment, ctx: RunContext) -> None:
         ctx.t0 = time.time()
         ctx.started = True
         ctx.arrivals.start().link_exception(_stop_on_crash(environment))
-    _write_json(ctx, CLOCK_FILE, {"t0_unix": ctx.t0})
+    _write_json(ctx, runfolder.CLOCK, {"t0_unix": ctx.t0})
     _put_faults_on_the_clock(environment, ctx)
     gevent.spawn(_every_second, environment, ctx)
 
@@ -236,7 +233,7 @@ def _put_faults_on_the_clock(environment: Environment, ctx: RunContext) -> None:
         ctx.fault_ids = schedule_faults(environment.host or "", ctx.scenario, ctx.t0)
     except TimelineError as exc:
         logging.getLogger(__name__).error("paystorm: %s", exc)
-        _write_json(ctx, SETUP_ERROR_FILE, {"reason": f"faults not applied: {exc}"})
+        _write_json(ctx, runfolder.SETUP_ERROR, {"reason": f"faults not applied: {exc}"})
         _end_run(environment)
 
 
@@ -293,7 +290,7 @@ def _every_second(environment: Environment, ctx: RunContext) -> None:
             rate = 1 - live["had_credit_failed"] / live["had_credit"]
         _write_json(
             ctx,
-            PROGRESS_FILE,
+            runfolder.PROGRESS,
             {
                 "elapsed_s": round(now, 1),
                 "duration_s": ctx.scenario.run_duration_s,
@@ -316,7 +313,7 @@ def _every_second(environment: Environment, ctx: RunContext) -> None:
                 f"success rate below {guard.min_success_rate:.0%} for "
                 f"{now - low_since:.0f} s (last second {rate:.0%})"
             )
-            _write_json(ctx, GUARD_FILE, {"at_s": round(now, 1), "reason": reason})
+            _write_json(ctx, runfolder.GUARD, {"at_s": round(now, 1), "reason": reason})
             logging.getLogger(__name__).warning("paystorm: guard: %s", reason)
             _end_run(environment)
             return
@@ -354,4 +351,4 @@ def _test_stop(environment: Environment, **_: Any) -> None:
         ctx.payments_log.close()
         ctx.payments_log = None
     if ctx.results_dir is not None:
-        ctx.recorder.write_outcomes(ctx.results_dir / "outcomes.csv")
+        ctx.recorder.write_outcomes(ctx.results_dir / runfolder.OUTCOMES)

@@ -3,19 +3,15 @@ faults and the load share one clock (no Locust import here)."""
 
 from __future__ import annotations
 
-import http.client
-import json
 import os
 import time
-import urllib.parse
-import urllib.request
+from functools import partial
 from typing import Any
 
-from mock_gateway.config import TOKEN_ENV
+from contract.admin import TOKEN_ENV, AdminClient, AdminError
 from scenarios.model import FaultSpec, Scenario
 
 __all__ = [
-    "TOKEN_ENV",
     "TimelineError",
     "fault_body",
     "fault_window",
@@ -77,65 +73,30 @@ def schedule_faults(host: str, scenario: Scenario, t0_unix: float) -> list[str]:
     token = os.environ.get(TOKEN_ENV, "")
     if not token:
         raise TimelineError(f"the scenario has faults but ${TOKEN_ENV} is not set")
+    admin = AdminClient(host, token)
     ids = []
     for fault in scenario.faults:
-        fault_id = _post_fault(host, token, fault, scenario.speed, t0_unix)
+        try:
+            # Timed from the moment the gateway gets it: under gevent, waiting to connect lets
+            # the rest of the process run (the first people of the run), and the gateway
+            # counts `start_in_s` from when the request reaches it.
+            fault_id = admin.add_fault_timed(partial(_body_now, fault, scenario.speed, t0_unix))
+        except AdminError as exc:
+            raise TimelineError(f"fault {fault.kind}: {exc}") from None
         if fault_id is not None:
             ids.append(fault_id)
     return ids
 
 
-def _post_fault(
-    host: str, token: str, fault: FaultSpec, speed: float, t0_unix: float
-) -> str | None:
-    """Post one fault, timed from the moment the gateway gets it; None: its window was over.
-
-    The connection is opened first and only then is it measured how late the post is:
-    under gevent, waiting to connect lets the rest of the process run (the first people of
-    the run), and the gateway counts `start_in_s` from when the request reaches it."""
-    url = urllib.parse.urlsplit(host)
-    kind = http.client.HTTPSConnection if url.scheme == "https" else http.client.HTTPConnection
-    conn = kind(url.hostname or "", url.port, timeout=10)
-    try:
-        conn.connect()
-        body = fault_body(fault, speed, time.time() - t0_unix)
-        if body is None:
-            return None  # over before it could be posted: nothing left to apply
-        conn.request(
-            "POST",
-            f"{url.path.rstrip('/')}/_chaos/faults",
-            body=json.dumps(body).encode(),
-            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-        )
-        resp = conn.getresponse()
-        answer = resp.read()
-    except (OSError, http.client.HTTPException) as exc:
-        raise TimelineError(f"could not reach the gateway's chaos API: {exc}") from None
-    finally:
-        conn.close()
-    if resp.status >= 400:
-        raise TimelineError(
-            f"the gateway refused fault {fault.kind}: HTTP {resp.status} {answer[:300]!r}"
-        )
-    try:
-        return str(json.loads(answer)["id"])
-    except (ValueError, KeyError, TypeError):
-        raise TimelineError(
-            f"the gateway's chaos API answered without a fault id: {answer[:300]!r}"
-        ) from None
+def _body_now(fault: FaultSpec, speed: float, t0_unix: float) -> dict[str, Any] | None:
+    return fault_body(fault, speed, time.time() - t0_unix)
 
 
 def remove_faults(host: str, fault_ids: list[str]) -> None:
     """Take a stopped run's faults off the gateway; one already gone or unreachable is skipped."""
-    token = os.environ.get(TOKEN_ENV, "")
+    admin = AdminClient(host, os.environ.get(TOKEN_ENV, ""), timeout_s=5)
     for fault_id in fault_ids:
-        request = urllib.request.Request(
-            f"{host.rstrip('/')}/_chaos/faults/{fault_id}",
-            method="DELETE",
-            headers={"Authorization": f"Bearer {token}"},
-        )
         try:
-            with urllib.request.urlopen(request, timeout=5):
-                pass
-        except OSError:
-            continue  # 404 (removed from the chaos panel already) is an OSError too
+            admin.clear_faults(fault_id)
+        except AdminError:
+            continue  # removed from the chaos panel already, or the gateway is gone

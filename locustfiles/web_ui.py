@@ -18,10 +18,11 @@ from flask import Response, jsonify, request
 from locust.env import Environment
 from locust.runners import STATE_RUNNING, STATE_SPAWNING
 
+from contract import routes
+from contract.admin import TOKEN_ENV
 from contract.target import TargetError, check_target
 from locustfiles.chaos_proxy import KIND_EXAMPLES, Answer, ChaosProxy, fault_row, problem
 from locustfiles.context import context_of
-from locustfiles.timeline import TOKEN_ENV
 from scenarios.loader import ScenarioError, load_scenario
 from scenarios.model import Scenario
 
@@ -148,23 +149,25 @@ def install(
     @app.route("/paystorm/faults", methods=["GET", "POST", "DELETE"])
     def faults() -> Response:
         if request.method == "GET":
-            return _send(proxy.call(host(), "GET", "faults"))
+            return _send(proxy.call(host(), routes.FAULTS))
         refused = _cross_site()
         if refused is not None:
             return _send(refused)
         if request.method == "DELETE":
-            return _send(proxy.call(host(), "DELETE", "faults"))
+            return _send(proxy.call(host(), routes.CLEAR_FAULTS))
         body = request.get_json(silent=True)
         if not isinstance(body, dict):
             return _send(problem(400, "expected a JSON object: a fault"))
-        return _send(proxy.call(host(), "POST", "faults", body))
+        return _send(proxy.call(host(), routes.ADD_FAULT, body))
 
     @app.route("/paystorm/faults/<fault_id>", methods=["DELETE"])
     def fault(fault_id: str) -> Response:
         refused = _cross_site()
         if refused is not None:
             return _send(refused)
-        return _send(proxy.call(host(), "DELETE", f"faults/{quote(fault_id, safe='')}"))
+        return _send(
+            proxy.call(host(), routes.DELETE_FAULT, params={"fault_id": quote(fault_id, safe="")})
+        )
 
 
 def _cross_site() -> Answer | None:

@@ -18,11 +18,12 @@ from pathlib import Path
 import yaml
 from aiohttp import web
 
+from contract.admin import TOKEN_ENV
 from contract.argparsing import EXIT_USAGE, ArgumentParser, fail
 from contract.profile import PROFILES, Profile, ProfileError, apply_overrides
 from mock_gateway import limits
 from mock_gateway.app import create_app
-from mock_gateway.config import MEMORY_DB, TOKEN_ENV, GatewayConfig
+from mock_gateway.config import MEMORY_DB, GatewayConfig
 
 PROG = "paystorm gateway"
 GC_YOUNG_THRESHOLD = 10_000  # allocations between young collections (Python's default: 700)

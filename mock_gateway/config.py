@@ -7,8 +7,6 @@ from dataclasses import dataclass
 from contract.profile import DEFAULT, Profile
 
 MEMORY_DB = ":memory:"
-# The environment variable every paystorm process reads the admin token from.
-TOKEN_ENV = "PAYSTORM_ADMIN_TOKEN"
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,15 +8,14 @@ from __future__ import annotations
 import json
 import os
 import sys
-import urllib.error
-import urllib.request
 from typing import Any
 
 import yaml
 
+from contract import routes
+from contract.admin import TOKEN_ENV, AdminClient, AdminError
 from contract.argparsing import EXIT_USAGE, ArgumentParser, fail
 from contract.target import TargetError, check_target
-from mock_gateway.config import TOKEN_ENV
 from paystorm.processes import SetupError
 
 PROG = "paystorm chaos"
@@ -91,28 +90,6 @@ def fault_from_args(args: Any) -> dict[str, Any]:
     return spec
 
 
-def _call(method: str, url: str, token: str, body: Any = None) -> Any:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(
-        url,
-        data=data,
-        method=method,
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=10) as resp:
-            return json.load(resp)
-    except urllib.error.HTTPError as exc:
-        try:
-            error = json.load(exc)["error"]
-        except (ValueError, KeyError, TypeError):
-            raise SetupError(f"{url}: HTTP {exc.code}") from None
-        fields = "; ".join(f"{f['field']}: {f['reason']}" for f in error.get("fields", []))
-        raise SetupError(f"{error['code']}: {fields or error['message']}") from None
-    except OSError as exc:
-        raise SetupError(f"{url}: cannot reach the gateway ({exc})") from None
-
-
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     token = args.token or os.environ.get(TOKEN_ENV, "")
@@ -120,16 +97,16 @@ def main(argv: list[str] | None = None) -> int:
         base = check_target(args.url, allow_remote=args.allow_remote)
         if not token:
             raise SetupError(f"no admin token: set ${TOKEN_ENV} or pass --token")
+        admin = AdminClient(base, token)
         if args.command == "add":
-            result = _call("POST", f"{base}/_chaos/faults", token, fault_from_args(args))
+            result = admin.call(routes.ADD_FAULT, body=fault_from_args(args))
         elif args.command == "list":
-            result = _call("GET", f"{base}/_chaos/faults", token)
+            result = admin.call(routes.FAULTS)
         elif args.command == "clear":
-            path = f"/_chaos/faults/{args.fault_id}" if args.fault_id else "/_chaos/faults"
-            result = _call("DELETE", base + path, token)
+            result = admin.clear_faults(args.fault_id)
         else:
-            result = _call("GET", f"{base}/_chaos/events", token)
-    except (SetupError, TargetError) as exc:
+            result = admin.call(routes.EVENTS)
+    except (AdminError, SetupError, TargetError) as exc:
         return fail(PROG, str(exc).replace("--target", "--url"))
     json.dump(result, sys.stdout, indent=2, ensure_ascii=False)
     sys.stdout.write("\n")

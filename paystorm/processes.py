@@ -8,12 +8,12 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from mock_gateway.config import TOKEN_ENV
+from contract import runfolder
+from contract.admin import TOKEN_ENV, AdminClient, AdminError
 
 LISTENING = "listening on "
 GATEWAY_START_TIMEOUT_S = 60.0
@@ -81,7 +81,7 @@ def start_gateway(
     merchants: int,
     config: Path | None = None,
 ) -> tuple[Child, str]:
-    log_path = run_dir / "gateway.log"
+    log_path = run_dir / runfolder.GATEWAY_LOG
     child = spawn(
         "gateway",
         [
@@ -131,13 +131,7 @@ def _gateway_address(child: Child, log_path: Path) -> str:
 
 
 def wait_healthy(url: str, deadline: float) -> None:
-    last_error = "no answer"
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/healthz", timeout=2) as resp:
-                if resp.status == 200:
-                    return
-        except OSError as exc:
-            last_error = str(exc)
-        time.sleep(0.05)
-    raise SetupError(f"{url}/healthz did not answer 200 in time ({last_error})")
+    try:
+        AdminClient(url).wait_healthy(deadline)
+    except AdminError as exc:
+        raise SetupError(str(exc)) from None

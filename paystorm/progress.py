@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+from contract import runfolder
 from scenarios.model import Scenario
 
 PLAIN_EVERY_S = 10.0  # when stdout is not a terminal (CI logs), one line this often
@@ -14,7 +15,7 @@ PLAIN_EVERY_S = 10.0  # when stdout is not a terminal (CI logs), one line this o
 
 class Progress:
     def __init__(self, run_dir: Path, scenario: Scenario, *, enabled: bool) -> None:
-        self._file = run_dir / "progress.json"
+        self._file = run_dir / runfolder.PROGRESS
         self._scenario = scenario
         self._enabled = enabled
         self._tty = sys.stdout.isatty()

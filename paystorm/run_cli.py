@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from contract.admin import TOKEN_ENV
 from contract.argparsing import (
     EXIT_SELF_CHECK,
     EXIT_SLO_FAILED,
@@ -14,7 +15,6 @@ from contract.argparsing import (
     fail,
 )
 from contract.target import TargetError
-from mock_gateway.config import TOKEN_ENV
 from paystorm.processes import SetupError
 from paystorm.runner import RunOptions, execute
 from reports.build import build_report

@@ -4,17 +4,16 @@
 
 from __future__ import annotations
 
-import csv
 import threading
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from contract.columns import GATEWAY_COLUMNS
+from contract.columns import write_gateway_metrics
 
-COLUMNS = ("time", *GATEWAY_COLUMNS)
 _SUMS = {
     "paystorm_inflight_requests": "inflight",
     "paystorm_admission_queued": "queued",
@@ -76,15 +75,13 @@ class MetricsSampler:
             self._stop.wait(max(0.0, 1.0 - (time.time() - started)))
 
     def write(self, path: Path, t0_unix: float) -> None:
-        channel_columns = sorted({k for _, v in self.samples for k in v} - set(COLUMNS))
-        columns = [*COLUMNS, *channel_columns]
-        with path.open("w", newline="", encoding="utf-8") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(columns)
-            seen: set[int] = set()
-            for at, values in self.samples:
-                second = round(at - t0_unix)  # one row per second of the run's clock
-                if second < 0 or second in seen:
-                    continue
-                seen.add(second)
-                writer.writerow([second, *(round(values.get(c, 0.0), 3) for c in columns[1:])])
+        write_gateway_metrics(path, self._by_second(t0_unix))
+
+    def _by_second(self, t0_unix: float) -> Iterator[tuple[int, dict[str, float]]]:
+        seen: set[int] = set()
+        for at, values in self.samples:
+            second = round(at - t0_unix)  # one row per second of the run's clock
+            if second < 0 or second in seen:
+                continue
+            seen.add(second)
+            yield second, values

@@ -20,9 +20,10 @@ from types import FrameType
 
 import yaml
 
+from contract import runfolder
+from contract.admin import TOKEN_ENV
 from contract.argparsing import ArgumentParser, fail
 from contract.target import TargetError, check_target
-from mock_gateway.config import TOKEN_ENV
 from paystorm.processes import Child, SetupError, spawn, start_gateway, wait_healthy
 from paystorm.runner import LOCUSTFILE
 from scenarios.loader import ScenarioError, catalogue, load_scenario
@@ -127,7 +128,7 @@ def serve(options: UiOptions) -> None:
         locust = spawn(
             "locust",
             locust_argv(url, port, options),
-            work / "locust.log",
+            work / runfolder.LOCUST_LOG,
             cwd=work,
             echo=options.verbose,
             env={TOKEN_ENV: token},  # for the chaos panel and timelines; never on a command line
@@ -165,12 +166,12 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 def _start_gateway(work: Path, scenario: Scenario, token: str) -> tuple[Child, str]:
     config = None
     if scenario.gateway:
-        config = work / "gateway.yaml"
+        config = work / runfolder.GATEWAY_CONFIG
         config.write_text(yaml.safe_dump(scenario.gateway, sort_keys=False))
     pop = scenario.population
     return start_gateway(
         work,
-        work / "ledger.db",
+        work / runfolder.LEDGER_DB,
         token,
         seed=pop.seed,
         accounts=pop.accounts,

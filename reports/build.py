@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 from matplotlib.figure import Figure
 
+from contract import runfolder
 from reports import charts, detail_charts
 from reports.model import Run
 from reports.pages import render_html, render_junit, render_markdown
@@ -26,7 +27,7 @@ CHARTS: Mapping[str, Callable[[Run], Figure]] = {
     "gateway": detail_charts.gateway,
 }
 # report.html is written last: while it is missing, the report is not complete.
-REPORT_HTML = "report.html"
+REPORT_HTML = runfolder.REPORT_HTML
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,8 +55,8 @@ def render_files(run: Run) -> tuple[dict[str, Any], dict[str, bytes]]:
     }
     pngs = {name: charts.png(draw(run)) for name, draw in CHARTS.items()}
     files = {f"charts/{name}.png": data for name, data in pngs.items()}
-    files["summary.json"] = orjson.dumps(summary, option=orjson.OPT_INDENT_2) + b"\n"
-    files["summary.md"] = render_markdown(summary).encode()
+    files[runfolder.SUMMARY] = orjson.dumps(summary, option=orjson.OPT_INDENT_2) + b"\n"
+    files[runfolder.SUMMARY_MD] = render_markdown(summary).encode()
     files["slo.junit.xml"] = render_junit(summary).encode()
     files[REPORT_HTML] = render_html(run, summary, pngs).encode()
     return summary, files

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from contract import runfolder
 from reports import wording
 from reports.model import FloatArray, Run
 
@@ -64,11 +65,11 @@ def per_second_by_code(run: Run) -> tuple[dict[str, dict[int, int]], str]:
     if run.payments is not None:
         for (second, code), n in run.payments.had_credit_failures_by_second.items():
             found[code][second] = n
-        return dict(found), "payments.jsonl"
+        return dict(found), runfolder.PAYMENTS
     for s in run.seconds:
         for code, n in s.codes.items():
             found[code][s.time] = n
-    return dict(found), "outcomes.csv"
+    return dict(found), runfolder.OUTCOMES
 
 
 def causes_over_time(run: Run) -> CausesOverTime:

@@ -15,6 +15,7 @@ from pathlib import Path
 import orjson
 from matplotlib.figure import Figure
 
+from contract import runfolder
 from contract.argparsing import EXIT_OK, ArgumentParser, fail
 from reports import charts, compare_charts
 from reports.compare import Compared, as_json, compare, delta_rows, delta_text, value_text
@@ -86,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     if len(args.runs) < 2:
         return fail(PROG, f"give at least two runs to compare, got {len(args.runs)}")
     out: Path = args.out
-    if (out / "outcomes.csv").exists() or (out / "run.json").exists():
+    if (out / runfolder.OUTCOMES).exists() or (out / runfolder.RUN).exists():
         return fail(PROG, f"--out {out} is a results folder; write the comparison elsewhere")
     try:
         runs = [load_run(path) for path in args.runs]

@@ -71,7 +71,7 @@ def latency_histogram(run: Run) -> LatencyHistogram | None:
     edges = log_edges(float(positive.min()), float(positive.max()))
     # A latency of 0 ms (below the first edge) is counted in the first bin.
     clipped = np.clip(latency, edges[0], edges[-1])
-    counts = {}
+    counts: dict[str, IntArray] = {}
     for index, name in enumerate(OUTCOMES):
         chosen = clipped[known & (run.payments.outcome == index)]
         if chosen.size:

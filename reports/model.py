@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from contract import codes
+
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
@@ -120,7 +122,7 @@ class Second:
 
 
 # The outcomes a payment can end in, in the order `PaymentLog.outcome` indexes them.
-OUTCOMES = ("succeeded", "declined", "failed", "unknown")
+OUTCOMES = codes.OUTCOMES
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,9 +12,10 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
-import orjson
 
-from reports.model import OUTCOMES, PaymentLog, RunError
+from contract.codes import OUTCOMES
+from contract.lines import LineError, read_lines
+from reports.model import PaymentLog, RunError
 
 _OUTCOME_INDEX = {name: i for i, name in enumerate(OUTCOMES)}
 # A had-credit payment that failed without a final code: shown as such, never hidden.
@@ -22,32 +23,10 @@ NO_CODE = "NO_CODE"
 NO_ATTEMPTS = -1  # the line did not say how many attempts it took
 
 
-def _bad(path: Path, line: int, what: str) -> RunError:
-    return RunError(f"{path} line {line}: {what}")
-
-
-def _number(path: Path, n: int, name: str, value: object, *, nullable: bool = False) -> float:
-    # bools are numbers to Python; a log that writes true for a time is malformed.
-    if value is None and nullable:
-        return math.nan
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise _bad(path, n, f"{name} must be a number, got {value!r}")
-    return float(value)
-
-
-def _late(path: Path, n: int, value: object) -> float:
-    return math.nan if value is None else _number(path, n, "lateness_ms", value)
-
-
 def read_payments(path: Path) -> PaymentLog:
-    """Read the client's per-payment log.
-
-    Each line needs `start_s` (number), `latency_ms` (number or null), `had_credit` (bool),
-    `outcome` (succeeded, declined, failed, unknown) and, for failures, `code`; `attempts`
-    (a whole number) is read when present; other fields are ignored. Refund lines (`type:
-    refund`) are not payments: only their start second is counted. Blank lines are skipped;
-    anything else that does not parse, a truncated last line included, is an error.
-    """
+    """Read the client's per-payment log, each line checked against its type (a truncated
+    last line included). Refund lines are not payments: only their start second is counted.
+    Blank lines are skipped."""
     latency = array("d")
     start = array("d")
     outcome_index = array("b")
@@ -56,58 +35,24 @@ def read_payments(path: Path) -> PaymentLog:
     causes: Counter[str] = Counter()
     by_second: Counter[tuple[int, str]] = Counter()
     refunds: Counter[int] = Counter()
-    loads, index_of = orjson.loads, _OUTCOME_INDEX.get
+    nan = math.nan
     try:
-        with path.open("rb") as f:
-            for n, raw in enumerate(f, 1):
-                try:
-                    obj = loads(raw)
-                except orjson.JSONDecodeError as e:
-                    if raw.isspace():
-                        continue
-                    raise _bad(path, n, f"not valid JSON ({e.msg})") from None
-                if type(obj) is not dict:
-                    raise _bad(path, n, "expected a JSON object")
-                if obj.get("type") == "refund":
-                    # A refunder's line: counted in outcomes.csv, not a payment.
-                    when = obj.get("start_s")
-                    if type(when) is not float:
-                        when = _number(path, n, "start_s", when)
-                    refunds[math.floor(when)] += 1
-                    continue
-                try:
-                    start_s = obj["start_s"]
-                    latency_ms = obj["latency_ms"]
-                    had_credit = obj["had_credit"]
-                    outcome = obj["outcome"]
-                except KeyError as e:
-                    raise _bad(path, n, f"missing field {e.args[0]!r}") from None
-                index = index_of(outcome) if type(outcome) is str else None
-                if index is None:
-                    raise _bad(path, n, f"unknown outcome {outcome!r}")
-                if had_credit is not True and had_credit is not False:
-                    raise _bad(path, n, f"had_credit must be true or false, got {had_credit!r}")
-                # The common case is checked by exact type: cheap on a million lines.
-                if type(start_s) is not float:
-                    start_s = _number(path, n, "start_s", start_s)
-                if type(latency_ms) is not float:
-                    latency_ms = _number(path, n, "latency_ms", latency_ms, nullable=True)
-                tries = obj.get("attempts")
-                if tries is None:
-                    tries = NO_ATTEMPTS
-                elif type(tries) is not int or tries < 0:
-                    raise _bad(path, n, f"attempts must be a whole number, got {tries!r}")
-                start.append(start_s)
-                latency.append(latency_ms)
-                outcome_index.append(index)
-                attempts.append(tries)
-                late = obj.get("lateness_ms")
-                lateness.append(late if type(late) is float else _late(path, n, late))
-                if had_credit and index != 0:
-                    code = obj.get("code")
-                    code = code if type(code) is str and code else NO_CODE
-                    causes[code] += 1
-                    by_second[(math.floor(start_s), code)] += 1
+        for line in read_lines(path):
+            if line.is_refund:
+                refunds[math.floor(line.start_s)] += 1
+                continue
+            index = _OUTCOME_INDEX[line.outcome]
+            start.append(line.start_s)
+            latency.append(nan if line.latency_ms is None else line.latency_ms)
+            outcome_index.append(index)
+            attempts.append(NO_ATTEMPTS if line.attempts is None else line.attempts)
+            lateness.append(nan if line.lateness_ms is None else line.lateness_ms)
+            if line.had_credit and index != 0:
+                code = line.code or NO_CODE
+                causes[code] += 1
+                by_second[(math.floor(line.start_s), code)] += 1
+    except LineError as e:
+        raise RunError(str(e)) from None
     except OSError as e:
         raise RunError(f"{path}: cannot read ({e.strerror})") from None
     outcomes = np.frombuffer(outcome_index, dtype=np.int8).astype(np.int64)

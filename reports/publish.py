@@ -16,9 +16,11 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
+from contract import runfolder
+
 # Renames go through this name so a test can make one fail.
 _move = os.replace
-CHARTS_DIR = "charts"
+CHARTS_DIR = runfolder.CHARTS
 
 
 def _stage(staging: Path, files: Mapping[str, bytes]) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 import yaml
 
+from contract import runfolder
 from reports.model import (
     Audit,
     AuditCheck,
@@ -227,7 +228,7 @@ def load_run(path: Path) -> Run:
     if not path.is_dir():
         what = "not a directory" if path.exists() else "no such directory"
         raise RunError(f"{path}: {what}")
-    outcomes, run_json = path / "outcomes.csv", path / "run.json"
+    outcomes, run_json = path / runfolder.OUTCOMES, path / runfolder.RUN
     if not outcomes.is_file() and not run_json.is_file():
         raise RunError(f"{path}: not a paystorm run (no outcomes.csv and no run.json)")
 
@@ -237,20 +238,23 @@ def load_run(path: Path) -> Run:
 
     info = read_run_info(run_json) if run_json.is_file() else None
     seconds, codes = read_outcomes(outcomes) if outcomes.is_file() else ((), ())
-    scenario_file = optional("scenario.yaml")
+    scenario_file = optional(runfolder.SCENARIO)
     fallback_name = (info.scenario if info else None) or path.name
     scenario = read_scenario(scenario_file, fallback_name) if scenario_file else None
-    faults_file, gateway_file = optional("faults.json"), optional("gateway_metrics.csv")
-    audit_file, reconcile_file = optional("audit.json"), optional("reconcile.json")
+    faults_file, gateway_file = optional(runfolder.FAULTS), optional(runfolder.GATEWAY_METRICS)
+    audit_file, reconcile_file = optional(runfolder.AUDIT), optional(runfolder.RECONCILE)
     faults = read_faults(faults_file) if faults_file else ()
     gateway = read_gateway_metrics(gateway_file) if gateway_file else None
     audit = read_audit(audit_file) if audit_file else None
     reconcile = read_reconcile(reconcile_file) if reconcile_file else None
-    stats_file, failures_file = optional("locust_stats.csv"), optional("locust_failures.csv")
+    stats_file, failures_file = (
+        optional(runfolder.LOCUST_STATS),
+        optional(runfolder.LOCUST_FAILURES),
+    )
     endpoints = read_locust_stats(stats_file) if stats_file else ()
     locust_errors = read_locust_failures(failures_file) if failures_file else ()
     # The payment log is the big one: read last, once every small file has parsed.
-    payments_file = optional("payments.jsonl")
+    payments_file = optional(runfolder.PAYMENTS)
     payments = read_payments(payments_file) if payments_file else None
     return Run(
         path=path,
@@ -264,7 +268,7 @@ def load_run(path: Path) -> Run:
         gateway=gateway,
         audit=audit,
         reconcile=reconcile,
-        has_locust_html=(path / "locust.html").is_file(),
+        has_locust_html=(path / runfolder.LOCUST_HTML).is_file(),
         endpoints=endpoints,
         locust_errors=locust_errors,
     )

@@ -10,6 +10,7 @@ import html
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from contract import runfolder
 from reports import wording
 from reports.causes import cause_table
 from reports.model import Run
@@ -203,7 +204,8 @@ def _run_section(run: Run, summary: Mapping[str, Any]) -> str:
         rss = run.gateway.peak("rss_bytes")
         if rss is not None:
             rows.append(["gateway peak RSS", f"{rss / 2**20:,.0f} MiB"])
-    link = '<p><a href="locust.html">Locust\'s own report</a></p>' if run.has_locust_html else ""
+    link = f'<p><a href="{runfolder.LOCUST_HTML}">Locust\'s own report</a></p>'
+    link = link if run.has_locust_html else ""
     return "<h2>Run</h2>" + table(["", ""], rows) + link
 
 

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import orjson
 
+from contract import runfolder
 from contract.lines import read_lines
 from contract.reconcile import reconcile
 from reports.model import OUTCOMES, Run
@@ -130,11 +131,11 @@ def _ghosts(run: Run) -> list[Violation]:
     claimed = run.reconcile.ghost_charges if run.reconcile is not None else None
     if claimed is None:
         return []  # not cross-checked: the summary says so
-    ledger_path, lines_path = run.path / "ledger.jsonl", run.path / "payments.jsonl"
+    ledger_path, lines_path = run.path / runfolder.LEDGER, run.path / runfolder.PAYMENTS
     if not lines_path.is_file() or not ledger_path.is_file():
         if claimed == 0 and not lines_path.is_file():
             return []  # nothing was paid, nothing to charge
-        missing = "ledger.jsonl" if not ledger_path.is_file() else "payments.jsonl"
+        missing = runfolder.LEDGER if not ledger_path.is_file() else runfolder.PAYMENTS
         detail = f"reconcile.json says {claimed:,}, but {missing} is not in the folder"
         return [Violation("ghost charges", detail)]
     try:
@@ -165,7 +166,7 @@ def check(run: Run) -> tuple[Violation, ...]:
     """Every invariant the run's files break (none: the numbers may be reported)."""
     payments, refunds = _lines_by_second(run)
     found: list[Violation] = []
-    if (run.path / "payments.jsonl").is_file():  # without it the summary says what it lacks
+    if (run.path / runfolder.PAYMENTS).is_file():  # without it the summary says what it lacks
         found += _offered(run, payments, refunds)
         found += _lines(run, payments)
     found += _outcomes(run)

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from contract import runfolder
 from reports.knee import Knee, find_knee, holds
 from reports.latency import approx_quantiles, exact_quantiles
 from reports.model import Run
@@ -119,11 +120,11 @@ def _causes(run: Run) -> tuple[dict[str, int], str]:
     (so legitimate declines such as INSUFFICIENT_CREDIT are over-counted there).
     """
     if run.payments is not None:
-        return dict(run.payments.had_credit_failures_by_code), "payments.jsonl"
+        return dict(run.payments.had_credit_failures_by_code), runfolder.PAYMENTS
     totals: Counter[str] = Counter()
     for s in run.seconds:
         totals.update(s.codes)
-    return dict(totals.most_common()), "outcomes.csv"
+    return dict(totals.most_common()), runfolder.OUTCOMES
 
 
 def fault_split(run: Run) -> dict[str, Any]:
@@ -162,7 +163,7 @@ def _notes(run: Run) -> list[str]:
         notes.append(f"The run stopped early ({run.info.stop_reason}{detail}).")
     if run.scenario is None:
         notes.append("scenario.yaml is absent: no objective was evaluated.")
-    if not (run.path / "outcomes.csv").is_file():
+    if not (run.path / runfolder.OUTCOMES).is_file():
         notes.append("outcomes.csv is absent: the run recorded no traffic.")
     if run.payments is None:
         notes.append(
@@ -259,7 +260,7 @@ def summarize(run: Run) -> dict[str, Any]:
     paid = had_credit - had_credit_failed
     busy = [x for x in s if x.offered > 0 or x.payments > 0]
     if run.payments is not None:
-        quantiles, source = exact_quantiles(run.payments.latency_ms), "payments.jsonl"
+        quantiles, source = exact_quantiles(run.payments.latency_ms), runfolder.PAYMENTS
     else:
         quantiles, source = approx_quantiles(s), "outcomes.csv (approximate)"
     causes, causes_source = _causes(run)

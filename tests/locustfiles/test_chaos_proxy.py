@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from contract import routes
+from contract.admin import TOKEN_ENV
 from contract.profile import CHANNEL_NAMES
 from locustfiles.chaos_proxy import KIND_EXAMPLES, ChaosProxy, fault_row
-from locustfiles.timeline import TOKEN_ENV
 from mock_gateway.faults import REGISTRY, parse_fault
 
 
@@ -49,14 +50,14 @@ def test_a_fault_row_keeps_every_cell_short_and_names_its_row() -> None:
 
 def test_without_a_token_the_proxy_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(TOKEN_ENV, raising=False)
-    answer = ChaosProxy().call("http://127.0.0.1:9", "GET", "faults")
+    answer = ChaosProxy().call("http://127.0.0.1:9", routes.FAULTS)
     assert answer.status == 503
     assert TOKEN_ENV in answer.body["error"]["message"]
 
 
 def test_a_remote_gateway_is_refused_before_any_request(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(TOKEN_ENV, "t")
-    answer = ChaosProxy().call("http://10.255.0.1:8080", "GET", "faults")
+    answer = ChaosProxy().call("http://10.255.0.1:8080", routes.FAULTS)
     assert answer.status == 400
     assert "not a loopback address" in answer.body["error"]["message"]
     assert ChaosProxy().faults("http://10.255.0.1:8080") == []
@@ -64,6 +65,6 @@ def test_a_remote_gateway_is_refused_before_any_request(monkeypatch: pytest.Monk
 
 def test_an_unreachable_gateway_is_a_502(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(TOKEN_ENV, "t")
-    answer = ChaosProxy(timeout_s=2).call("http://127.0.0.1:9", "GET", "faults")
+    answer = ChaosProxy(timeout_s=2).call("http://127.0.0.1:9", routes.FAULTS)
     assert answer.status == 502
     assert "cannot reach the gateway" in answer.body["error"]["message"]

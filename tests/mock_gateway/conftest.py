@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from pytest_aiohttp import AiohttpClient
 
+from contract.admin import AdminClient
 from mock_gateway.app import create_app
 from mock_gateway.config import GatewayConfig
 from tests.mock_gateway.support import ACCOUNTS, MERCHANTS, TOKEN, Api
@@ -192,17 +194,9 @@ class Gateways:
         return gp
 
     async def _healthy(self, gp: GatewayProcess, deadline: float) -> None:
-        loop = asyncio.get_running_loop()
-        async with aiohttp.ClientSession() as session:
-            while True:
-                try:
-                    async with session.get(gp.url + "/healthz") as resp:
-                        if resp.status == 200:
-                            return
-                except aiohttp.ClientError:
-                    pass
-                assert loop.time() < deadline, "gateway never became healthy"
-                await asyncio.sleep(0.02)
+        remaining = deadline - asyncio.get_running_loop().time()
+        admin = AdminClient(gp.url)
+        await asyncio.to_thread(admin.wait_healthy, time.monotonic() + remaining)
 
     def close(self) -> None:
         for gp in self.started:

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
-from mock_gateway.config import TOKEN_ENV
+from contract.admin import TOKEN_ENV
 from paystorm.runner import RunOptions, execute
 
 LONG: dict[str, Any] = {

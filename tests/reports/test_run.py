@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Callable
@@ -116,6 +117,12 @@ def test_malformed_outcomes(run_dir: Path, edit: str, needle: str) -> None:
     assert str(path) in message and "\n" not in message
 
 
+def _line_without(field: str) -> str:
+    line = payment(0.1, 5.0)
+    del line[field]
+    return json.dumps(line)
+
+
 @pytest.mark.parametrize(
     ("name", "content", "needle"),
     [
@@ -124,21 +131,21 @@ def test_malformed_outcomes(run_dir: Path, edit: str, needle: str) -> None:
             '{"start_s": 0.1, "latency_ms": 5, "had_credit": true, "outco',
             "line 1",
         ),
-        ("payments.jsonl", '{"start_s": 0.1, "had_credit": true, "outcome": "failed"}', "latency"),
+        ("payments.jsonl", _line_without("latency_ms"), "line 1: latency_ms: required"),
         (
             "payments.jsonl",
             '{"start_s": "0", "latency_ms": 1, "had_credit": true, "outcome": "failed"}',
-            "start_s must be a number",
+            "line 1: start_s: expected a number, got '0'",
         ),
         (
             "payments.jsonl",
             '{"start_s": 0, "latency_ms": 1, "had_credit": 1, "outcome": "failed"}',
-            "had_credit must be true or false",
+            "line 1: had_credit: expected true or false, got 1",
         ),
         (
             "payments.jsonl",
             '{"start_s": 0, "latency_ms": 1, "had_credit": true, "outcome": "lost"}',
-            "unknown outcome 'lost'",
+            "line 1: outcome: expected one of declined, failed, succeeded, unknown, got 'lost'",
         ),
         ("faults.json", '{"kind": "latency"}', "expected a JSON list"),
         ("faults.json", '[{"kind": "latency"}]', "needs 'kind' and 'started_at_s'"),
@@ -229,13 +236,13 @@ def test_payment_log_keeps_outcomes_and_attempts(run_dir: Path) -> None:
             "payments.jsonl",
             '{"start_s": 0, "latency_ms": 1, "had_credit": true, "outcome": "failed", '
             '"attempts": -2}',
-            "attempts must be a whole number, got -2",
+            "line 1: attempts: expected a whole number >= 0, got -2",
         ),
         (
             "payments.jsonl",
             '{"start_s": 0, "latency_ms": 1, "had_credit": true, "outcome": "failed", '
             '"attempts": 1.5}',
-            "attempts must be a whole number",
+            "line 1: attempts: expected a whole number or null, got 1.5",
         ),
         ("gateway_metrics.csv", "time,breaker_bank_a\n0,7\n", "expected a breaker state"),
         ("locust_stats.csv", "Type,Name\nGET,/x\n", "missing column(s) Request Count"),
