@@ -119,10 +119,21 @@ class AdminClient:
         timeout_s: float | None = None,
     ) -> Any:
         """One call's JSON answer."""
+        return self.exchange(route, params=params, body=body, timeout_s=timeout_s)[1]
+
+    def exchange(
+        self,
+        route: Route,
+        *,
+        params: dict[str, str] | None = None,
+        body: Any = None,
+        timeout_s: float | None = None,
+    ) -> tuple[int, Any]:
+        """One call's status and JSON answer (a refusal raises AdminError)."""
         with self._open(route, params=params, body=body, timeout_s=timeout_s) as resp:
-            raw = resp.read()
+            status, raw = resp.status, resp.read()
         try:
-            return json.loads(raw)
+            return status, json.loads(raw)
         except ValueError:
             raise AdminError(
                 f"{route.method} {route.path}: the answer is not JSON: {raw[:_MAX_SHOWN]!r}"

@@ -12,20 +12,11 @@ from contract import routes
 from contract.admin import TOKEN_ENV, AdminClient, AdminError
 from contract.routes import Route
 from contract.target import TargetError, check_target
+from faults import kinds
 
-# A valid fault of each kind, to start the panel's form from (units in the names).
+# A valid fault of each kind, from the kind's own module, to start the panel's form from.
 KIND_EXAMPLES: dict[str, dict[str, Any]] = {
-    "latency": {"ms": 300, "jitter_ms": 100, "distribution": "uniform"},
-    "timeout": {"ms": 3000},
-    "error": {"code": "INTERNAL_ERROR", "rate": 0.2},
-    "db_stall": {"hold_ms": 1000, "every_ms": 5000},
-    "channel_outage": {"channel": "bank_a", "mode": "error"},
-    "risk_strict": {"false_positive_rate": 0.2},
-    "merchant_unsupported": {"share": 0.2},
-    "rate_limit": {"rps": 50, "per": "global"},
-    "capacity": {"max_inflight": 8, "queue": 16},
-    "network": {"mode": "reset"},
-    "lost_response": {},
+    k.name: dict(k.example.get("params", {})) for k in kinds()
 }
 
 
@@ -66,7 +57,7 @@ class ChaosProxy:
             return problem(400, str(exc).replace("--target", "host"))
         admin = AdminClient(base, token, timeout_s=timeout_s or self._timeout_s)
         try:
-            return Answer(200, admin.call(route, params=params, body=body))
+            return Answer(*admin.exchange(route, params=params, body=body))
         except AdminError as exc:
             if exc.status is None:
                 return problem(502, str(exc))
