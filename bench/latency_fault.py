@@ -29,7 +29,7 @@ import aiohttp
 
 from bench.common import python, server
 from bench.report import Row, Section, table
-from mock_gateway.faults.latency import Latency
+from faults.kinds.latency import Latency
 
 TOKEN = "bench-latency"
 SEED = 1  # the gateway's --seed: its latency draws come from random.Random(SEED)
@@ -150,7 +150,7 @@ def _drawn(rounds: int, per_round: int) -> dict[str, list[list[float]]]:
     out: dict[str, list[list[float]]] = {name: [] for name in FAULTS if name != "none"}
     for _ in range(rounds):
         for name in out:
-            spec = Latency.parse(dict(FAULTS[name] or {}))
+            spec = Latency().parse(dict(FAULTS[name] or {}))
             out[name].append([spec.delay_s(rng) * 1000 for _ in range(per_round)])
     return out
 

@@ -11,51 +11,40 @@ edge can target its user or merchant.
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 
 from aiohttp import web
 
 import mock_gateway.app
+from faults import NO_SLOWDOWN, Chaos, Limits, RequestFacts, Reshape, Rule, Slowdown
 from mock_gateway import cli
-from mock_gateway.channels import Slowdown
-from mock_gateway.chaos import Chaos
-from mock_gateway.faults import RequestFacts
-from mock_gateway.faults.network import Network
-
-_NO_SLOWDOWN = Slowdown()
 
 
 class IdleChaos(Chaos):
-    """Every stage answers "no fault" at once, without asking the engine. (The profile's own
-    risk false-positive rate is 0 in the bench profile, so skipping it changes nothing.)"""
+    """Every stage answers "no fault" at once, without asking the kinds."""
 
     async def edge(self, facts: RequestFacts) -> None:
         return None
 
-    def rate_limit(self, facts: RequestFacts) -> None:
+    async def decide(self, facts: RequestFacts, rules: Sequence[Rule] = ()) -> str | None:
         return None
 
-    def capacity_limits(self) -> tuple[int | None, int]:
-        return self.profile.capacity.max_inflight, self.profile.capacity.queue
-
-    def shed(self, facts: RequestFacts) -> None:
-        return None
-
-    def merchant_refuses(self, facts: RequestFacts) -> bool:
-        return False
-
-    def risk_declines(self, facts: RequestFacts) -> bool:
-        return False
-
-    def pay_timeout_s(self, facts: RequestFacts) -> float | None:
+    def hang_s(self, facts: RequestFacts) -> float | None:
         return None
 
     def channel(self, facts: RequestFacts, channel: str) -> Slowdown:
-        return _NO_SLOWDOWN
+        return NO_SLOWDOWN
 
-    def loses_response(self, facts: RequestFacts) -> bool:
-        return False
+    def commit_late(self, facts: RequestFacts) -> None:
+        return None
 
-    def network(self, facts: RequestFacts) -> Network | None:
+    def respond(self, facts: RequestFacts) -> Reshape | None:
+        return None
+
+    def limits(self) -> Limits:
+        return self.gateway.profile.capacity.max_inflight, self.gateway.profile.capacity.queue
+
+    def shed(self, facts: RequestFacts) -> None:
         return None
 
 

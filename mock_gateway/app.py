@@ -18,12 +18,12 @@ from aiohttp import web
 
 from contract import routes
 from contract.codes import GatewayError, error_body, invalid
+from faults import Chaos, FaultEngine, Gateway, RequestFacts
 from mock_gateway import chaos_routes, handlers, limits, shaping, store
 from mock_gateway.admission import Admission, Shed
 from mock_gateway.channels import Router
-from mock_gateway.chaos import Chaos
+from mock_gateway.clock import utc_now_iso
 from mock_gateway.config import MEMORY_DB, GatewayConfig
-from mock_gateway.faults import FaultEngine, RequestFacts
 from mock_gateway.keys import (
     FACTS,
     REQUEST_ID,
@@ -167,18 +167,14 @@ async def _shape(
 ) -> web.StreamResponse:
     """Mark what faults did to the response, and lose or break it when a fault says so.
 
-    Runs for every routed request once it was handled (or refused), so the faults of the
-    network act on every attempt alike: a first payment, a replay of its stored answer, a
-    query, a reversal, a refund. A lost answer is not broken as well."""
-    chaos = request.app[chaos_key]
-    lost = chaos.loses_response(facts)
-    network = None if lost else chaos.network(facts)
+    Runs for every routed request once it was handled (or refused), so faults acting on the
+    answer act on every attempt alike: a first payment, a replay of its stored answer, a
+    query, a reversal, a refund."""
+    reshape = request.app[chaos_key].respond(facts)
     if facts.fault_ids:
         resp.headers[FAULT_HEADER] = ",".join(facts.fault_ids)
-    if lost:
-        shaping.drop_connection(request)
-    elif network is not None and isinstance(resp, web.Response):
-        return await shaping.broken(request, resp, network)
+    if reshape is not None:
+        return await shaping.reshaped(request, resp, reshape)
     return resp
 
 
@@ -209,9 +205,11 @@ async def ledger_ctx(app: web.Application) -> AsyncIterator[None]:
         )
         router = Router(profile)
         admission = Admission(profile.capacity)
-        engine = FaultEngine(inflight=lambda: admission.inflight + admission.queued)
-        chaos = Chaos(engine, profile, path, config.seed)
-        admission.set_limits(chaos.capacity_limits)
+        engine = FaultEngine(
+            inflight=lambda: admission.inflight + admission.queued, now_iso=utc_now_iso
+        )
+        chaos = Chaos(engine, Gateway(profile=profile, ledger=path))
+        admission.set_limits(chaos.limits)
         service = PaymentService(
             reader,
             writer,

@@ -8,10 +8,10 @@ import hashlib
 import math
 import random
 import time
-from dataclasses import dataclass
 from enum import IntEnum
 
 from contract.profile import Breaker, ChannelSpec, Profile
+from faults import Slowdown
 
 
 class BreakerState(IntEnum):
@@ -62,16 +62,6 @@ class ChannelFailed(Exception):
 
 class ChannelTimedOut(Exception):
     """The channel did not answer in time: it may or may not have charged."""
-
-
-@dataclass(frozen=True, slots=True)
-class Slowdown:
-    """What faults do to a channel call: extra time, a hang, or a fast failure."""
-
-    extra_ms: float = 0.0
-    hang: bool = False
-    fail: bool = False
-    fault_id: str | None = None
 
 
 class Channel:

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from contract import routes
 from contract.codes import FieldError, GatewayError, invalid, not_found
-from mock_gateway.faults import FaultSpecError, parse_fault
+from faults import FaultSpecError, parse_fault
 from mock_gateway.keys import faults_key, router_key
 
 

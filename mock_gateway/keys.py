@@ -6,11 +6,10 @@ import sqlite3
 
 from aiohttp import web
 
+from faults import Chaos, FaultEngine, RequestFacts
 from mock_gateway.admission import Admission
 from mock_gateway.channels import Router
-from mock_gateway.chaos import Chaos
 from mock_gateway.config import GatewayConfig
-from mock_gateway.faults import FaultEngine, RequestFacts
 from mock_gateway.metrics import Metrics
 from mock_gateway.payments import PaymentService
 from mock_gateway.writer import Writer

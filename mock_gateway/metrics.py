@@ -20,9 +20,9 @@ from prometheus_client.registry import Collector
 from prometheus_client.samples import Sample
 from prometheus_client.utils import floatToGoString
 
+from faults import REGISTRY, FaultEngine
 from mock_gateway.admission import Admission
 from mock_gateway.channels import Router
-from mock_gateway.faults import REGISTRY, FaultEngine
 from mock_gateway.writer import WriterStats
 
 __all__ = ["CONTENT_TYPE_LATEST", "Metrics"]

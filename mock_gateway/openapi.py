@@ -9,7 +9,7 @@ from contract import routes
 from contract.codes import CATALOGUE
 from contract.profile import CHANNEL_NAMES
 from contract.routes import ROUTE_NAMES
-from mock_gateway.faults import REGISTRY
+from faults import REGISTRY
 from mock_gateway.requests import MAX_AMOUNT, MAX_ID_LEN, MAX_KEY_LEN, NETWORKS
 
 PAYMENT_STATUSES = ["PENDING", "SUCCEEDED", "FAILED", "REVERSED", "REFUNDED", "PARTIALLY_REFUNDED"]

@@ -18,11 +18,9 @@ from typing import Any
 import orjson
 
 from contract.codes import GatewayError, error_body, invalid, not_found
+from faults import RISK_RULE, Chaos, RequestFacts, Rule, draw
 from mock_gateway.channels import ChannelFailed, ChannelTimedOut, Router
-from mock_gateway.chaos import Chaos
 from mock_gateway.clock import utc_now_iso
-from mock_gateway.faults import RequestFacts
-from mock_gateway.faults.engine import draw
 from mock_gateway.keyfilter import PRELOAD_MAX, KeyFilter
 from mock_gateway.requests import PaymentRequest, RefundRequest
 from mock_gateway.store import Account, Merchant, idempotency_keys
@@ -111,6 +109,8 @@ class PaymentService:
         self.chaos = chaos
         self._seed = seed
         self._rng = random.Random(seed)
+        # The gateway's own checks of a new payment that faults may come before or after.
+        self._rules = (Rule(RISK_RULE, self._risk_declines),)
         self._in_flight: set[tuple[str, str]] = set()
         # Claims whose request answered DB_TIMEOUT: released when their commit lands.
         self._detached: set[tuple[str, str]] = set()
@@ -192,10 +192,10 @@ class PaymentService:
 
     async def _replay(self, stored: Reply, facts: RequestFacts) -> Reply:
         """The stored answer, sent again. A replay travels the same network as the first
-        attempt: a `timeout` aimed at payments may hang it too (its own draw), and then it is
+        attempt: a fault that hangs payments may hang it too (its own draw), and then it is
         answered `504 CHANNEL_TIMEOUT` with the payment's id; nothing is stored or changed."""
         if self.chaos.engine.active_total:
-            hang_s = self.chaos.pay_timeout_s(facts)
+            hang_s = self.chaos.hang_s(facts)
             if hang_s is not None:
                 await asyncio.sleep(hang_s)
                 raise GatewayError("CHANNEL_TIMEOUT", payment_id=stored.payment_id)
@@ -209,13 +209,19 @@ class PaymentService:
         merchant = self.merchant(req.merchant_id)
         facts.user_id, facts.merchant_id = req.user_id, req.merchant_id
         decline = _decline_code(req, account, merchant)
-        if decline is None and self.chaos.merchant_refuses(facts):
-            decline = "MERCHANT_NOT_SUPPORTED"
-        if decline is None and self.chaos.risk_declines(facts):
-            decline = "RISK_DECLINED"
+        if decline is None:
+            if self.chaos.engine.active_total:
+                decline = await self.chaos.decide(facts, self._rules)
+            else:
+                decline = self._risk_declines(facts)
         if decline is not None:
             return await self._decline(key, req, decline, request_id)
         return await self._charge(key, req, account, request_id, facts)
+
+    def _risk_declines(self, facts: RequestFacts) -> str | None:
+        """Risk control's own false positives: the profile's share of good payments."""
+        rate = self.router.profile.risk_false_positive_rate
+        return "RISK_DECLINED" if rate and draw(self._seed, "risk", facts.key) < rate else None
 
     async def _decline(self, key: str, req: PaymentRequest, code: str, request_id: str) -> Reply:
         """A legitimate (or risk) decline is a FAILED payment, stored for replays."""
@@ -288,13 +294,13 @@ class PaymentService:
         return reply
 
     async def _through_channels(self, key: str, facts: RequestFacts) -> tuple[str | None, str]:
-        """("ok" | "timeout" | "failed", the channel). A channel that refused is failed over
-        (when the profile allows); one that timed out is not: it may have charged."""
+        """("ok" | "timed_out" | "failed", the channel). A channel that refused is failed
+        over (when the profile allows); one that timed out is not: it may have charged."""
         order = self.router.order(key)
-        hang_s = self.chaos.pay_timeout_s(facts)
+        hang_s = self.chaos.hang_s(facts)
         if hang_s is not None:
             await asyncio.sleep(hang_s)
-            return order[0], "timeout"
+            return order[0], "timed_out"
         deadline_s = self.router.profile.channel_timeout_ms / 1000
         for name in order:
             channel = self.router.channels[name]
@@ -311,7 +317,7 @@ class PaymentService:
                 continue
             except ChannelTimedOut:
                 channel.breaker.record(False)
-                return name, "timeout"
+                return name, "timed_out"
             channel.breaker.record(True)
             return name, "ok"
         return None, "failed"
@@ -345,8 +351,7 @@ class PaymentService:
         if not durable:
             if payment_id in self._uncommitted:  # not landed in the meantime
                 self._detached.add(claim)  # replays stay "in progress" until the commit lands
-            for stall in self.chaos.engine.active("db_stall"):
-                self.chaos.engine.hit(stall, facts)
+            self.chaos.commit_late(facts)
             raise GatewayError("DB_TIMEOUT", payment_id=payment_id)
 
     async def _commit(self, unit: UnitOfWork) -> None:

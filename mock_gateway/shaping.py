@@ -6,7 +6,7 @@ import asyncio
 
 from aiohttp import web
 
-from mock_gateway.faults.network import Network
+from faults import Reshape
 
 SLOW_CHUNKS = 10
 
@@ -17,14 +17,23 @@ def drop_connection(request: web.Request) -> None:
         request.transport.abort()
 
 
-async def broken(request: web.Request, resp: web.Response, params: Network) -> web.StreamResponse:
-    body = resp.body if isinstance(resp.body, bytes) else b""
-    if params.mode == "reset":
+async def reshaped(
+    request: web.Request, resp: web.StreamResponse, reshape: Reshape
+) -> web.StreamResponse:
+    """The answer as a fault reshaped it: lost whatever it was; a whole response (not a
+    stream already under way) cut, emptied, truncated or trickled out."""
+    if reshape.mode == "lost":
         drop_connection(request)
         return resp
-    if params.mode == "empty":
+    if not isinstance(resp, web.Response):
+        return resp
+    body = resp.body if isinstance(resp.body, bytes) else b""
+    if reshape.mode == "reset":
+        drop_connection(request)
+        return resp
+    if reshape.mode == "empty":
         return web.Response(status=200, body=b"", headers=_kept(resp))
-    if params.mode == "malformed":
+    if reshape.mode == "malformed":
         return web.Response(
             status=resp.status, body=body[: len(body) // 2] + b"\x00<html>", headers=_kept(resp)
         )
@@ -34,7 +43,7 @@ async def broken(request: web.Request, resp: web.Response, params: Network) -> w
     step = max(1, -(-len(body) // SLOW_CHUNKS))
     for start in range(0, len(body), step):
         # Wait first: the last byte arrives slow_ms after the headers, not one pause sooner.
-        await asyncio.sleep(params.slow_ms / 1000 / SLOW_CHUNKS)
+        await asyncio.sleep(reshape.slow_ms / 1000 / SLOW_CHUNKS)
         await stream.write(body[start : start + step])
     await stream.write_eof()
     return stream

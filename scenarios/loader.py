@@ -11,7 +11,7 @@ from typing import Any, NoReturn
 import yaml
 
 from contract.profile import CHANNEL_NAMES, ProfileError, apply_overrides
-from mock_gateway.faults import FaultSpecError, parse_fault
+from faults import FaultSpecError, parse_fault
 from scenarios.model import (
     SLO,
     USER_TYPES,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import grimp
 
-PACKAGES = ("contract", "scenarios", "locustfiles", "mock_gateway", "reports", "paystorm")
+PACKAGES = ("contract", "faults", "scenarios", "locustfiles", "mock_gateway", "reports", "paystorm")
 
 
 def cycles(edges: dict[str, set[str]]) -> list[list[str]]:

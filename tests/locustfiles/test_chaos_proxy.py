@@ -8,8 +8,8 @@ import pytest
 from contract import routes
 from contract.admin import TOKEN_ENV
 from contract.profile import CHANNEL_NAMES
+from faults import REGISTRY, parse_fault
 from locustfiles.chaos_proxy import KIND_EXAMPLES, ChaosProxy, fault_row
-from mock_gateway.faults import REGISTRY, parse_fault
 
 
 def test_every_kind_has_a_valid_example_for_the_panel_form() -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from mock_gateway.faults.latency import Latency
+from faults.kinds.latency import Latency
 from tests.mock_gateway.chaos_support import (
     AMOUNT,
     Chaos,
@@ -224,7 +224,7 @@ def _delay_s(key: str, attempt: int) -> float:
     """The delay drawn for the n-th attempt of a key: a seeded stream of its own, the first
     attempt's keyed on the key alone."""
     name = key if attempt == 0 else f"{key}#{attempt}"
-    return Latency.parse(LATENCY_PARAMS).delay_s(random.Random(f"{LATENCY_SEED}:latency:{name}"))
+    return Latency().parse(LATENCY_PARAMS).delay_s(random.Random(f"{LATENCY_SEED}:latency:{name}"))
 
 
 def _key_with(first: Callable[[float], bool], second: Callable[[float], bool]) -> str:

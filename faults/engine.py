@@ -1,5 +1,8 @@
 """The fault engine: a timeline of faults (scheduled → active → expired), matched against
-requests, with seeded draws so the same seed hits the same requests in any order."""
+requests, with seeded draws so the same seed hits the same requests in any order.
+
+The wall clock is the caller's: the engine stamps windows with the `now_iso` and `now_unix`
+it is given, so the gateway's timestamps and the fault windows' agree."""
 
 from __future__ import annotations
 
@@ -7,35 +10,22 @@ import asyncio
 import hashlib
 import itertools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-from mock_gateway.clock import utc_now_iso
-from mock_gateway.faults.spec import FaultSpec
+from faults.ports import Gateway, RequestFacts
+from faults.spec import FaultSpec
 
 SCHEDULED, ACTIVE, EXPIRED = "scheduled", "active", "expired"
 
-
-@dataclass(slots=True)
-class RequestFacts:
-    """What faults can target in one request; filled in as the request is understood."""
-
-    route: str
-    key: str
-    user_id: str | None = None
-    merchant_id: str | None = None
-    fault_ids: list[str] = field(default_factory=list)
-
-    def shaped_by(self, fault: Fault) -> None:
-        if fault.id not in self.fault_ids:
-            self.fault_ids.append(fault.id)
+P = TypeVar("P")
 
 
 @dataclass(slots=True)
-class Fault:
+class Fault(Generic[P]):
     id: str
-    spec: FaultSpec
+    spec: FaultSpec[P]
     created_at: str
     state: str = SCHEDULED
     started_at: str | None = None
@@ -43,6 +33,13 @@ class Fault:
     ended_at: str | None = None
     ended_unix: float | None = None
     handles: list[asyncio.TimerHandle] = field(default_factory=list)
+    kept: Any = None
+    """What the fault's kind keeps while it is active (a rate limit's buckets, a stall's stop
+    signal); dropped when it ends."""
+
+    @property
+    def params(self) -> P:
+        return self.spec.params
 
     def view(self) -> dict[str, Any]:
         s = self.spec
@@ -89,16 +86,24 @@ def draw(seed: int, purpose: str, key: str) -> float:
     return int.from_bytes(digest, "big") / 2**64
 
 
-Hook = Callable[[Fault], None]
+Hook = Callable[[Fault[Any]], None]
 
 
 class FaultEngine:
-    def __init__(self, inflight: Callable[[], int]) -> None:
+    def __init__(
+        self,
+        inflight: Callable[[], int],
+        now_iso: Callable[[], str],
+        now_unix: Callable[[], float] = time.time,
+    ) -> None:
         self._inflight = inflight
+        self.now_iso = now_iso
+        self.now_unix = now_unix
         self._ids = itertools.count(1)
-        self.faults: dict[str, Fault] = {}
-        self._active: dict[str, list[Fault]] = {}
-        self.windows: list[Fault] = []  # every fault that became active, in order
+        self.faults: dict[str, Fault[Any]] = {}
+        # One list per kind, kept for the engine's life: the kinds' views hold it.
+        self._active: dict[str, list[Fault[Any]]] = {}
+        self.windows: list[Fault[Any]] = []  # every fault that became active, in order
         self.on_activate: list[Hook] = []
         self.on_deactivate: list[Hook] = []
         self.injected: dict[str, int] = {}
@@ -108,9 +113,9 @@ class FaultEngine:
 
     # -- timeline ----------------------------------------------------------------------------
 
-    def add(self, spec: FaultSpec) -> Fault:
+    def add(self, spec: FaultSpec[Any]) -> Fault[Any]:
         loop = asyncio.get_running_loop()
-        fault = Fault(id=f"f{next(self._ids)}", spec=spec, created_at=utc_now_iso())
+        fault: Fault[Any] = Fault(id=f"f{next(self._ids)}", spec=spec, created_at=self.now_iso())
         self.faults[fault.id] = fault
         fault.handles.append(loop.call_later(spec.start_in_s, self._activate, fault))
         if spec.duration_s is not None:
@@ -119,7 +124,7 @@ class FaultEngine:
             )
         return fault
 
-    def remove(self, fault_id: str) -> Fault | None:
+    def remove(self, fault_id: str) -> Fault[Any] | None:
         fault = self.faults.pop(fault_id, None)
         if fault is not None:
             for handle in fault.handles:
@@ -133,24 +138,24 @@ class FaultEngine:
             self.remove(fault_id)
         return len(ids)
 
-    def _activate(self, fault: Fault) -> None:
+    def _activate(self, fault: Fault[Any]) -> None:
         if fault.state != SCHEDULED:
             return
         fault.state = ACTIVE
-        fault.started_at, fault.started_unix = utc_now_iso(), time.time()
-        self._active.setdefault(fault.spec.kind, []).append(fault)
+        fault.started_at, fault.started_unix = self.now_iso(), self.now_unix()
+        self.active_list(fault.spec.kind).append(fault)
         self.active_total += 1
         self.windows.append(fault)
         for hook in self.on_activate:
             hook(fault)
 
-    def _expire(self, fault: Fault) -> None:
+    def _expire(self, fault: Fault[Any]) -> None:
         if fault.state != ACTIVE:
             fault.state = EXPIRED
             return
         fault.state = EXPIRED
-        fault.ended_at, fault.ended_unix = utc_now_iso(), time.time()
-        active = self._active.get(fault.spec.kind, [])
+        fault.ended_at, fault.ended_unix = self.now_iso(), self.now_unix()
+        active = self.active_list(fault.spec.kind)
         if fault in active:
             active.remove(fault)
             self.active_total -= 1
@@ -158,22 +163,17 @@ class FaultEngine:
         for hook in self.on_deactivate:
             hook(fault)
 
+    def active_list(self, kind: str) -> list[Fault[Any]]:
+        """The active faults of `kind` in the order they started: one list for the engine's
+        life, changed in place."""
+        return self._active.setdefault(kind, [])
+
     def active_count(self, kind: str) -> int:
         return len(self._active.get(kind, ()))
 
-    def active(self, kind: str) -> list[Fault]:
-        return self._active.get(kind, [])
-
     # -- matching ----------------------------------------------------------------------------
 
-    def match(self, kind: str, facts: RequestFacts, channel: str | None = None) -> Fault | None:
-        """The first active fault of `kind` whose target and chance draw hit this request."""
-        candidates = self._active.get(kind)
-        if not candidates:
-            return None
-        return next((f for f in candidates if self.matches(f, facts, channel)), None)
-
-    def matches(self, fault: Fault, facts: RequestFacts, channel: str | None = None) -> bool:
+    def matches(self, fault: Fault[Any], facts: RequestFacts, channel: str | None = None) -> bool:
         t = fault.spec.target
         if t.route is not None and t.route != facts.route:
             return False
@@ -187,13 +187,13 @@ class FaultEngine:
             return False
         return t.probability >= 1.0 or self.chance(fault, "target", facts.key) < t.probability
 
-    def chance(self, fault: Fault, purpose: str, key: str) -> float:
+    def chance(self, fault: Fault[Any], purpose: str, key: str) -> float:
         """The fault's draw for this request. A retry under the same key is a new attempt
         with a draw of its own (the n-th attempt of a key always draws the same), so
         retries can get through a partial fault as they would in life."""
         return draw(fault.spec.seed, purpose, self.attempt(fault, purpose, key))
 
-    def attempt(self, fault: Fault, purpose: str, key: str) -> str:
+    def attempt(self, fault: Fault[Any], purpose: str, key: str) -> str:
         """The name of this attempt of `key` for one of the fault's draws, counting it: the
         key itself the first time, then `key#1`, `key#2` … for its retries and replays."""
         seen = (fault.id, purpose, key)
@@ -201,7 +201,43 @@ class FaultEngine:
         self._attempts[seen] = attempt + 1
         return key if attempt == 0 else f"{key}#{attempt}"
 
-    def hit(self, fault: Fault, facts: RequestFacts) -> None:
+    def hit(self, fault: Fault[Any], facts: RequestFacts) -> None:
         """Count an injection and mark the response it shaped."""
-        facts.shaped_by(fault)
+        facts.shaped_by(fault.id)
         self.injected[fault.spec.kind] = self.injected.get(fault.spec.kind, 0) + 1
+
+
+class Active(Generic[P]):
+    """The active faults of one kind on one gateway, as that kind's stage hooks see them:
+    iterable in the order they started, with the engine's targeting and seeded draws."""
+
+    __slots__ = ("_engine", "faults", "gateway")
+
+    def __init__(self, engine: FaultEngine, faults: list[Fault[P]], gateway: Gateway) -> None:
+        self._engine = engine
+        self.faults = faults
+        self.gateway = gateway
+
+    def __iter__(self) -> Iterator[Fault[P]]:
+        return iter(self.faults)
+
+    def match(self, facts: RequestFacts, channel: str | None = None) -> Fault[P] | None:
+        """The first of them whose target and chance draw hit this request."""
+        matches = self._engine.matches
+        return next((f for f in self.faults if matches(f, facts, channel)), None)
+
+    def matches(self, fault: Fault[P], facts: RequestFacts, channel: str | None = None) -> bool:
+        return self._engine.matches(fault, facts, channel)
+
+    def chance(self, fault: Fault[P], purpose: str, key: str) -> float:
+        return self._engine.chance(fault, purpose, key)
+
+    def attempt(self, fault: Fault[P], purpose: str, key: str) -> str:
+        return self._engine.attempt(fault, purpose, key)
+
+    def hit(self, fault: Fault[P], facts: RequestFacts) -> None:
+        self._engine.hit(fault, facts)
+
+    def now_unix(self) -> float:
+        """The engine's wall clock, the one its windows are stamped with."""
+        return self._engine.now_unix()
