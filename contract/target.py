@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
 import ipaddress
 import socket
 from urllib.parse import urlsplit
+
+from contract.admin import TOKEN_ENV
 
 
 class TargetError(ValueError):
@@ -40,3 +43,14 @@ def is_loopback(host: str) -> bool:
     return bool(addresses) and all(
         ipaddress.ip_address(str(a).split("%")[0]).is_loopback for a in addresses
     )
+
+
+def add_target_arguments(parser: argparse.ArgumentParser, remote_help: str) -> None:
+    """--target and --allow-remote, as every command that sends load or faults takes them."""
+    parser.add_argument(
+        "--target",
+        default=None,
+        help="an already running gateway's base URL instead of the embedded one; "
+        f"its admin token from ${TOKEN_ENV}",
+    )
+    parser.add_argument("--allow-remote", action="store_true", help=remote_help)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+import locustfiles
 from contract import runfolder
 from contract.admin import TOKEN_ENV, AdminClient, AdminError
 
@@ -135,3 +136,11 @@ def wait_healthy(url: str, deadline: float) -> None:
         AdminClient(url).wait_healthy(deadline)
     except AdminError as exc:
         raise SetupError(str(exc)) from None
+
+
+LOCUSTFILE = Path(locustfiles.__file__).resolve().parent / "paystorm_locust.py"
+
+
+def locust_command(*args: str) -> list[str]:
+    """Locust with paystorm's locustfile, in this interpreter."""
+    return [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), *args]

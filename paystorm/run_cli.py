@@ -14,7 +14,7 @@ from contract.argparsing import (
     ArgumentParser,
     fail,
 )
-from contract.target import TargetError
+from contract.target import TargetError, add_target_arguments
 from paystorm.processes import SetupError
 from paystorm.runner import RunOptions, execute
 from reports.build import build_report
@@ -43,17 +43,7 @@ def build_parser() -> ArgumentParser:
         default=None,
         help="compress the scenario's time by this factor (rates stay the same)",
     )
-    p.add_argument(
-        "--target",
-        default=None,
-        help="an already running gateway's base URL instead of the embedded one; "
-        f"its admin token from ${TOKEN_ENV}",
-    )
-    p.add_argument(
-        "--allow-remote",
-        action="store_true",
-        help="allow a --target that is not on this machine's loopback",
-    )
+    add_target_arguments(p, "allow a --target that is not on this machine's loopback")
     p.add_argument(
         "--processes",
         type=int,

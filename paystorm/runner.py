@@ -24,7 +24,6 @@ from typing import Any
 
 import yaml
 
-import locustfiles
 from contract.admin import TOKEN_ENV, AdminClient, AdminError
 from contract.lines import read_lines
 from contract.profile import apply_overrides
@@ -32,14 +31,13 @@ from contract.reconcile import reconcile
 from contract.runfolder import LEDGER_DB, RunFolder
 from contract.target import check_target, is_loopback
 from paystorm.fdlimit import files_needed, raise_open_files
-from paystorm.processes import Child, SetupError, spawn, start_gateway
+from paystorm.processes import Child, SetupError, locust_command, spawn, start_gateway
 from paystorm.progress import Progress
 from paystorm.sampler import MetricsSampler
 from scenarios.loader import dump, load_scenario
 from scenarios.model import Scenario
 from scenarios.pool import Pool, longest_person_of, pool_of
 
-LOCUSTFILE = Path(locustfiles.__file__).resolve().parent / "paystorm_locust.py"
 STARTUP_GRACE_S = 60.0  # Locust's own start, on a loaded machine
 # gevent resolves names on a thread pool by default: every new connection (one per timed-out
 # request) would take a thread hop and a GIL handover. The target is an address or a name
@@ -143,12 +141,7 @@ def locust_argv(
     verbose: bool,
     distribution: Distribution = Distribution(),
 ) -> list[str]:
-    argv = [
-        sys.executable,
-        "-m",
-        "locust",
-        "-f",
-        str(LOCUSTFILE),
+    argv = locust_command(
         "--headless",
         "--host",
         url,
@@ -164,7 +157,7 @@ def locust_argv(
         str(stop_timeout_s(scenario)),
         "--exit-code-on-error",
         "0",
-    ]
+    )
     argv += distribution.argv()
     if not verbose:
         argv += ["--only-summary", "--loglevel", "WARNING"]

@@ -10,7 +10,6 @@ import secrets
 import shutil
 import signal
 import socket
-import sys
 import tempfile
 import time
 import urllib.request
@@ -23,9 +22,15 @@ import yaml
 from contract import runfolder
 from contract.admin import TOKEN_ENV
 from contract.argparsing import ArgumentParser, fail
-from contract.target import TargetError, check_target
-from paystorm.processes import Child, SetupError, spawn, start_gateway, wait_healthy
-from paystorm.runner import LOCUSTFILE
+from contract.target import TargetError, add_target_arguments, check_target
+from paystorm.processes import (
+    Child,
+    SetupError,
+    locust_command,
+    spawn,
+    start_gateway,
+    wait_healthy,
+)
 from scenarios.loader import ScenarioError, catalogue, load_scenario
 from scenarios.model import Scenario
 
@@ -59,16 +64,8 @@ def build_parser() -> ArgumentParser:
         help="the scenario selected at first; the embedded gateway takes its population and "
         f"gateway settings (one of {', '.join(catalogue())}; default: steady)",
     )
-    p.add_argument(
-        "--target",
-        default=None,
-        help="an already running gateway's base URL instead of the embedded one; "
-        f"its admin token from ${TOKEN_ENV}",
-    )
-    p.add_argument(
-        "--allow-remote",
-        action="store_true",
-        help="allow a --target (or a host typed in the UI) that is not on this machine",
+    add_target_arguments(
+        p, "allow a --target (or a host typed in the UI) that is not on this machine"
     )
     p.add_argument(
         "--web-port",
@@ -181,12 +178,7 @@ def _start_gateway(work: Path, scenario: Scenario, token: str) -> tuple[Child, s
 
 
 def locust_argv(url: str, port: int, options: UiOptions) -> list[str]:
-    argv = [
-        sys.executable,
-        "-m",
-        "locust",
-        "-f",
-        str(LOCUSTFILE),
+    argv = locust_command(
         "--host",
         url,
         "--web-host",
@@ -195,7 +187,7 @@ def locust_argv(url: str, port: int, options: UiOptions) -> list[str]:
         str(port),
         "--scenario",
         options.scenario,
-    ]
+    )
     return argv + (["--allow-remote"] if options.allow_remote else [])
 
 

@@ -5,11 +5,10 @@ needs only where the master is."""
 from __future__ import annotations
 
 import os
-import sys
 
 from contract.argparsing import ArgumentParser, fail
 from contract.target import is_loopback
-from paystorm.runner import LOCUSTFILE
+from paystorm.processes import locust_command
 
 PROG = "paystorm worker"
 
@@ -34,7 +33,7 @@ def build_parser() -> ArgumentParser:
 
 
 def worker_argv(host: str, port: int, processes: int, verbose: bool) -> list[str]:
-    argv = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--worker"]
+    argv = locust_command("--worker")
     argv += ["--master-host", host, "--master-port", str(port)]
     if processes > 1:
         argv += ["--processes", str(processes)]
