@@ -6,7 +6,7 @@ contract/, and the gateway implements the small interfaces of faults/ports.py.""
 from faults import kinds as _kinds  # noqa: F401  (importing it registers every kind)
 from faults.chaos import Chaos
 from faults.engine import ACTIVE, EXPIRED, SCHEDULED, Active, Fault, FaultEngine, draw
-from faults.kind import REGISTRY, Kind, Params, kinds, register
+from faults.kind import REGISTRY, Kind, Params, every_kind, register
 from faults.parse import parse_fault
 from faults.ports import (
     APPROVED,
@@ -49,8 +49,8 @@ __all__ = [
     "Slowdown",
     "Verdict",
     "draw",
+    "every_kind",
     "kind_schemas",
-    "kinds",
     "parse_fault",
     "register",
 ]

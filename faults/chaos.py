@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from faults.engine import Active, Fault, FaultEngine
-from faults.kind import REGISTRY, Kind, kinds
+from faults.kind import REGISTRY, Kind, every_kind
 from faults.ports import NO_SLOWDOWN, Gateway, Limits, RequestFacts, Reshape, Rule, Slowdown
 
 Stage = tuple[tuple[Kind[Any], Active[Any]], ...]
@@ -26,11 +26,12 @@ class Chaos:
         cap = gateway.profile.capacity
         self._base_limits: Limits = (cap.max_inflight, cap.queue)
         self._views = {
-            kind.name: Active(engine, engine.active_list(kind.name), gateway) for kind in kinds()
+            kind.name: Active(engine, engine.active_list(kind.name), gateway)
+            for kind in every_kind()
         }
 
         def at(stage: str) -> Stage:
-            return tuple((k, self._views[k.name]) for k in kinds() if k.acts_at(stage))
+            return tuple((k, self._views[k.name]) for k in every_kind() if k.acts_at(stage))
 
         self._edge = at("edge")
         self._decide = at("decide")

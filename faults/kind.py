@@ -113,6 +113,6 @@ def register(cls: type[K]) -> type[K]:
     return cls
 
 
-def kinds() -> list[Kind[Any]]:
+def every_kind() -> list[Kind[Any]]:
     """Every kind in pipeline order."""
     return sorted(REGISTRY.values(), key=lambda k: (k.order, k.name))

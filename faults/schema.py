@@ -8,7 +8,7 @@ from typing import Any
 
 import msgspec
 
-from faults.kind import kinds
+from faults.kind import every_kind
 from faults.spec import FaultTarget
 
 REF_TEMPLATE = "#/components/schemas/{name}"
@@ -28,7 +28,7 @@ class KindSchemas:
 
 def kind_schemas(ref_template: str = REF_TEMPLATE) -> KindSchemas:
     """Every kind's params schema and example, in pipeline order."""
-    every = kinds()
+    every = every_kind()
     refs, components = msgspec.json.schema_components(
         [FaultTarget, *(k.params_type for k in every)], ref_template=ref_template
     )

@@ -12,11 +12,11 @@ from contract import routes
 from contract.admin import TOKEN_ENV, AdminClient, AdminError
 from contract.routes import Route
 from contract.target import TargetError, check_target
-from faults import kinds
+from faults import every_kind
 
 # A valid fault of each kind, from the kind's own module, to start the panel's form from.
 KIND_EXAMPLES: dict[str, dict[str, Any]] = {
-    k.name: dict(k.example.get("params", {})) for k in kinds()
+    k.name: dict(k.example.get("params", {})) for k in every_kind()
 }
 
 
