@@ -8,7 +8,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+
+from msgspec import UNSET, Meta, Struct, UnsetType, structs
+
+from contract.problems import check
+from contract.validate import InputError
 
 CHANNEL_NAMES = ("bank_a", "bank_b", "balance_fallback")
 
@@ -104,172 +109,131 @@ BENCH = Profile(
     capacity=Capacity(max_inflight=None),
 )
 
-PROFILES = {"default": DEFAULT, "bench": BENCH}
-OVERRIDE_FIELDS = (
-    "profile",
-    "capacity",
-    "channels",
-    "failover",
-    "breaker",
-    "risk",
-    "timeouts",
-    "settle",
-    "ledger",
-)
+ProfileName = Literal["default", "bench"]
+PROFILES: dict[str, Profile] = {"default": DEFAULT, "bench": BENCH}
+
+# The overrides as the input has them: every field optional (UNSET: not given, keep the
+# base's), unknown ones refused with the known ones listed.
+Number = Annotated[float, Meta(ge=0)]
+Share = Annotated[float, Meta(ge=0, le=1)]
+Millis = Annotated[float, Meta(ge=1)]
+
+
+class CapacityOverrides(Struct, frozen=True, forbid_unknown_fields=True):
+    max_inflight: Annotated[int, Meta(ge=1)] | UnsetType | None = UNSET
+    queue: Annotated[int, Meta(ge=0)] | UnsetType = UNSET
+    shedding: bool | UnsetType = UNSET
+    retry_after_s: Annotated[int, Meta(ge=0)] | UnsetType = UNSET
+
+
+class ChannelOverrides(Struct, frozen=True, forbid_unknown_fields=True):
+    weight: Number | UnsetType = UNSET
+    concurrency: Annotated[int, Meta(ge=1)] | UnsetType = UNSET
+    service_ms: Number | UnsetType = UNSET
+    jitter: Annotated[float, Meta(ge=0, le=3)] | UnsetType = UNSET
+
+
+class ChannelsOverrides(Struct, frozen=True, forbid_unknown_fields=True):
+    """By channel name (CHANNEL_NAMES); channels not mentioned keep their settings."""
+
+    bank_a: ChannelOverrides | UnsetType = UNSET
+    bank_b: ChannelOverrides | UnsetType = UNSET
+    balance_fallback: ChannelOverrides | UnsetType = UNSET
+
+
+class BreakerOverrides(Struct, frozen=True, forbid_unknown_fields=True):
+    enabled: bool | UnsetType = UNSET
+    failures: Annotated[int, Meta(ge=1)] | UnsetType = UNSET
+    open_s: Annotated[float, Meta(ge=0.01)] | UnsetType = UNSET
+
+
+class RiskOverrides(Struct, frozen=True, forbid_unknown_fields=True):
+    false_positive_rate: Share | UnsetType = UNSET
+
+
+class TimeoutsOverrides(Struct, frozen=True, forbid_unknown_fields=True):
+    channel_ms: Millis | UnsetType = UNSET
+    db_ms: Millis | UnsetType = UNSET
+
+
+class SettleOverrides(Struct, frozen=True, forbid_unknown_fields=True):
+    delay_s: Number | UnsetType = UNSET
+    success_share: Share | UnsetType = UNSET
+
+
+class LedgerOverrides(Struct, frozen=True, forbid_unknown_fields=True):
+    commit: Literal["group", "each"] | UnsetType = UNSET
+    fsync: bool | UnsetType = UNSET
+
+
+class Overrides(Struct, frozen=True, forbid_unknown_fields=True):
+    """A config file or a scenario's `gateway:` section."""
+
+    profile: ProfileName | UnsetType = UNSET
+    capacity: CapacityOverrides | UnsetType = UNSET
+    channels: ChannelsOverrides | UnsetType = UNSET
+    failover: bool | UnsetType = UNSET
+    breaker: BreakerOverrides | UnsetType = UNSET
+    risk: RiskOverrides | UnsetType = UNSET
+    timeouts: TimeoutsOverrides | UnsetType = UNSET
+    settle: SettleOverrides | UnsetType = UNSET
+    ledger: LedgerOverrides | UnsetType = UNSET
+
+
+OVERRIDE_FIELDS = tuple(f.name for f in structs.fields(Overrides))
 
 
 class ProfileError(ValueError):
     """`field: expected …, got …` — the caller adds the file."""
 
 
-def _fail(field: str, expected: str, got: Any) -> ProfileError:
-    return ProfileError(f"{field}: expected {expected}, got {got!r}")
-
-
-def _mapping(value: Any, field: str, allowed: tuple[str, ...]) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise _fail(field, "a mapping", value)
-    for key in value:
-        if key not in allowed:
-            raise ProfileError(f"{field}.{key}: expected one of {', '.join(allowed)}")
-    return value
-
-
-def _number(
-    value: Any, field: str, *, low: float = 0.0, high: float = math.inf, integer: bool = False
-) -> float:
-    kind = "an integer" if integer else "a number"
-    ok_type = isinstance(value, int) if integer else isinstance(value, int | float)
-    if isinstance(value, bool) or not ok_type or not low <= value <= high:
-        bounds = f"{low:g}..{high:g}" if high != math.inf else f">= {low:g}"
-        raise _fail(field, f"{kind} {bounds}", value)
-    return float(value)
-
-
-def _bool(value: Any, field: str) -> bool:
-    if not isinstance(value, bool):
-        raise _fail(field, "true or false", value)
-    return value
+def _given(section: Struct) -> dict[str, Any]:
+    return {f: v for f in section.__struct_fields__ if (v := getattr(section, f)) is not UNSET}
 
 
 def apply_overrides(data: Any, base: Profile | None = None) -> Profile:
     """A profile from a mapping of overrides (a config file or a scenario's `gateway:`)."""
-    m = _mapping(data if data is not None else {}, "gateway", OVERRIDE_FIELDS)
-    name = m.get("profile", base.name if base else "default")
-    if name not in PROFILES:
-        raise _fail("profile", f"one of {', '.join(PROFILES)}", name)
-    profile = base if base is not None and "profile" not in m else PROFILES[name]
-    if "capacity" in m:
-        c = _mapping(
-            m["capacity"], "capacity", ("max_inflight", "queue", "shedding", "retry_after_s")
-        )
-        cap = profile.capacity
-        limit = c.get("max_inflight", cap.max_inflight)
+    try:
+        o = check({} if data is None else data, Overrides)
+    except InputError as exc:
+        raise ProfileError(f"{exc.field or 'gateway'}: {exc.reason}") from None
+    if o.profile is not UNSET:
+        profile = PROFILES[o.profile]
+    else:
+        profile = base if base is not None else DEFAULT
+    if o.capacity is not UNSET:
+        profile = replace(profile, capacity=replace(profile.capacity, **_given(o.capacity)))
+    if o.channels is not UNSET:
+        profile = replace(profile, channels=_channels(o.channels, profile))
+    if o.failover is not UNSET:
+        profile = replace(profile, failover=o.failover)
+    if o.breaker is not UNSET:
+        profile = replace(profile, breaker=replace(profile.breaker, **_given(o.breaker)))
+    if o.risk is not UNSET and o.risk.false_positive_rate is not UNSET:
+        profile = replace(profile, risk_false_positive_rate=o.risk.false_positive_rate)
+    if o.timeouts is not UNSET:
+        t = _given(o.timeouts)
         profile = replace(
             profile,
-            capacity=Capacity(
-                max_inflight=None
-                if limit is None
-                else int(_number(limit, "capacity.max_inflight", low=1, integer=True)),
-                queue=int(_number(c.get("queue", cap.queue), "capacity.queue", integer=True)),
-                shedding=_bool(c.get("shedding", cap.shedding), "capacity.shedding"),
-                retry_after_s=int(
-                    _number(
-                        c.get("retry_after_s", cap.retry_after_s),
-                        "capacity.retry_after_s",
-                        low=0,
-                        integer=True,
-                    )
-                ),
-            ),
+            channel_timeout_ms=t.get("channel_ms", profile.channel_timeout_ms),
+            db_timeout_ms=t.get("db_ms", profile.db_timeout_ms),
         )
-    if "channels" in m:
-        profile = replace(profile, channels=_channels(m["channels"], profile))
-    if "failover" in m:
-        profile = replace(profile, failover=_bool(m["failover"], "failover"))
-    if "breaker" in m:
-        b = _mapping(m["breaker"], "breaker", ("enabled", "failures", "open_s"))
-        cur = profile.breaker
+    if o.settle is not UNSET:
+        s = _given(o.settle)
         profile = replace(
             profile,
-            breaker=Breaker(
-                enabled=_bool(b.get("enabled", cur.enabled), "breaker.enabled"),
-                failures=int(
-                    _number(
-                        b.get("failures", cur.failures), "breaker.failures", low=1, integer=True
-                    )
-                ),
-                open_s=_number(b.get("open_s", cur.open_s), "breaker.open_s", low=0.01),
-            ),
+            settle_delay_s=s.get("delay_s", profile.settle_delay_s),
+            settle_success_share=s.get("success_share", profile.settle_success_share),
         )
-    if "risk" in m:
-        r = _mapping(m["risk"], "risk", ("false_positive_rate",))
-        profile = replace(
-            profile,
-            risk_false_positive_rate=_number(
-                r.get("false_positive_rate", profile.risk_false_positive_rate),
-                "risk.false_positive_rate",
-                high=1,
-            ),
-        )
-    if "timeouts" in m:
-        t = _mapping(m["timeouts"], "timeouts", ("channel_ms", "db_ms"))
-        profile = replace(
-            profile,
-            channel_timeout_ms=_number(
-                t.get("channel_ms", profile.channel_timeout_ms), "timeouts.channel_ms", low=1
-            ),
-            db_timeout_ms=_number(t.get("db_ms", profile.db_timeout_ms), "timeouts.db_ms", low=1),
-        )
-    if "settle" in m:
-        s = _mapping(m["settle"], "settle", ("delay_s", "success_share"))
-        profile = replace(
-            profile,
-            settle_delay_s=_number(s.get("delay_s", profile.settle_delay_s), "settle.delay_s"),
-            settle_success_share=_number(
-                s.get("success_share", profile.settle_success_share), "settle.success_share", high=1
-            ),
-        )
-    if "ledger" in m:
-        led = _mapping(m["ledger"], "ledger", ("commit", "fsync"))
-        commit = led.get("commit", profile.ledger.commit)
-        if commit not in ("group", "each"):
-            raise _fail("ledger.commit", "group or each", commit)
-        profile = replace(
-            profile,
-            ledger=Ledger(
-                commit=commit,
-                fsync=_bool(led.get("fsync", profile.ledger.fsync), "ledger.fsync"),
-            ),
-        )
+    if o.ledger is not UNSET:
+        profile = replace(profile, ledger=replace(profile.ledger, **_given(o.ledger)))
     return profile
 
 
-def _channels(value: Any, profile: Profile) -> tuple[ChannelSpec, ...]:
-    """Overrides by channel name; channels not mentioned keep their settings."""
-    if not isinstance(value, dict):
-        raise _fail("channels", "a mapping of channel name to settings", value)
+def _channels(overrides: ChannelsOverrides, profile: Profile) -> tuple[ChannelSpec, ...]:
     result = {c.name: c for c in profile.channels}
-    for name, raw in value.items():
-        if name not in CHANNEL_NAMES:
-            raise ProfileError(f"channels.{name}: expected one of {', '.join(CHANNEL_NAMES)}")
-        where = f"channels.{name}"
-        c = _mapping(raw, where, ("weight", "concurrency", "service_ms", "jitter"))
-        cur = result[name]
-        result[name] = ChannelSpec(
-            name=name,
-            weight=_number(c.get("weight", cur.weight), f"{where}.weight"),
-            concurrency=int(
-                _number(
-                    c.get("concurrency", cur.concurrency),
-                    f"{where}.concurrency",
-                    low=1,
-                    integer=True,
-                )
-            ),
-            service_ms=_number(c.get("service_ms", cur.service_ms), f"{where}.service_ms"),
-            jitter=_number(c.get("jitter", cur.jitter), f"{where}.jitter", high=3),
-        )
+    for name, given in _given(overrides).items():
+        result[name] = replace(result[name], **_given(given))
     channels = tuple(result[n] for n in CHANNEL_NAMES if n in result)
     if not any(c.weight > 0 for c in channels):
         raise ProfileError("channels: expected at least one channel with a weight above 0")
