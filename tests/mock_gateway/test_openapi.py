@@ -6,14 +6,22 @@ its status must be documented for its route and its body must match the document
 from __future__ import annotations
 
 import json
+import re
+from typing import Any
 
+import msgspec
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 from multidict import CIMultiDict, CIMultiDictProxy
 
+from contract import bodies, routes
+from contract.codes import CATALOGUE
+from faults import REGISTRY
+from mock_gateway import openapi
 from tests.mock_gateway.support import PAY, TOKEN, Api, Contract, Reply, payment_body
 from tests.mock_gateway.test_bad_input import INVALID, Case
+from tests.needs import require_module
 
 
 async def test_document_routes_are_the_app_routes(
@@ -144,3 +152,113 @@ async def test_request_schema_refuses_what_the_server_refuses(api: Api, case: Ca
     body = json.loads(case[2](VALID))
     with pytest.raises(AssertionError):
         api.contract.validate_named("PaymentRequest", body)
+
+
+# -- the document as generated --------------------------------------------------------------
+
+DOC = openapi.document()
+OPERATIONS = {
+    op["operationId"]: (path, op) for path, ops in DOC["paths"].items() for op in ops.values()
+}
+
+
+def test_document_is_valid_openapi_3_1() -> None:
+    validator = require_module(
+        "openapi_spec_validator",
+        "openapi-spec-validator is a dev dependency (pip install -e .[dev])",
+    )
+    validator.validate(DOC)
+
+
+def test_paths_are_the_route_table() -> None:
+    documented = {(m.upper(), p) for p, ops in DOC["paths"].items() for m in ops}
+    assert documented == {(r.method, r.path) for r in routes.ALL_ROUTES}
+
+
+def test_body_schemas_are_the_structs_requests_are_decoded_with() -> None:
+    _, generated = msgspec.json.schema_components(
+        (*bodies.REQUESTS, *bodies.ANSWERS), ref_template=openapi.REF
+    )
+    assert {name: DOC["components"]["schemas"][name] for name in generated} == generated
+    assert DOC["paths"][routes.PAY.path]["post"]["requestBody"]["content"]["application/json"][
+        "schema"
+    ] == {"$ref": "#/components/schemas/PaymentRequest"}
+
+
+def test_each_operation_declares_every_status_it_can_answer() -> None:
+    # The error fault may answer any catalogue error on a payment route.
+    injectable = {
+        str(spec.http_status)
+        for spec in CATALOGUE.values()
+        if spec.http_status >= 400 and spec.code != "UNAUTHORIZED"
+    }
+    assert {"402", "409", "422", "429", "503"} <= injectable
+    for route in routes.ALL_ROUTES:
+        op = DOC["paths"][route.path][route.method.lower()]
+        declared = set(op["responses"])
+        assert {"413", "414", "431", "500"} <= declared, route
+        if route in routes.PAYMENT_ROUTES:
+            assert injectable <= declared, (route, injectable - declared)
+        guarded = route.path.startswith(routes.PROTECTED_PREFIXES)
+        assert ("401" in declared) == guarded == ("security" in op), route
+    assert "202" in DOC["paths"][routes.PAY.path]["post"]["responses"]
+    assert "404" in DOC["paths"][routes.DELETE_FAULT.path]["delete"]["responses"]
+
+
+def test_links_lead_from_a_created_id_to_the_operations_that_take_it() -> None:
+    found: dict[str, set[str]] = {}
+    for ops in DOC["paths"].values():
+        for op in ops.values():
+            for answer in op["responses"].values():
+                for link in answer.get("links", {}).values():
+                    path, _target = OPERATIONS[link["operationId"]]
+                    assert set(link["parameters"]) == set(re.findall(r"\{(\w+)\}", path))
+                    found.setdefault(op["operationId"], set()).add(link["operationId"])
+    assert found == {
+        "createPayment": {"getPayment", "reversePayment", "refundPayment"},
+        "addFault": {"removeFault"},
+    }
+
+
+def _follow(reply: Reply, caller: str, operation_id: str) -> str:
+    """The path `caller`'s link to `operation_id` leads to, its parameter read from `reply`."""
+    link = OPERATIONS[caller][1]["responses"][str(reply.status)]["links"][operation_id]
+    ((name, expression),) = link["parameters"].items()
+    value: Any = reply.json()
+    for step in expression.removeprefix("$response.body#/").split("/"):
+        value = value[step]
+    template = OPERATIONS[operation_id][0]
+    return str(template.replace("{" + name + "}", value))
+
+
+async def test_links_resolve_on_real_answers(api: Api) -> None:
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    paid = await api.pay("k-link", payment_body(await api.payer(500), await api.shop(), 500))
+    assert paid.status == 200
+    assert (await api.get(_follow(paid, "createPayment", "getPayment"))).status == 200
+    refunds = _follow(paid, "createPayment", "refundPayment")
+    assert (await api.post(refunds, key="r-link", body={"amount": 1})).status == 200
+    assert (await api.post(_follow(paid, "createPayment", "reversePayment"))).status == 200
+    fault = await api.post(
+        "/_chaos/faults", body={"kind": "latency", "params": {"ms": 1}}, headers=auth
+    )
+    assert fault.status == 201
+    removed = await api.call("DELETE", _follow(fault, "addFault", "removeFault"), headers=auth)
+    assert removed.status == 200
+
+
+def test_fault_params_are_checked_by_kind() -> None:
+    contract = Contract(DOC)
+    spec = DOC["components"]["schemas"]["FaultSpec"]
+    branches = {b["properties"]["kind"]["const"] for b in spec["oneOf"]}
+    assert branches == set(REGISTRY) == set(spec["properties"]["kind"]["enum"])
+    assert {e["kind"] for e in spec["examples"]} == set(REGISTRY)
+    for example in spec["examples"]:
+        contract.validate_named("FaultSpec", example)
+    for wrong in (
+        {"kind": "latency", "params": {"ms": -1}},
+        {"kind": "latency", "params": {"code": "SYSTEM_BUSY"}},
+        {"kind": "error", "params": {"code": "NO_SUCH_CODE"}},
+    ):
+        with pytest.raises(AssertionError):
+            contract.validate_named("FaultSpec", wrong)
