@@ -64,7 +64,8 @@ def decode_line(raw: bytes) -> PaymentLine:
         raw_value = _raw(raw)
         raise LineError(str(explain(str(exc), raw_value, PaymentLine))) from None
     except msgspec.DecodeError as exc:
-        raise LineError(f"not valid JSON ({exc})") from None
+        reason = str(exc)
+        raise LineError(f"not valid JSON ({reason[:1].lower()}{reason[1:]})") from None
 
 
 def read_lines(path: Path) -> Iterator[PaymentLine]:

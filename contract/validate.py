@@ -130,11 +130,14 @@ def _show(value: Any) -> str:
 
 
 def _words(exp: str) -> str:
-    return " or ".join(_WORDS.get(part.strip(), part.strip()) for part in exp.split("|"))
+    parts = [part.strip() for part in exp.split("|")]
+    if len(parts) > 1:
+        parts = [p for p in parts if p != "null"]  # an optional field: leaving it out is the null
+    return " or ".join(_WORDS.get(part, part) for part in parts)
 
 
 def _condition(cond: str) -> str:
-    # msgspec: ">= 1", "<= 60000", "of length <= 64", "matching regex '^…$'"
+    # msgspec: ">= 1", "<= 1.0", "of length <= 64", "matching regex '^…$'"
     return cond.replace("matching regex", "matching")
 
 
@@ -159,8 +162,10 @@ def _alternatives(info: Any) -> list[Any]:
 
 def _child(info: Any, step: str | int) -> Any:
     for candidate in _alternatives(info):
-        if isinstance(step, int) and isinstance(candidate, mi.ListType | mi.TupleType):
-            return candidate.item_type if isinstance(candidate, mi.ListType) else None
+        if isinstance(step, int) and isinstance(candidate, mi.ListType | mi.VarTupleType):
+            return candidate.item_type
+        if isinstance(step, int) and isinstance(candidate, mi.TupleType):
+            return candidate.item_types[step] if step < len(candidate.item_types) else None
         if isinstance(step, str) and isinstance(candidate, mi.StructType):
             if candidate.tag_field == step and candidate.tag is not None:
                 return mi.LiteralType(values=tuple(_tags(info)))

@@ -28,7 +28,7 @@ class Customer(PaystormUser):
             return  # open model, first round: no arrival yet
         ctx = self.ctx
         client = ctx.scenario.client
-        kind = pick_type(self.rng, ctx.scenario.mix)
+        kind = pick_type(self.rng, ctx.scenario.mix.weights())
         weak = self.rng.random() < client.weak_network_share
         # A payment code is made offline and scanned over the shop's line: no weak link.
         self.client.person(weak=weak and kind != "pos")

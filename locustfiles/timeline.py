@@ -9,7 +9,9 @@ from functools import partial
 from typing import Any
 
 from contract.admin import TOKEN_ENV, AdminClient, AdminError
-from scenarios.model import FaultSpec, Scenario
+from faults import FaultSpec
+from scenarios.loader import fault_dict
+from scenarios.model import Scenario
 
 __all__ = [
     "TimelineError",
@@ -47,22 +49,16 @@ def fault_window(
     return start_s, max(end_s - start_s, MIN_DURATION_S)
 
 
-def fault_body(fault: FaultSpec, speed: float, late_s: float) -> dict[str, Any] | None:
+def fault_body(fault: FaultSpec[Any], speed: float, late_s: float) -> dict[str, Any] | None:
     """The chaos API body for one fault posted `late_s` wall seconds after second 0 (None:
     its window is already over, so there is nothing to apply)."""
     window = fault_window(fault.start_in_s, fault.duration_s, speed, late_s)
     if window is None:
         return None
     start_in_s, duration_s = window
-    body: dict[str, Any] = {
-        "kind": fault.kind,
-        "params": fault.params,
-        "target": fault.target,
-        "start_in_s": start_in_s,
-        "seed": fault.seed,
-    }
-    if duration_s is not None:
-        body["duration_s"] = duration_s
+    body = fault_dict(fault) | {"start_in_s": start_in_s, "duration_s": duration_s}
+    if duration_s is None:
+        del body["duration_s"]  # until removed
     return body
 
 
@@ -88,7 +84,7 @@ def schedule_faults(host: str, scenario: Scenario, t0_unix: float) -> list[str]:
     return ids
 
 
-def _body_now(fault: FaultSpec, speed: float, t0_unix: float) -> dict[str, Any] | None:
+def _body_now(fault: FaultSpec[Any], speed: float, t0_unix: float) -> dict[str, Any] | None:
     return fault_body(fault, speed, time.time() - t0_unix)
 
 

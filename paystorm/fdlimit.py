@@ -19,7 +19,7 @@ def files_needed(scenario: Scenario, users: int) -> int:
     per_user = 1
     if scenario.client.weak_network_share > 0:
         per_user += 1
-    if scenario.mix.get("pos", 0) > 0:
+    if scenario.mix.pos > 0:
         per_user += 1
     return users * per_user + SPARE_FILES
 

@@ -16,13 +16,14 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 import yaml
+from msgspec.structs import replace
 
 from contract.admin import TOKEN_ENV, AdminClient, AdminError
 from contract.lines import read_lines

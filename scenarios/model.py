@@ -1,103 +1,121 @@
-"""A scenario as plain frozen data, with the pure functions that read it (no Locust here)."""
+"""A scenario as typed frozen data — the scenario file's format and limits, checked by
+msgspec in one pass (scenarios.loader) — with the pure functions that read it (no Locust
+here)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import Meta, field
+
+from faults import FaultSpec
 
 LoadModel = Literal["users", "arrival-rate"]
 Ramp = Literal["step", "linear"]
 RetryPolicy = Literal["none", "immediate", "backoff"]
-USER_TYPES = ("shopper", "pos", "refund")
+
+# Bounds that keep every run finite: a week of scenario time, a million arrivals a second.
+MAX_SECONDS = 7 * 24 * 3600.0
+Seconds = Annotated[float, Meta(gt=0, le=MAX_SECONDS)]
+Share = Annotated[float, Meta(ge=0, le=1)]
+Ms = Annotated[float, Meta(gt=0, le=MAX_SECONDS * 1000)]
 
 
-@dataclass(frozen=True, slots=True)
-class Stage:
+class _Section(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A part of a scenario file: unknown fields are mistakes, not extensions."""
+
+
+class Stage(_Section, frozen=True):
     """Holds until `until_s` (seconds since start); `ramp: linear` slides from the previous
     stage's level to this one's over the stage, `step` jumps at its start."""
 
-    until_s: float
-    rate: float | None = None  # payments started per second (arrival-rate)
-    users: int | None = None  # concurrent users (users model)
+    until_s: Seconds
+    rate: Annotated[float, Meta(ge=0, le=1_000_000)] | None = None
+    """Payments started per second (arrival-rate)."""
+    users: Annotated[int, Meta(ge=0, le=1_000_000)] | None = None
+    """Concurrent users (users model)."""
     ramp: Ramp = "step"
 
 
-@dataclass(frozen=True, slots=True)
-class Load:
+class Load(_Section, frozen=True):
     model: LoadModel
     stages: tuple[Stage, ...]
-    max_users: int | None = None
+    max_users: Annotated[int, Meta(ge=1, le=1_000_000)] | None = None
     """Arrival-rate pool size; an arrival that finds every user busy is dropped and counted.
     None: sized from the scenario so that no arrival ever waits (see scenarios.pool)."""
-    spawn_rate: float = 50.0
+    spawn_rate: Annotated[float, Meta(gt=0, le=1_000_000)] = 50.0
     """Users model: users started (or stopped) per second when the level changes."""
-    think_time_s: tuple[float, float] = (0.5, 2.0)
+    think_time_s: tuple[
+        Annotated[float, Meta(ge=0, le=3600)], Annotated[float, Meta(ge=0, le=3600)]
+    ] = (0.5, 2.0)
     """Users model: pause between one shopper's payments, uniform in [min, max]."""
 
 
-@dataclass(frozen=True, slots=True)
-class ClientPolicy:
-    timeout_s: float = 5.0
+class ClientPolicy(_Section, frozen=True):
+    timeout_s: Annotated[float, Meta(gt=0, le=300)] = 5.0
     retry: RetryPolicy = "none"
-    max_retries: int = 0
+    max_retries: Annotated[int, Meta(ge=0, le=20)] = 0
     resolve_uncertain: bool = False
     """On an uncertain result, replay the key until the gateway knows, then reverse."""
-    resolve_deadline_s: float = 10.0
+    resolve_deadline_s: Annotated[float, Meta(gt=0, le=600)] = 10.0
     """How long resolving may take before the client reverses the payment."""
-    weak_network_share: float = 0.0
+    weak_network_share: Share = 0.0
     """Share of people on a weak mobile link: slow round trips, a short deadline, and
     connections that drop after the request went out (see locustfiles/network.py)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Population:
+class Population(_Section, frozen=True):
     """The embedded gateway's seeded users and merchants."""
 
-    seed: int = 1
-    accounts: int = 10_000
-    merchants: int = 500
+    seed: Annotated[int, Meta(ge=-(2**63), le=2**63 - 1)] = 1
+    accounts: Annotated[int, Meta(ge=1, le=999_999)] = 10_000
+    merchants: Annotated[int, Meta(ge=1, le=99_999)] = 500
 
 
-@dataclass(frozen=True, slots=True)
-class FaultSpec:
-    kind: str
-    params: dict[str, Any] = field(default_factory=dict)
-    target: dict[str, Any] = field(default_factory=dict)
-    start_in_s: float = 0.0
-    duration_s: float | None = None
-    seed: int = 0
+class SLO(_Section, frozen=True):
+    success_rate: Share | None = None
+    p95_ms: Ms | None = None
+    p99_ms: Ms | None = None
+    ghost_charges: Annotated[int, Meta(ge=0)] | None = None
+    dropped_rate: Share | None = None
+    had_credit_failure_rate: Share | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class SLO:
-    success_rate: float | None = None
-    p95_ms: float | None = None
-    p99_ms: float | None = None
-    ghost_charges: int | None = None
-    dropped_rate: float | None = None
-    had_credit_failure_rate: float | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Guard:
+class Guard(_Section, frozen=True):
     """Abort when the success rate stays below `min_success_rate` for `for_s` seconds."""
 
-    min_success_rate: float | None = None
-    for_s: float = 15.0
+    min_success_rate: Share | None = None
+    for_s: Seconds = 15.0
 
 
-@dataclass(frozen=True, slots=True)
-class Scenario:
-    name: str
-    duration_s: float
+Weight = Annotated[float, Meta(ge=0, le=1_000_000)]
+
+
+class Mix(_Section, frozen=True):
+    """Relative weights of the user types: who arrives, in what proportion."""
+
+    shopper: Weight = 0.0
+    pos: Weight = 0.0
+    refund: Weight = 0.0
+
+    def weights(self) -> dict[str, float]:
+        return {"shopper": self.shopper, "pos": self.pos, "refund": self.refund}
+
+
+class Scenario(_Section, frozen=True):
+    name: Annotated[str, Meta(min_length=1, max_length=200)]
+    duration_s: Seconds
     load: Load
     description: str = ""
-    speed: float = 1.0
-    mix: dict[str, float] = field(default_factory=lambda: {"shopper": 100.0})
+    speed: Annotated[float, Meta(gt=0, le=1000)] = 1.0
+    mix: Mix = Mix(shopper=100.0)
     client: ClientPolicy = ClientPolicy()
     gateway: dict[str, Any] = field(default_factory=dict)
+    """Overrides of the embedded gateway's profile (contract.profile checks them)."""
     population: Population = Population()
-    faults: tuple[FaultSpec, ...] = ()
+    faults: tuple[FaultSpec[Any], ...] = ()
+    """The fault timeline, each checked by its kind's own module (faults.parse_fault)."""
     slo: SLO = SLO()
     guard: Guard = Guard()
 

@@ -41,7 +41,7 @@ def retry_after_bound_s(scenario: Scenario, gateway_retry_after_s: float) -> flo
     errors) or a rate-limit fault's wait for its next token."""
     bound = float(gateway_retry_after_s)
     for fault in scenario.faults:
-        rps = fault.params.get("rps") if fault.kind == "rate_limit" else None
+        rps = fault.raw_params.get("rps") if fault.kind == "rate_limit" else None
         if isinstance(rps, int | float) and rps > 0:
             bound = max(bound, float(math.ceil(1 / rps)))
     return bound
@@ -70,7 +70,7 @@ def people_of(scenario: Scenario) -> list[tuple[float, float]]:
     except ProfileError:  # the loader has refused such a scenario already
         gateway_retry_after_s = 1.0
     retry_after = retry_after_bound_s(scenario, gateway_retry_after_s)
-    weights = {kind: w for kind, w in scenario.mix.items() if w > 0}
+    weights = {kind: w for kind, w in scenario.mix.weights().items() if w > 0}
     total = sum(weights.values())
     people = []
     for kind, weight in weights.items():

@@ -4,10 +4,17 @@ however late it is posted."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
+from contract.profile import CHANNEL_NAMES
+from faults import FaultSpec, parse_fault
 from locustfiles.timeline import MIN_DURATION_S, fault_body, fault_window
-from scenarios.model import FaultSpec
+
+
+def _spec(**fields: Any) -> FaultSpec[Any]:
+    return parse_fault(fields, CHANNEL_NAMES)
 
 
 def _on_the_run_clock(
@@ -42,7 +49,7 @@ def test_a_fault_posted_after_its_start_begins_at_once_and_still_ends_on_time(
     begin, end = _on_the_run_clock(0.5, 2.0, speed, late_s) or (None, None)
     assert begin == pytest.approx(late_s)
     assert end == pytest.approx(2.5 / speed)
-    spec = FaultSpec(kind="latency", params={"ms": 5}, start_in_s=0.5, duration_s=2.0)
+    spec = _spec(kind="latency", params={"ms": 5}, start_in_s=0.5, duration_s=2.0)
     body = fault_body(spec, speed, late_s)
     assert body is not None
     assert body["start_in_s"] == 0.0
@@ -52,7 +59,7 @@ def test_a_fault_posted_after_its_start_begins_at_once_and_still_ends_on_time(
 def test_a_fault_whose_window_is_over_when_posted_is_not_posted() -> None:
     assert fault_window(0.0, 1.0, 2.0, 0.6) is None  # ended at 0.5 s
     assert fault_window(0.0, 1.0, 1.0, 1.0) is None  # ends just as it is posted
-    spec = FaultSpec(kind="latency", params={"ms": 5}, start_in_s=0.0, duration_s=1.0)
+    spec = _spec(kind="latency", params={"ms": 5}, start_in_s=0.0, duration_s=1.0)
     assert fault_body(spec, 2.0, 0.6) is None
     # Almost over: what is left, but never shorter than the chaos API accepts.
     assert fault_window(0.0, 1.0, 1.0, 0.9995) == (0.0, MIN_DURATION_S)
@@ -61,13 +68,13 @@ def test_a_fault_whose_window_is_over_when_posted_is_not_posted() -> None:
 def test_a_fault_without_an_end_starts_on_the_compressed_clock() -> None:
     assert fault_window(8.0, None, 2.0, 0.5) == (3.5, None)
     assert fault_window(0.0, None, 2.0, 0.5) == (0.0, None)  # already due: at once
-    spec = FaultSpec(kind="latency", params={"ms": 5}, start_in_s=8.0)
+    spec = _spec(kind="latency", params={"ms": 5}, start_in_s=8.0)
     body = fault_body(spec, 2.0, 0.5)
     assert body is not None and "duration_s" not in body
 
 
 def test_the_body_carries_the_fault_and_its_compressed_window() -> None:
-    spec = FaultSpec(
+    spec = _spec(
         kind="error",
         params={"code": "SYSTEM_BUSY", "rate": 0.5},
         target={"route": "pay"},

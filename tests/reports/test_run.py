@@ -242,7 +242,7 @@ def test_payment_log_keeps_outcomes_and_attempts(run_dir: Path) -> None:
             "payments.jsonl",
             '{"start_s": 0, "latency_ms": 1, "had_credit": true, "outcome": "failed", '
             '"attempts": 1.5}',
-            "line 1: attempts: expected a whole number or null, got 1.5",
+            "line 1: attempts: expected a whole number, got 1.5",
         ),
         ("gateway_metrics.csv", "time,breaker_bank_a\n0,7\n", "expected a breaker state"),
         ("locust_stats.csv", "Type,Name\nGET,/x\n", "missing column(s) Request Count"),

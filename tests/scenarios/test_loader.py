@@ -37,7 +37,7 @@ def test_minimal_scenario_gets_every_default() -> None:
     s = parse_scenario(MINIMAL, "t.yaml")
     assert s.description == ""
     assert s.client.timeout_s == 5.0
-    assert s.mix == {"shopper": 100.0}
+    assert s.mix.weights() == {"shopper": 100.0, "pos": 0.0, "refund": 0.0}
     assert s.slo.success_rate is None
     assert s.faults == ()
 
@@ -49,7 +49,7 @@ def test_the_mix_and_the_weak_network_share_are_read() -> None:
         "client": {"weak_network_share": 0.05},
     }
     s = parse_scenario(data, "t.yaml")
-    assert s.mix == {"shopper": 85.0, "pos": 10.0, "refund": 5.0}
+    assert s.mix.weights() == {"shopper": 85.0, "pos": 10.0, "refund": 5.0}
     assert s.client.weak_network_share == 0.05
     assert parse_scenario(yaml.safe_load(dump(s)), "again.yaml") == s
 
@@ -66,10 +66,10 @@ def test_resolved_dump_loads_back_to_the_same_scenario() -> None:
         (("duration_s", "long"), "duration_s", "a number"),
         (("duration_s", -5), "duration_s", "> 0"),
         (("surprise", 1), "surprise", "known fields"),
-        (("load.model", "closed"), "load.model", "one of users, arrival-rate"),
+        (("load.model", "closed"), "load.model", "one of arrival-rate, users"),
         (("load.stages", []), "load.stages", "at least one stage"),
         (("load.stages", [{"until_s": 30, "users": -1}]), "load.stages[0].users", ">= 0"),
-        (("load.stages", [{"until_s": 30, "users": 2.5}]), "load.stages[0].users", "integer"),
+        (("load.stages", [{"until_s": 30, "users": 2.5}]), "load.stages[0].users", "whole number"),
         (
             ("load.stages", [{"until_s": 20, "users": 1}, {"until_s": 10, "users": 2}]),
             "load.stages[1].until_s",
@@ -79,7 +79,7 @@ def test_resolved_dump_loads_back_to_the_same_scenario() -> None:
         (
             ("load.stages", [{"until_s": 30, "users": 1, "ramp": "wobbly"}]),
             "load.stages[0].ramp",
-            "step, linear",
+            "linear, step",
         ),
         (("load.stages", [{"until_s": 30, "rate": 5}]), "load.stages[0].rate", "'users'"),
         (("load.stages", [{"until_s": 30}]), "load.stages[0].users", "required"),
@@ -89,7 +89,7 @@ def test_resolved_dump_loads_back_to_the_same_scenario() -> None:
         (("mix", {"pos": -1}), "mix.pos", ">= 0"),
         (("client", {"weak_network_share": 1.5}), "client.weak_network_share", "<= 1"),
         (("client", {"weak_network_share": "some"}), "client.weak_network_share", "a number"),
-        (("client", {"retry": "sometimes"}), "client.retry", "none, immediate, backoff"),
+        (("client", {"retry": "sometimes"}), "client.retry", "backoff, immediate, none"),
         (("client", {"timeout_s": 0}), "client.timeout_s", "> 0"),
         (("slo", {"success_rate": 1.5}), "slo.success_rate", "<= 1"),
         (("slo", {"p99_ms": "fast"}), "slo.p99_ms", "a number"),
@@ -182,10 +182,10 @@ def test_an_arrival_rate_scenario_reads_rates_and_the_pool() -> None:
         (
             {"stages": [{"until_s": 30, "rate": 1, "ramp": "curvy"}]},
             "load.stages[0].ramp",
-            "step, linear",
+            "linear, step",
         ),
         ({"max_users": 0}, "load.max_users", ">= 1"),
-        ({"max_users": 2.5}, "load.max_users", "an integer"),
+        ({"max_users": 2.5}, "load.max_users", "a whole number, got 2.5"),
     ],
 )
 def test_a_bad_arrival_rate_field_is_one_line_naming_it(

@@ -3,10 +3,10 @@ so it never turns an arrival away; a scenario's own smaller pool is its choice."
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 import pytest
+from msgspec.structs import replace
 
 from scenarios.loader import catalogue, load_scenario, parse_scenario
 from scenarios.model import ClientPolicy
