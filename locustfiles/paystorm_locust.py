@@ -11,18 +11,20 @@ import hashlib
 import json
 import logging
 import os
+import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import gevent
+from gevent.socket import wait_read
 from locust import between, events
 from locust.env import Environment
 from locust.log import greenlet_exception_logger
 from locust.runners import MasterRunner, WorkerRunner
 
-from contract import runfolder
+from contract import lifeline, runfolder
 from locustfiles import connections
 from locustfiles.arrivals import ArrivalExecutor, wait_for_arrival
 from locustfiles.context import RunContext, cities, context_of, target_population
@@ -39,6 +41,10 @@ from scenarios.pool import pool_of
 __all__ = ["Customer", "ScenarioShape"]
 
 connections.install()  # before any user opens a connection
+# Read at import, in the process Locust starts in: the workers it forks (--processes) share
+# the descriptor and must end with the runner as well.
+_LIFELINE = lifeline.inherited()
+_FORKED_FROM = os.getpid()
 
 CONNECT_GRACE_S = 120.0  # for the whole pool to open its connections before second 0
 
@@ -74,6 +80,24 @@ def _arguments(parser: Any) -> None:
         include_in_web_ui=False,
         help="let the web UI's host field and chaos panel reach a target that is not loopback",
     )
+
+
+@events.init.add_listener
+def _end_with_the_runner(**_: Any) -> None:
+    """Locust whose runner died (kill -9) exits at once: nobody would read its results."""
+    if os.getpid() != _FORKED_FROM:
+        # A worker Locust forked: a fork does not inherit the parent-death signal.
+        lifeline.die_with_parent(signal.SIGKILL, _FORKED_FROM)
+    if _LIFELINE is not None:
+        gevent.spawn(_watch_lifeline, _LIFELINE)
+
+
+def _watch_lifeline(fd: int) -> None:
+    wait_read(fd)
+    while not lifeline.cut(fd):
+        wait_read(fd)
+    logging.getLogger(__name__).warning("paystorm: the process that started Locust is gone")
+    os._exit(1)
 
 
 @events.init.add_listener

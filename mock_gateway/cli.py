@@ -18,6 +18,7 @@ from pathlib import Path
 import yaml
 from aiohttp import web
 
+from contract import lifeline
 from contract.admin import TOKEN_ENV
 from contract.argparsing import EXIT_USAGE, ArgumentParser, fail
 from contract.profile import PROFILES, Profile, ProfileError, apply_overrides
@@ -126,6 +127,7 @@ async def serve(config: GatewayConfig, host: str, port: int) -> int:
         # Installed before the address is announced: a supervisor may signal as soon as it
         # reads it. Stays installed: a second signal while draining must not kill the flush.
         loop.add_signal_handler(sig, stop.set)
+    _stop_when_orphaned(loop, stop)
     bound = runner.addresses[0]
     print(f"paystorm gateway listening on {_url(host, bound[1])}", flush=True)
     if not _is_loopback(host):
@@ -141,6 +143,21 @@ async def serve(config: GatewayConfig, host: str, port: int) -> int:
     await runner.cleanup()
     print("paystorm gateway stopped", flush=True)
     return 0
+
+
+def _stop_when_orphaned(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
+    """Started by a runner that died without stopping it (kill -9): stop as on SIGTERM."""
+    fd = lifeline.inherited()
+    if fd is None:
+        return
+
+    def readable() -> None:
+        if lifeline.cut(fd):
+            loop.remove_reader(fd)
+            print("paystorm gateway: the process that started it is gone", flush=True)
+            stop.set()
+
+    loop.add_reader(fd, readable)
 
 
 def main(argv: list[str] | None = None) -> int:

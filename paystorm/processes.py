@@ -1,19 +1,25 @@
-"""Child processes of a run: started in their own session, stopped politely, then firmly."""
+"""Child processes of a run: started in their own session, stopped politely, then firmly,
+and never outliving the run (see contract.lifeline); the run's temporary folder, marked as
+the run's while it lives, swept by a later run when it does not."""
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
 import locustfiles
-from contract import runfolder
+from contract import lifeline, runfolder
 from contract.admin import TOKEN_ENV, AdminClient, AdminError
 
 LISTENING = "listening on "
@@ -29,6 +35,8 @@ class Child:
     name: str
     proc: subprocess.Popen[bytes]
     log: IO[bytes]
+    lifeline: int = -1
+    """The write end of the child's lifeline: open for as long as the child should live."""
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -47,6 +55,9 @@ class Child:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.proc.pid, signal.SIGKILL)
         self.log.close()
+        if self.lifeline >= 0:
+            os.close(self.lifeline)
+            self.lifeline = -1
         return self.proc.returncode
 
 
@@ -58,18 +69,31 @@ def spawn(
     env: dict[str, str] | None = None,
     cwd: Path | None = None,
     echo: bool = False,
+    death_signal: int = signal.SIGKILL,
 ) -> Child:
+    """Start `argv`; it gets `death_signal` (Linux) and end of file on its lifeline when this
+    process dies without stopping it. SIGKILL by default: a child with no runner has nobody
+    to hand its results to."""
     log = log_path.open("wb")
-    proc = subprocess.Popen(
-        argv,
-        stdout=None if echo else log,
-        stderr=None if echo else subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        env={**os.environ, **(env or {})},
-        cwd=cwd,
-        start_new_session=True,  # Ctrl-C reaches the runner only; it stops the children
-    )
-    return Child(name, proc, log)
+    read_end, write_end = os.pipe()  # neither inherited by other children: not inheritable
+    try:
+        proc = subprocess.Popen(
+            lifeline.command(death_signal, argv),
+            stdout=None if echo else log,
+            stderr=None if echo else subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, **(env or {}), lifeline.LIFELINE_ENV: str(read_end)},
+            cwd=cwd,
+            pass_fds=(read_end,),
+            start_new_session=True,  # Ctrl-C reaches the runner only; it stops the children
+        )
+    except BaseException:
+        os.close(write_end)
+        log.close()
+        raise
+    finally:
+        os.close(read_end)
+    return Child(name, proc, log, write_end)
 
 
 def start_gateway(
@@ -105,6 +129,8 @@ def start_gateway(
         ],
         log_path,
         env={TOKEN_ENV: token},
+        # Orphaned, it stops as on SIGTERM: draining and committing, not cut off mid-write.
+        death_signal=signal.SIGTERM,
     )
     try:
         return child, _gateway_address(child, log_path)
@@ -144,3 +170,59 @@ LOCUSTFILE = Path(locustfiles.__file__).resolve().parent / "paystorm_locust.py"
 def locust_command(*args: str) -> list[str]:
     """Locust with paystorm's locustfile, in this interpreter."""
     return [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), *args]
+
+
+TEMP_PREFIXES = ("paystorm-run-", "paystorm-ui-")
+OWNER_LOCK = "owner.lock"
+
+
+class TempFolder:
+    """A folder in the system's temporary directory for the ledger and logs of one run or UI,
+    held locked (flock on OWNER_LOCK) by this process: the kernel releases the lock however
+    the process ends, where a pid written down could be reused by another process."""
+
+    def __init__(self, prefix: str) -> None:
+        sweep_orphans()
+        self.path = Path(tempfile.mkdtemp(prefix=prefix))
+        staging = self.path / f".{OWNER_LOCK}.tmp"
+        self._lock = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fcntl.flock(self._lock, fcntl.LOCK_EX)
+        since = datetime.now(UTC).isoformat(timespec="seconds")
+        os.write(self._lock, f"{prefix}: pid {os.getpid()} since {since}\n".encode())
+        # Named only once locked: a sweep that finds the lock free knows its owner is gone.
+        os.replace(staging, self.path / OWNER_LOCK)
+
+    def remove(self) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+        if self._lock >= 0:
+            os.close(self._lock)
+            self._lock = -1
+
+
+def sweep_orphans(root: Path | None = None) -> list[Path]:
+    """Remove the temporary folders of runs and UIs whose owner has died; what was removed."""
+    root = root or Path(tempfile.gettempdir())
+    return [
+        folder
+        for prefix in TEMP_PREFIXES
+        for folder in sorted(root.glob(f"{prefix}*"))
+        if _remove_if_orphaned(folder)
+    ]
+
+
+def _remove_if_orphaned(folder: Path) -> bool:
+    try:
+        if folder.is_symlink() or folder.stat().st_uid != os.getuid():
+            return False
+        lock = os.open(folder / OWNER_LOCK, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return False  # another user's, not (yet) marked as anybody's, or gone already
+    try:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return False  # its owner lives (or another sweep is removing it)
+        shutil.rmtree(folder, ignore_errors=True)
+        return True
+    finally:
+        os.close(lock)

@@ -8,11 +8,9 @@ import json
 import math
 import os
 import secrets
-import shutil
 import signal
 import socket
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -32,7 +30,14 @@ from contract.reconcile import reconcile
 from contract.runfolder import LEDGER_DB, RunFolder
 from contract.target import check_target, is_loopback
 from paystorm.fdlimit import files_needed, raise_open_files
-from paystorm.processes import Child, SetupError, locust_command, spawn, start_gateway
+from paystorm.processes import (
+    Child,
+    SetupError,
+    TempFolder,
+    locust_command,
+    spawn,
+    start_gateway,
+)
 from paystorm.progress import Progress
 from paystorm.sampler import MetricsSampler
 from scenarios.loader import dump, load_scenario
@@ -181,7 +186,8 @@ def execute(options: RunOptions) -> RunOutcome:
     folder = RunFolder(run_dir)
     folder.scenario.write_text(dump(scenario), encoding="utf-8")
     token = options.admin_token or secrets.token_urlsafe(24)
-    db_dir = Path(tempfile.mkdtemp(prefix="paystorm-run-"))
+    # The ledger's folder; a run killed before its cleanup leaves it to the next run's sweep.
+    scratch = TempFolder("paystorm-run-")
     gateway: Child | None = None
     locust: Child | None = None
     sampler: MetricsSampler | None = None
@@ -197,7 +203,7 @@ def execute(options: RunOptions) -> RunOutcome:
                 config.write_text(yaml.safe_dump(scenario.gateway, sort_keys=False))
             gateway, url = start_gateway(
                 run_dir,
-                db_dir / LEDGER_DB,
+                scratch.path / LEDGER_DB,
                 token,
                 seed=pop.seed,
                 accounts=pop.accounts,
@@ -284,7 +290,7 @@ def execute(options: RunOptions) -> RunOutcome:
                 locust.stop(signal.SIGKILL, grace_s=5)
             if gateway is not None:
                 gateway.stop(signal.SIGTERM, grace_s=20)
-            shutil.rmtree(db_dir, ignore_errors=True)
+            scratch.remove()
         finally:
             restore()
     clock = _read_json(folder.clock) or {"t0_unix": started}

@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
 import signal
 import socket
-import tempfile
 import time
 import urllib.request
 from dataclasses import dataclass
@@ -26,6 +24,7 @@ from contract.target import TargetError, add_target_arguments, check_target
 from paystorm.processes import (
     Child,
     SetupError,
+    TempFolder,
     locust_command,
     spawn,
     start_gateway,
@@ -103,7 +102,8 @@ def serve(options: UiOptions) -> None:
         target = check_target(options.target, allow_remote=options.allow_remote)
     port = free_port(options.web_port)
     token = os.environ.get(TOKEN_ENV, "") if target else secrets.token_urlsafe(24)
-    work = Path(tempfile.mkdtemp(prefix="paystorm-ui-"))  # ledger and logs, gone at exit
+    scratch = TempFolder("paystorm-ui-")  # ledger and logs, gone at exit (or at a later sweep)
+    work = scratch.path
     children: list[tuple[Child, int]] = []  # each with the signal that stops it cleanly
     handlers = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
     # Set here, not inherited: a shell that started us in the background ignores SIGINT.
@@ -153,7 +153,7 @@ def serve(options: UiOptions) -> None:
             child.stop(stop_signal, grace_s=15)
         signal.signal(signal.SIGINT, handlers[0])
         signal.signal(signal.SIGTERM, handlers[1])
-        shutil.rmtree(work, ignore_errors=True)
+        scratch.remove()
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:

@@ -111,14 +111,19 @@ class Run:
         return run_dir
 
 
-def _start(tmp_path: Path, scenario: dict[str, Any]) -> Run:
+def _start(
+    tmp_path: Path,
+    scenario: dict[str, Any],
+    *args: str,
+    entry: tuple[str, ...] = ("-m", "paystorm"),
+) -> Run:
     path = tmp_path / f"{scenario['name']}.yaml"
     path.write_text(yaml.safe_dump(scenario))
     tmpdir = tmp_path / "tmp"  # the runner's database folder goes here
     tmpdir.mkdir()
     env = {k: v for k, v in os.environ.items() if k != TOKEN_ENV}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "paystorm", "run", str(path), "--out", str(tmp_path / "out")],
+        [sys.executable, *entry, "run", str(path), "--out", str(tmp_path / "out"), *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

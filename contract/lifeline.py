@@ -1,0 +1,76 @@
+"""Children that end with the process that started them, however it ends (kill -9 too).
+
+The starter keeps a pipe's write end and hands the child the read end, its number in
+LIFELINE_ENV. When the starter dies the kernel closes the write end, so the child reads end
+of file and stops: this works on any POSIX system and needs no signal. On Linux the starter
+also arms the parent-death signal (`python -m contract.lifeline PARENT SIGNAL ARGV…` arms it,
+then becomes ARGV): it ends a child whose event loop is too busy or not yet running to read.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import stat
+import sys
+from typing import NoReturn
+
+LIFELINE_ENV = "PAYSTORM_LIFELINE_FD"
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def inherited() -> int | None:
+    """The lifeline this process was given, if any. Taken out of the environment: what this
+    process starts in turn does not have the descriptor, and must not watch its number."""
+    raw = os.environ.pop(LIFELINE_ENV, None)
+    if raw is None:
+        return None
+    try:
+        fd = int(raw)
+        if stat.S_ISFIFO(os.fstat(fd).st_mode):
+            return fd
+    except (ValueError, OSError):
+        pass
+    return None
+
+
+def cut(fd: int) -> bool:
+    """Whether the starter is gone; call when `fd` is readable. Nobody writes to a lifeline,
+    so anything read but end of file is ignored."""
+    try:
+        return os.read(fd, 512) == b""
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+
+
+def die_with_parent(sig: int, parent: int) -> None:
+    """On Linux, have the kernel send `sig` to this process when `parent` dies; at once when it
+    already has. Elsewhere nothing: the lifeline alone. The kernel sends it when the parent's
+    *thread* that started this process ends, so start children from a thread that lives as
+    long as they should."""
+    if sys.platform != "linux":
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+    if os.getppid() != parent:  # it died before the signal was armed
+        os.kill(os.getpid(), sig)
+
+
+def command(sig: int, argv: list[str]) -> list[str]:
+    """`argv`, started so that it receives `sig` when this process dies (Linux)."""
+    if sys.platform != "linux":
+        return argv
+    return [sys.executable, "-m", "contract.lifeline", str(os.getpid()), str(sig), *argv]
+
+
+def _arm_then_exec(args: list[str]) -> NoReturn:
+    parent, sig, argv = int(args[0]), int(args[1]), args[2:]
+    die_with_parent(sig, parent)
+    os.execv(argv[0], argv)  # the signal stays armed across exec
+
+
+if __name__ == "__main__":
+    _arm_then_exec(sys.argv[1:])
