@@ -59,6 +59,21 @@ def die_with_parent(sig: int, parent: int) -> None:
         os.kill(os.getpid(), sig)
 
 
+def forks_die_with_this_process(sig: int) -> None:
+    """From now on, a process forked from this one gets `sig` when this one dies (Linux): a
+    fork does not inherit the parent-death signal, and a forked process has no command line
+    of its own for `command` to wrap."""
+    forked_from = [os.getpid()]
+
+    def before() -> None:
+        forked_from[0] = os.getpid()
+
+    def in_child() -> None:
+        die_with_parent(sig, forked_from[0])
+
+    os.register_at_fork(before=before, after_in_child=in_child)
+
+
 def command(sig: int, argv: list[str]) -> list[str]:
     """`argv`, started so that it receives `sig` when this process dies (Linux)."""
     if sys.platform != "linux":

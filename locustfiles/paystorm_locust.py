@@ -42,9 +42,9 @@ __all__ = ["Customer", "ScenarioShape"]
 
 connections.install()  # before any user opens a connection
 # Read at import, in the process Locust starts in: the workers it forks (--processes) share
-# the descriptor and must end with the runner as well.
+# the descriptor, and end with it as well.
 _LIFELINE = lifeline.inherited()
-_FORKED_FROM = os.getpid()
+lifeline.forks_die_with_this_process(signal.SIGKILL)
 
 CONNECT_GRACE_S = 120.0  # for the whole pool to open its connections before second 0
 
@@ -85,9 +85,6 @@ def _arguments(parser: Any) -> None:
 @events.init.add_listener
 def _end_with_the_runner(**_: Any) -> None:
     """Locust whose runner died (kill -9) exits at once: nobody would read its results."""
-    if os.getpid() != _FORKED_FROM:
-        # A worker Locust forked: a fork does not inherit the parent-death signal.
-        lifeline.die_with_parent(signal.SIGKILL, _FORKED_FROM)
     if _LIFELINE is not None:
         gevent.spawn(_watch_lifeline, _LIFELINE)
 

@@ -240,3 +240,31 @@ def test_a_later_run_sweeps_folders_whose_owner_died_and_keeps_the_others(
     finally:
         live.communicate(input="", timeout=30)
     assert sorted(tmpdir.iterdir()) == [unmarked]
+
+
+def test_kill_9_of_paystorm_worker_ends_the_workers_it_forked(tmp_path: Path) -> None:
+    # No master listens there: the workers wait for one, as they would for a late master.
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    worker = ["worker", "--master-port", str(port), "--processes", "2"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "paystorm", *worker],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=tmp_path,
+    )
+    try:
+        for _ in _poll("Locust to fork its workers", time.monotonic() + START_TIMEOUT_S):
+            workers = _children(proc.pid)
+            if len(workers) == 2:
+                break
+        proc.kill()
+        proc.wait()
+        _gone(workers, [])
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        left = _kill_leftovers(tmp_path)
+    assert left == []
