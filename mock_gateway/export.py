@@ -8,6 +8,8 @@ from pathlib import Path
 
 import orjson
 
+from mock_gateway.rows import PAYMENT_COLUMNS, PaymentRow
+
 BATCH = 5_000
 
 
@@ -20,29 +22,31 @@ def payment_lines(db_path: Path, key_prefix: str) -> Generator[bytes, None, None
         conn.execute("BEGIN")
         # A range on the UNIQUE key index: prefix <= key < prefix + U+10FFFF.
         rows = conn.execute(
-            "SELECT payment_id, idempotency_key, status, amount, refunded, user_id, "
-            "merchant_id, channel, code FROM payments "
+            f"SELECT {PAYMENT_COLUMNS} FROM payments "
             "WHERE idempotency_key >= ? AND idempotency_key < ? ORDER BY idempotency_key",
             (key_prefix, key_prefix + "\U0010ffff"),
         )
         while batch := rows.fetchmany(BATCH):
-            yield b"".join(
-                orjson.dumps(
-                    {
-                        "payment_id": r[0],
-                        "key": r[1],
-                        "status": r[2],
-                        "amount": r[3],
-                        "refunded": r[4],
-                        "user_id": r[5],
-                        "merchant_id": r[6],
-                        "channel": r[7],
-                        "code": r[8],
-                    }
-                )
-                + b"\n"
-                for r in batch
-            )
+            yield b"".join(_line(PaymentRow._make(r)) for r in batch)
         conn.execute("COMMIT")
     finally:
         conn.close()
+
+
+def _line(row: PaymentRow) -> bytes:
+    return (
+        orjson.dumps(
+            {
+                "payment_id": row.payment_id,
+                "key": row.idempotency_key,
+                "status": row.status,
+                "amount": row.amount,
+                "refunded": row.refunded,
+                "user_id": row.user_id,
+                "merchant_id": row.merchant_id,
+                "channel": row.channel,
+                "code": row.code,
+            }
+        )
+        + b"\n"
+    )

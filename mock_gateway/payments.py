@@ -23,8 +23,20 @@ from mock_gateway.channels import ChannelFailed, ChannelTimedOut, Router
 from mock_gateway.clock import utc_now_iso
 from mock_gateway.keyfilter import PRELOAD_MAX, KeyFilter
 from mock_gateway.requests import PaymentRequest, RefundRequest
+from mock_gateway.rows import (
+    PAYMENT_COLUMNS,
+    AccountDelta,
+    IdempotencyRow,
+    IdempotencyUpdate,
+    LedgerEntry,
+    PaymentRow,
+    PaymentUpdate,
+    RefundRow,
+    StoredReply,
+    columns,
+)
 from mock_gateway.store import Account, Merchant, idempotency_keys
-from mock_gateway.views import PAYMENT_COLUMNS, payment_view
+from mock_gateway.views import payment_view
 from mock_gateway.writer import UnitOfWork, Writer
 
 REVERSIBLE = frozenset({"PENDING", "SUCCEEDED", "PARTIALLY_REFUNDED"})
@@ -115,17 +127,18 @@ class PaymentService:
         # Claims whose request answered DB_TIMEOUT: released when their commit lands.
         self._detached: set[tuple[str, str]] = set()
         # Payments decided but not yet committed: queries see them PENDING.
-        self._uncommitted: dict[str, tuple[Any, ...]] = {}
+        self._uncommitted: dict[str, PaymentRow] = {}
         self._payment_locks = _KeyedLocks()
         self._keys = KeyFilter()
         self._keys.preload(idempotency_keys(reader, PRELOAD_MAX))
 
     # -- reads -------------------------------------------------------------------------------
 
-    def payment_row(self, payment_id: str) -> tuple[Any, ...] | None:
-        return self._reader.execute(  # type: ignore[no-any-return]
+    def payment_row(self, payment_id: str) -> PaymentRow | None:
+        row = self._reader.execute(
             f"SELECT {PAYMENT_COLUMNS} FROM payments WHERE payment_id = ?", (payment_id,)
         ).fetchone()
+        return None if row is None else PaymentRow._make(row)
 
     def payment(self, payment_id: str) -> dict[str, Any]:
         # Uncommitted until the loop hears of the commit, as replays of its key do: the
@@ -135,7 +148,7 @@ class PaymentService:
             raise not_found("payment_id", payment_id)
         return payment_view(row)
 
-    def _settled_row(self, payment_id: str) -> tuple[Any, ...]:
+    def _settled_row(self, payment_id: str) -> PaymentRow:
         """The committed row of a payment about to change; one still committing is busy."""
         row = self.payment_row(payment_id)
         if row is None:
@@ -165,16 +178,16 @@ class PaymentService:
         # added to the filter here covers every row that may exist for it.
         if not self._keys.check_and_add(route, key) and self._keys.complete:
             return None
-        row = self._reader.execute(
-            "SELECT fingerprint, http_status, body, payment_id FROM idempotency "
-            "WHERE route = ? AND key = ?",
+        found = self._reader.execute(
+            f"SELECT {columns(StoredReply)} FROM idempotency WHERE route = ? AND key = ?",
             (route, key),
         ).fetchone()
-        if row is None:
+        if found is None:
             return None
-        if row[0] != fingerprint:
-            raise GatewayError("IDEMPOTENCY_MISMATCH", payment_id=row[3])
-        return Reply(row[1], row[2], payment_id=row[3], replayed=True)
+        row = StoredReply._make(found)
+        if row.fingerprint != fingerprint:
+            raise GatewayError("IDEMPOTENCY_MISMATCH", payment_id=row.payment_id)
+        return Reply(row.http_status, row.body, payment_id=row.payment_id, replayed=True)
 
     def _claim(self, route: str, key: str) -> _Claim:
         return _Claim(self, (route, key))
@@ -234,7 +247,7 @@ class PaymentService:
         unit = UnitOfWork()
         unit.payments.append(_row(payment_id, key, req, "FAILED", None, code, now))
         unit.idempotency.append(
-            ("pay", key, req.fingerprint, payment_id, reply.status, reply.body, now)
+            IdempotencyRow("pay", key, req.fingerprint, payment_id, reply.status, reply.body, now)
         )
         await self._commit(unit)
         return reply
@@ -265,8 +278,8 @@ class PaymentService:
             reply = Reply(200, orjson.dumps(payment_view(row)), payment_id)
             stored = reply
             unit.ledger += [
-                (payment_id, f"user:{user}", amount, "capture", now),
-                (payment_id, f"merchant:{req.merchant_id}", -amount, "capture", now),
+                LedgerEntry(payment_id, f"user:{user}", amount, "capture", now),
+                LedgerEntry(payment_id, f"merchant:{req.merchant_id}", -amount, "capture", now),
             ]
         else:
             # The channel may have charged: hold the credit until the payment settles.
@@ -280,15 +293,15 @@ class PaymentService:
                 504, orjson.dumps(error_body(timeout, request_id)), payment_id, "CHANNEL_TIMEOUT"
             )
             unit.ledger += [
-                (payment_id, f"user:{user}", amount, "hold", now),
-                (payment_id, f"hold:{payment_id}", -amount, "hold", now),
+                LedgerEntry(payment_id, f"user:{user}", amount, "hold", now),
+                LedgerEntry(payment_id, f"hold:{payment_id}", -amount, "hold", now),
             ]
         # Not durable yet: a query must not see it SUCCEEDED before the commit acknowledges it.
         self._uncommitted[payment_id] = _row(payment_id, key, req, "PENDING", channel, None, now)
         unit.payments.append(row)
-        unit.account_deltas.append((amount, user))
+        unit.account_deltas.append(AccountDelta(amount, user))
         unit.idempotency.append(
-            ("pay", key, req.fingerprint, payment_id, stored.status, stored.body, now)
+            IdempotencyRow("pay", key, req.fingerprint, payment_id, stored.status, stored.body, now)
         )
         await self._commit_within_deadline(unit, ("pay", key), payment_id, account, amount, facts)
         return reply
@@ -375,7 +388,8 @@ class PaymentService:
             release = _release(unit, view, "REVERSED", "reverse", now)
             if was_pending:
                 # Its key still answered 202 PAYMENT_PENDING: from now on a replay says REVERSED.
-                unit.idempotency_updates.append((200, orjson.dumps(view), "pay", row[1]))
+                answer = IdempotencyUpdate(200, orjson.dumps(view), "pay", row.idempotency_key)
+                unit.idempotency_updates.append(answer)
             await self._commit(unit)
             self.accounts[view["user_id"]].used -= release
             return Reply(200, orjson.dumps(view), payment_id)
@@ -394,20 +408,21 @@ class PaymentService:
         stored response changes with it, so a replay tells the client the outcome."""
         async with self._payment_locks.hold(payment_id):
             row = self.payment_row(payment_id)
-            if row is None or row[7] != "PENDING":
+            if row is None or row.status != "PENDING":
                 return None  # reversed (or settled) meanwhile
             view = payment_view(row)
-            key = row[1]
+            key = row.idempotency_key
             captured = draw(self._seed, "settle", key) < success_share
             now = utc_now_iso()
             unit = UnitOfWork()
             amount = view["amount"]
             if captured:
                 view.update(status="SUCCEEDED", updated_at=now)
-                unit.payment_updates.append(("SUCCEEDED", 0, None, now, payment_id))
+                unit.payment_updates.append(PaymentUpdate("SUCCEEDED", 0, None, now, payment_id))
+                merchant = f"merchant:{view['merchant_id']}"
                 unit.ledger += [
-                    (payment_id, f"hold:{payment_id}", amount, "capture", now),
-                    (payment_id, f"merchant:{view['merchant_id']}", -amount, "capture", now),
+                    LedgerEntry(payment_id, f"hold:{payment_id}", amount, "capture", now),
+                    LedgerEntry(payment_id, merchant, -amount, "capture", now),
                 ]
                 status, body = 200, orjson.dumps(view)
             else:
@@ -418,7 +433,7 @@ class PaymentService:
                     detail="(the channel did not complete the payment)",
                 )
                 status, body = err.spec.http_status, orjson.dumps(error_body(err, "settled"))
-            unit.idempotency_updates.append((status, body, "pay", key))
+            unit.idempotency_updates.append(IdempotencyUpdate(status, body, "pay", key))
             await self._commit(unit)
             if not captured:
                 self.accounts[view["user_id"]].used -= amount
@@ -458,14 +473,15 @@ class PaymentService:
             }
         )
         unit = UnitOfWork()
-        unit.refunds.append((refund_id, payment_id, req.amount, now))
-        unit.payment_updates.append((status, refunded, view["code"], now, payment_id))
-        unit.ledger.append((payment_id, f"user:{view['user_id']}", -req.amount, "refund", now))
-        unit.ledger.append(
-            (payment_id, f"merchant:{view['merchant_id']}", req.amount, "refund", now)
+        user, merchant = f"user:{view['user_id']}", f"merchant:{view['merchant_id']}"
+        unit.refunds.append(RefundRow(refund_id, payment_id, req.amount, now))
+        unit.payment_updates.append(PaymentUpdate(status, refunded, view["code"], now, payment_id))
+        unit.ledger.append(LedgerEntry(payment_id, user, -req.amount, "refund", now))
+        unit.ledger.append(LedgerEntry(payment_id, merchant, req.amount, "refund", now))
+        unit.account_deltas.append(AccountDelta(-req.amount, view["user_id"]))
+        unit.idempotency.append(
+            IdempotencyRow("refund", key, req.fingerprint, payment_id, 200, body, now)
         )
-        unit.account_deltas.append((-req.amount, view["user_id"]))
-        unit.idempotency.append(("refund", key, req.fingerprint, payment_id, 200, body, now))
         await self._commit(unit)
         self.accounts[view["user_id"]].used -= req.amount
         return Reply(200, body, payment_id)
@@ -485,12 +501,13 @@ def _release(
     book = (
         f"hold:{payment_id}" if view["status"] == "PENDING" else f"merchant:{view['merchant_id']}"
     )
-    unit.payment_updates.append((status, view["refunded"], code or view["code"], now, payment_id))
+    update = PaymentUpdate(status, view["refunded"], code or view["code"], now, payment_id)
+    unit.payment_updates.append(update)
     unit.ledger += [
-        (payment_id, f"user:{user}", -amount, kind, now),
-        (payment_id, book, amount, kind, now),
+        LedgerEntry(payment_id, f"user:{user}", -amount, kind, now),
+        LedgerEntry(payment_id, book, amount, kind, now),
     ]
-    unit.account_deltas.append((-amount, user))
+    unit.account_deltas.append(AccountDelta(-amount, user))
     if code is not None:
         view["code"] = code
     view.update(status=status, updated_at=now)
@@ -505,21 +522,21 @@ def _row(
     channel: str | None,
     code: str | None,
     now: str,
-) -> tuple[Any, ...]:
-    return (
-        payment_id,
-        key,
-        req.user_id,
-        req.merchant_id,
-        req.amount,
-        req.currency,
-        req.order_id,
-        status,
-        0,
-        channel,
-        code,
-        now,
-        now,
+) -> PaymentRow:
+    return PaymentRow(
+        payment_id=payment_id,
+        idempotency_key=key,
+        user_id=req.user_id,
+        merchant_id=req.merchant_id,
+        amount=req.amount,
+        currency=req.currency,
+        order_id=req.order_id,
+        status=status,
+        refunded=0,
+        channel=channel,
+        code=code,
+        created_at=now,
+        updated_at=now,
     )
 
 

@@ -12,6 +12,7 @@ from faker import Faker
 
 from contract.population import POPULAR_MERCHANTS, merchant_id, user_id
 from mock_gateway.clock import utc_now_iso
+from mock_gateway.rows import IdempotencyRow, LedgerEntry, PaymentRow, insert
 from mock_gateway.views import payment_view
 
 # Shares of the seeded population that make legitimate declines happen.
@@ -74,44 +75,40 @@ def seed_database(
         [(_SEED_MERCHANT, "历史消费 (prior purchases)", 0), *merchants(seed, n_merchants)],
     )
     account_rows = []
-    payment_rows = []
-    ledger_rows = []
-    idempotency_rows = []
+    payment_rows: list[PaymentRow] = []
+    ledger_rows: list[LedgerEntry] = []
+    idempotency_rows: list[IdempotencyRow] = []
     for a in accounts(seed, n_accounts):
         account_rows.append((a.user_id, a.name, a.credit_limit, a.used, a.txn_limit, a.status))
         if a.used:
             pid = f"pay_seed_{a.user_id}"
-            payment_rows.append(
-                (
-                    pid,
-                    f"seed-{a.user_id}",
-                    a.user_id,
-                    _SEED_MERCHANT,
-                    a.used,
-                    "CNY",
-                    None,
-                    "SUCCEEDED",
-                    0,
-                    "seed",
-                    None,
-                    now,
-                    now,
-                )
+            row = PaymentRow(
+                payment_id=pid,
+                idempotency_key=f"seed-{a.user_id}",
+                user_id=a.user_id,
+                merchant_id=_SEED_MERCHANT,
+                amount=a.used,
+                currency="CNY",
+                order_id=None,
+                status="SUCCEEDED",
+                refunded=0,
+                channel="seed",
+                code=None,
+                created_at=now,
+                updated_at=now,
             )
+            payment_rows.append(row)
             # A stored response with no fingerprint: reusing a seeded key is a mismatch.
-            body = orjson.dumps(payment_view(payment_rows[-1]))
-            idempotency_rows.append(("pay", f"seed-{a.user_id}", b"", pid, 200, body, now))
-            ledger_rows.append((pid, f"user:{a.user_id}", a.used, "capture", now))
-            ledger_rows.append((pid, f"merchant:{_SEED_MERCHANT}", -a.used, "capture", now))
+            body = orjson.dumps(payment_view(row))
+            key = row.idempotency_key
+            idempotency_rows.append(IdempotencyRow("pay", key, b"", pid, 200, body, now))
+            ledger_rows.append(LedgerEntry(pid, f"user:{a.user_id}", a.used, "capture", now))
+            merchant = f"merchant:{_SEED_MERCHANT}"
+            ledger_rows.append(LedgerEntry(pid, merchant, -a.used, "capture", now))
     conn.executemany("INSERT INTO accounts VALUES (?, ?, ?, ?, ?, ?)", account_rows)
-    conn.executemany(
-        "INSERT INTO payments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", payment_rows
-    )
-    conn.executemany(
-        "INSERT INTO ledger (payment_id, book, amount, kind, created_at) VALUES (?, ?, ?, ?, ?)",
-        ledger_rows,
-    )
-    conn.executemany("INSERT INTO idempotency VALUES (?, ?, ?, ?, ?, ?, ?)", idempotency_rows)
+    conn.executemany(insert("payments", PaymentRow), payment_rows)
+    conn.executemany(insert("ledger", LedgerEntry), ledger_rows)
+    conn.executemany(insert("idempotency", IdempotencyRow), idempotency_rows)
     conn.executemany(
         "INSERT INTO meta VALUES (?, ?)",
         [

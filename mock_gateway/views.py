@@ -4,39 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-PAYMENT_COLUMNS = (
-    "payment_id, idempotency_key, user_id, merchant_id, amount, currency, order_id, status, "
-    "refunded, channel, code, created_at, updated_at"
-)
+from mock_gateway.rows import PaymentRow
 
 
-def payment_view(row: tuple[Any, ...]) -> dict[str, Any]:
-    (
-        payment_id,
-        _key,
-        user_id,
-        merchant_id,
-        amount,
-        currency,
-        order_id,
-        status,
-        refunded,
-        channel,
-        code,
-        created_at,
-        updated_at,
-    ) = row
+def payment_view(row: PaymentRow) -> dict[str, Any]:
     return {
-        "payment_id": payment_id,
-        "status": status,
-        "amount": amount,
-        "currency": currency,
-        "refunded": refunded,
-        "user_id": user_id,
-        "merchant_id": merchant_id,
-        "order_id": order_id,
-        "channel": channel,
-        "code": code,
-        "created_at": created_at,
-        "updated_at": updated_at,
+        "payment_id": row.payment_id,
+        "status": row.status,
+        "amount": row.amount,
+        "currency": row.currency,
+        "refunded": row.refunded,
+        "user_id": row.user_id,
+        "merchant_id": row.merchant_id,
+        "order_id": row.order_id,
+        "channel": row.channel,
+        "code": row.code,
+        "created_at": row.created_at,
+        "updated_at": row.updated_at,
     }

@@ -23,12 +23,23 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from mock_gateway.rows import (
+    AccountDelta,
+    IdempotencyRow,
+    IdempotencyUpdate,
+    LedgerEntry,
+    PaymentRow,
+    PaymentUpdate,
+    RefundRow,
+    insert,
+    update,
+)
+
 # A cap keeps one transaction short enough that the first payment in it is not kept waiting;
 # batches form by themselves under load, no wait is added to gather them.
 MAX_BATCH = 256
 CACHE_KIB = 32 * 1024
 
-Row = tuple[Any, ...]
 CommitMode = Literal["group", "each"]
 Done = Callable[[BaseException | None], None]
 
@@ -37,15 +48,13 @@ Done = Callable[[BaseException | None], None]
 class UnitOfWork:
     """The rows one request writes; committed all together or not at all."""
 
-    payments: list[Row] = field(default_factory=list)
-    payment_updates: list[Row] = field(
-        default_factory=list
-    )  # (status, refunded, code, updated_at, payment_id)
-    refunds: list[Row] = field(default_factory=list)
-    ledger: list[Row] = field(default_factory=list)  # (payment_id, book, amount, kind, created_at)
-    idempotency: list[Row] = field(default_factory=list)
-    account_deltas: list[Row] = field(default_factory=list)  # (delta_used, user_id)
-    idempotency_updates: list[Row] = field(default_factory=list)  # (status, body, route, key)
+    payments: list[PaymentRow] = field(default_factory=list)
+    payment_updates: list[PaymentUpdate] = field(default_factory=list)
+    refunds: list[RefundRow] = field(default_factory=list)
+    ledger: list[LedgerEntry] = field(default_factory=list)
+    idempotency: list[IdempotencyRow] = field(default_factory=list)
+    account_deltas: list[AccountDelta] = field(default_factory=list)
+    idempotency_updates: list[IdempotencyUpdate] = field(default_factory=list)
     on_done: Done | None = None
     """Called on the loop once the unit's transaction committed (None) or failed (the error),
     even when nobody waits for the answer any more."""
@@ -59,21 +68,13 @@ class WriterStats:
 
 
 _STATEMENTS = (
-    ("payments", "INSERT INTO payments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
-    (
-        "payment_updates",
-        "UPDATE payments SET status=?, refunded=?, code=?, updated_at=? WHERE payment_id=?",
-    ),
-    ("refunds", "INSERT INTO refunds VALUES (?, ?, ?, ?)"),
-    (
-        "ledger",
-        "INSERT INTO ledger (payment_id, book, amount, kind, created_at) VALUES (?, ?, ?, ?, ?)",
-    ),
-    ("idempotency", "INSERT INTO idempotency VALUES (?, ?, ?, ?, ?, ?, ?)"),
-    (
-        "idempotency_updates",
-        "UPDATE idempotency SET http_status = ?, body = ? WHERE route = ? AND key = ?",
-    ),
+    ("payments", insert("payments", PaymentRow)),
+    ("payment_updates", update("payments", PaymentUpdate, where=1)),
+    ("refunds", insert("refunds", RefundRow)),
+    ("ledger", insert("ledger", LedgerEntry)),
+    ("idempotency", insert("idempotency", IdempotencyRow)),
+    ("idempotency_updates", update("idempotency", IdempotencyUpdate, where=2)),
+    # Added to, not set: other payments of the account may have moved it since.
     ("account_deltas", "UPDATE accounts SET used = used + ? WHERE user_id = ?"),
 )
 
