@@ -25,6 +25,7 @@ import gevent
 from gevent.queue import SimpleQueue
 from locust import User
 
+from contract import routes
 from locustfiles.checkout import PaystormUser
 from locustfiles.context import RunContext
 from locustfiles.schedule import ArrivalSchedule, Ticket
@@ -156,7 +157,7 @@ def connect(user: PaystormUser) -> None:
     try:
         # Outside Locust's stats: a warm-up is not a request of the run. The connection is
         # the one of the app's deadline, which most requests use.
-        user.transport.connect("/healthz", user.client.deadline_s)
+        user.transport.connect(routes.HEALTHZ.path, user.client.deadline_s)
     except Exception:  # any failure: the connection opens on first use instead
         log.debug("paystorm: a user could not connect before second 0", exc_info=True)
     finally:
