@@ -15,8 +15,6 @@ The gateway runs on core 0, `paystorm run` and its Locust on core 1. Not part of
 from __future__ import annotations
 
 import argparse
-import csv
-import json
 import math
 import os
 import secrets
@@ -31,13 +29,16 @@ from pathlib import Path
 
 import yaml
 
-from bench.common import pinned, python, server
+from bench.common import finished_run, pinned, python, seconds, server, t0_unix, total
+from contract.lines import read_lines
+from contract.runfolder import RunFolder
 from locustfiles.outcomes import percentile
+from reports.tables import read_gateway_metrics
 
 SAMPLE_EVERY_S = 0.5  # CPU samples of the Locust process
 TICKS_PER_S = os.sysconf("SC_CLK_TCK")
 ACCOUNTS = 10_000
-GATEWAY_CORE, LOCUST_CORE = 0, 1  # one core each, as in DESIGN.md's figures
+GATEWAY_CORE, LOCUST_CORE = 0, 1  # one core each
 
 
 @dataclass(frozen=True)
@@ -132,10 +133,7 @@ def run_paystorm(
         argv += ["--target", target[0]]
         env["PAYSTORM_ADMIN_TOKEN"] = target[1]
     output, samples = run_sampling_locust(argv, env, duration_s + 180)
-    runs = sorted(out.iterdir()) if out.exists() else []
-    if not runs or not (runs[-1] / "outcomes.csv").exists():
-        raise SystemExit(f"rate {rate:g}: the run left no outcomes:\n{output}")
-    return figures(rate, duration_s, runs[-1], samples)
+    return figures(rate, duration_s, finished_run(out, f"rate {rate:g}", output), samples)
 
 
 def run_sampling_locust(
@@ -159,18 +157,18 @@ def run_sampling_locust(
 
 
 def figures(
-    rate: float, duration_s: float, run_dir: Path, samples: list[tuple[float, float]]
+    rate: float, duration_s: float, folder: RunFolder, samples: list[tuple[float, float]]
 ) -> Figures:
-    rows = list(csv.DictReader((run_dir / "outcomes.csv").read_text().splitlines()))
+    rows = seconds(folder)
     target = rate * duration_s
-    offered = sum(int(r["offered"]) for r in rows)
-    dropped = sum(int(r["dropped"]) for r in rows)
-    payments = [json.loads(line) for line in (run_dir / "payments.jsonl").open()]
+    offered = total(rows, "offered")
+    dropped = total(rows, "dropped")
+    payments = list(read_lines(folder.payments))
     # Started: payments whose actual start (intended + lateness) fell inside the run.
-    started = sum(1 for p in payments if p["start_s"] + p["lateness_ms"] / 1000 < duration_s)
-    lateness = sorted(float(p["lateness_ms"]) for p in payments)
-    latency = sorted(float(p["latency_ms"]) for p in payments)
-    t0 = float(json.loads((run_dir / "clock.json").read_text())["t0_unix"])
+    started = sum(1 for p in payments if p.start_s + (p.lateness_ms or 0.0) / 1000 < duration_s)
+    lateness = sorted(p.lateness_ms for p in payments if p.lateness_ms is not None)
+    latency = sorted(p.latency_ms for p in payments if p.latency_ms is not None)
+    t0 = t0_unix(folder)
     return Figures(
         rate=rate,
         duration_s=duration_s,
@@ -183,8 +181,8 @@ def figures(
         latency_p50_ms=quantile(latency, 50),
         latency_p99_ms=quantile(latency, 99),
         locust_cpu_pct=cpu_pct(samples, t0 + 1, t0 + duration_s - 0.5),
-        gateway_cpu_pct=gateway_cpu_pct(run_dir, duration_s),
-        run_dir=run_dir,
+        gateway_cpu_pct=gateway_cpu_pct(folder, duration_s),
+        run_dir=folder.path,
     )
 
 
@@ -197,17 +195,20 @@ def cpu_pct(samples: list[tuple[float, float]], start: float, end: float) -> flo
     return 100 * (c2 - c1) / (t2 - t1)
 
 
-def gateway_cpu_pct(run_dir: Path, duration_s: float) -> float | None:
+def gateway_cpu_pct(folder: RunFolder, duration_s: float) -> float | None:
     """Percent of one core the gateway used over the run, from its sampled metrics."""
-    rows = list(csv.DictReader((run_dir / "gateway_metrics.csv").read_text().splitlines()))
-    inside = [r for r in rows if 1 <= int(r["time"]) <= duration_s - 1]
+    metrics = read_gateway_metrics(folder.gateway_metrics)
+    cpu = metrics.columns.get("cpu_seconds")
+    if cpu is None:
+        return None
+    inside = [(t, c or 0.0) for t, c in zip(metrics.time, cpu, strict=True)]
+    inside = [(t, c) for t, c in inside if 1 <= t <= duration_s - 1]
     if len(inside) < 2:
         return None
-    first, last = inside[0], inside[-1]
-    if not float(last["cpu_seconds"]):
+    (t1, c1), (t2, c2) = inside[0], inside[-1]
+    if not c2:
         return None  # a target without process metrics (the stub)
-    seconds = int(last["time"]) - int(first["time"])
-    return 100 * (float(last["cpu_seconds"]) - float(first["cpu_seconds"])) / seconds
+    return 100 * (c2 - c1) / (t2 - t1)
 
 
 def _pct(value: float | None) -> str:

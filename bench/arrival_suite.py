@@ -1,10 +1,10 @@
 """bench/arrival_rate.py's figures for `python -m bench`: how well the arrival-rate executor
 holds its rate, as medians of several runs per case.
 
-Cases: 1,000/s against the stub gateway (the executor alone, DESIGN.md's prototype measured
-0.0 % rate error and start lateness p99 1.3 ms), 1,000/s against the real gateway (profile
-bench), and 3,000/s against the stub (near one Locust process's ceiling, 3,000-4,000/s in
-DESIGN.md). Held to: payments started within 1 % of the target rate.
+Cases: 1,000/s against the stub gateway (the executor alone; a prototype measured 0.0 %
+rate error and start lateness p99 1.3 ms), 1,000/s against the real gateway (profile bench),
+and 3,000/s against the stub (near one Locust process's ceiling, 3,000-4,000/s). Held to:
+payments started within 1 % of the target rate.
 """
 
 from __future__ import annotations

@@ -1,7 +1,10 @@
-"""Helpers the benchmarks share: pinned child processes, wrk runs, medians of pairs."""
+"""Helpers the benchmarks share: pinned child processes, wrk runs, medians of pairs, and the
+results folder a `paystorm run` left (found, and read through the contract's names)."""
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
 import re
 import shutil
@@ -11,12 +14,18 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.report import Section
+from contract import runfolder
 from contract.admin import AdminClient
+from contract.columns import CODE_PREFIX
+from contract.runfolder import RunFolder
+from reports.model import Second
+from reports.tables import read_outcomes
 
 BENCH = Path(__file__).resolve().parent
 LISTENING = re.compile(r"listening on (http://\S+)")
@@ -130,3 +139,54 @@ def median(values: list[float]) -> float:
 
 def python() -> str:
     return sys.executable
+
+
+def finished_run(
+    out: Path, what: str, output: str = "", needs: str = runfolder.OUTCOMES
+) -> RunFolder:
+    """The newest results folder `paystorm run --out OUT` left under `out`, provided it holds
+    `needs` (a file the run writes once it has finished); else RuntimeError naming `what`,
+    with the run's output."""
+    runs = sorted(p for p in out.iterdir() if p.is_dir()) if out.exists() else []
+    if not runs or not (runs[-1] / needs).exists():
+        raise RuntimeError(f"{what}: the run left no {needs}:\n{output}")
+    return RunFolder(runs[-1])
+
+
+def seconds(folder: RunFolder) -> tuple[Second, ...]:
+    """The rows of a run's outcomes.csv in time order, typed (the report's own reader)."""
+    return read_outcomes(folder.outcomes)[0]
+
+
+def between(rows: Iterable[Second], lo: float, hi: float) -> list[Second]:
+    """The rows of the seconds `lo` <= time < `hi`."""
+    return [r for r in rows if lo <= r.time < hi]
+
+
+def total(rows: Iterable[Second], column: str) -> int:
+    """The sum of one outcomes.csv column over `rows`: a count column, or `code_<CODE>` (0
+    where the code was not seen)."""
+    if column.startswith(CODE_PREFIX):
+        code = column.removeprefix(CODE_PREFIX)
+        return sum(r.codes.get(code, 0) for r in rows)
+    return sum(int(getattr(r, column)) for r in rows)
+
+
+def t0_unix(folder: RunFolder) -> float:
+    """The wall-clock time of the run's second 0 (clock.json)."""
+    return float(json.loads(folder.clock.read_bytes())["t0_unix"])
+
+
+def print_section(
+    name: str, doc: str | None, section: Callable[[bool, Path], Section], quick: str
+) -> int:
+    """`python -m bench.NAME [--quick] [--keep DIR]`: run one benchmark, print its block."""
+    p = argparse.ArgumentParser(prog=f"python -m bench.{name}", description=doc)
+    p.add_argument("--quick", action="store_true", help=quick)
+    p.add_argument("--keep", type=Path, default=None, help="keep the run folders here")
+    args = p.parse_args()
+    with tempfile.TemporaryDirectory(prefix="paystorm-bench-") as tmp:
+        work = args.keep or Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        print(section(args.quick, work).markdown())
+    return 0

@@ -6,11 +6,10 @@ same payment (bench/bare_user.py). Ours: `paystorm run` of a users-model scenari
 with the same number of users, recording every payment as a real run does. Requests per
 second from each Locust's own stats, and per second of Locust's CPU (sampled from /proc), in
 interleaved pairs: when the stub, not Locust, sets the pace, requests per CPU-second is what
-compares the generators. The ratio of medians is the figure (issue 5's target: at least 0.7)."""
+compares the generators. The ratio of medians is the figure (target: at least 0.7)."""
 
 from __future__ import annotations
 
-import csv
 import os
 import subprocess
 import sys
@@ -20,8 +19,10 @@ from pathlib import Path
 import yaml
 
 from bench.arrival_rate import cpu_pct, cpu_seconds, run_sampling_locust
-from bench.common import BENCH, median, pinned, python, server
+from bench.common import BENCH, finished_run, median, pinned, print_section, python, server
 from bench.report import Row, Section
+from contract import runfolder
+from reports.tables import read_locust_stats
 
 USERS = 50
 DURATION_S = 20
@@ -30,10 +31,10 @@ TARGET_RATIO = 0.7
 
 
 def aggregated_rps(stats_csv: Path) -> float:
-    with stats_csv.open(newline="") as fh:
-        for row in csv.DictReader(fh):
-            if row["Name"] == "Aggregated":
-                return float(row["Requests/s"])
+    """Requests/s of the Aggregated row of a Locust stats CSV."""
+    for row in read_locust_stats(stats_csv):
+        if row.name == "Aggregated" and row.requests_per_s is not None:
+            return row.requests_per_s
     raise SystemExit(f"{stats_csv}: no Aggregated row")
 
 
@@ -100,9 +101,9 @@ def ours(url: str, work: Path, duration_s: int) -> Measured:
     path = busy_shoppers(work, "bench-generator", USERS, duration_s)
     out = work / f"ours-{time.time_ns()}"
     argv, env = paystorm_run(path, out, url)
-    _, samples = run_sampling_locust([*pinned(LOCUST_CORE), *argv], env, duration_s + 120)
-    (run_dir,) = out.iterdir()
-    return aggregated_rps(run_dir / "locust_stats.csv"), busy_pct(samples, duration_s)
+    output, samples = run_sampling_locust([*pinned(LOCUST_CORE), *argv], env, duration_s + 120)
+    folder = finished_run(out, "generator cost", output, needs=runfolder.LOCUST_STATS)
+    return aggregated_rps(folder.locust_stats), busy_pct(samples, duration_s)
 
 
 def per_cpu_s(m: Measured) -> float:
@@ -187,8 +188,4 @@ def section(quick: bool, work: Path) -> Section:
 
 
 if __name__ == "__main__":
-    import tempfile
-
-    with tempfile.TemporaryDirectory(prefix="paystorm-generator-") as tmp:
-        sec = section("--quick" in sys.argv, Path(tmp))
-    print(sec.markdown())
+    sys.exit(print_section("generator_cost", __doc__, section, "one pair of 10 s runs"))

@@ -1,6 +1,6 @@
 """Dropped arrivals against a hung gateway: `python -m bench.hung_gateway`.
 
-The figure (issue "Scenario engine"): when the gateway hangs, the arrival-rate executor's
+The figure: when the gateway hangs, the arrival-rate executor's
 pool of `max_users` is always busy, it serves `pool / service_time` arrivals a second, and
 drops the rest, so dropped/s must be within 2 % of `rate - pool / service_time`.
 
@@ -19,8 +19,6 @@ its 12 s plus about ten seconds of setup and reports.
 from __future__ import annotations
 
 import argparse
-import csv
-import json
 import statistics
 import sys
 import tempfile
@@ -33,8 +31,11 @@ from typing import Any
 import yaml
 
 from bench.arrival_rate import run_sampling_locust
-from bench.common import python
+from bench.common import between, finished_run, python, seconds, total
 from bench.report import RESULTS, Row, Section, table, write
+from contract.lines import read_lines
+from contract.runfolder import RunFolder
+from reports.run import read_faults
 
 RATE = 200.0  # arrivals/s
 DURATION_S = 12
@@ -101,51 +102,36 @@ def run_once(work: Path) -> Figures:
     out = work / "out"
     argv = [python(), "-m", "paystorm", "run", str(path), "--out", str(out)]
     output, _ = run_sampling_locust(argv, {}, DURATION_S + 180)
-    runs = sorted(out.iterdir()) if out.exists() else []
-    if not runs or not (runs[-1] / "outcomes.csv").exists():
-        raise RuntimeError(f"hung gateway: the run left no outcomes:\n{output}")
-    return figures(runs[-1])
+    return figures(finished_run(out, "hung gateway", output))
 
 
-def figures(run_dir: Path) -> Figures:
+def figures(folder: RunFolder) -> Figures:
     lo, hi = SKIP_FIRST_S, DURATION_S - SKIP_LAST_S  # seconds lo … hi - 1
-    seconds = hi - lo
-    rows = list(csv.DictReader((run_dir / "outcomes.csv").read_text().splitlines()))
-    inside = [r for r in rows if lo <= int(r["time"]) < hi]
-
-    def per_s(column: str) -> float:
-        return sum(int(r.get(column) or 0) for r in inside) / seconds
-
-    payments = [json.loads(line) for line in (run_dir / "payments.jsonl").open()]
-    window = [p for p in payments if lo <= p["start_s"] < hi]
+    width = hi - lo
+    inside = between(seconds(folder), lo, hi)
+    window = [p for p in read_lines(folder.payments) if lo <= p.start_s < hi]
     if not window:
-        raise RuntimeError(f"hung gateway: no payment started in the window ({run_dir})")
+        raise RuntimeError(f"hung gateway: no payment started in the window ({folder.path})")
     return Figures(
-        seconds=seconds,
-        offered_per_s=per_s("offered"),
-        dropped_per_s=per_s("dropped"),
-        dropped_by_s=[int(r["dropped"]) for r in inside],
-        taken_per_s=len(window) / seconds,
-        peak_users=max((int(r["users"]) for r in inside), default=0),
-        service_ms=statistics.fmean(float(p["latency_ms"]) for p in window),
-        lateness_ms=statistics.fmean(float(p["lateness_ms"]) for p in window),
-        outcomes=dict(Counter(str(p["outcome"]) for p in window)),
-        fault_start_s=_fault_start(run_dir),
-        run_dir=run_dir,
+        seconds=width,
+        offered_per_s=total(inside, "offered") / width,
+        dropped_per_s=total(inside, "dropped") / width,
+        dropped_by_s=[r.dropped for r in inside],
+        taken_per_s=len(window) / width,
+        peak_users=max((r.users for r in inside), default=0),
+        service_ms=statistics.fmean(p.latency_ms for p in window if p.latency_ms is not None),
+        lateness_ms=statistics.fmean(p.lateness_ms for p in window if p.lateness_ms is not None),
+        outcomes=dict(Counter(p.outcome for p in window)),
+        fault_start_s=_fault_start(folder),
+        run_dir=folder.path,
     )
 
 
-def _fault_start(run_dir: Path) -> float | None:
+def _fault_start(folder: RunFolder) -> float | None:
     """When the gateway first applied a fault (seconds of the run's clock), from faults.json."""
-    path = run_dir / "faults.json"
-    if not path.exists():
+    if not folder.faults.exists():
         return None
-    starts = [
-        float(w["started_at_s"])
-        for w in json.loads(path.read_text())
-        if w.get("started_at_s") is not None
-    ]
-    return min(starts) if starts else None
+    return min((w.started_at_s for w in read_faults(folder.faults)), default=None)
 
 
 def error_pct(measured: float, expected_value: float) -> float:

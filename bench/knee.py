@@ -16,14 +16,11 @@ the step before), it is the throughput the gateway delivered. The target uses th
 
 from __future__ import annotations
 
-import argparse
-import csv
 import itertools
 import json
 import math
 import shutil
 import sys
-import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -33,8 +30,19 @@ from typing import Any
 import yaml
 
 from bench.arrival_rate import cpu_pct, gateway_cpu_pct, run_sampling_locust
-from bench.common import BENCH, python
+from bench.common import (
+    BENCH,
+    between,
+    finished_run,
+    print_section,
+    python,
+    seconds,
+    t0_unix,
+    total,
+)
 from bench.report import Row, Section, table
+from contract.lines import read_lines
+from contract.runfolder import RunFolder
 from locustfiles.outcomes import percentile
 
 CAPACITY_PER_S = 400.0  # bank_a 12 slots at 50 ms + bank_b 8 at 50 ms (profile default)
@@ -65,7 +73,7 @@ class Ladder:
     gateway_cpu_pct: float | None
     cpu_warnings: int  # Locust's own "CPU usage above 90%" warnings
     knee_per_s: float | None  # summary.json's knee (SLO success 99 %, p99 1 s)
-    run_dir: Path
+    folder: RunFolder
 
     @property
     def peak_by_end(self) -> float:
@@ -99,50 +107,50 @@ def run(shedding: str, rates: list[float], step_s: float, work: Path) -> Ladder:
     argv = [python(), "-m", "paystorm", "run", str(path), "--out", str(out)]
     duration_s = step_s * len(rates)
     output, samples = run_sampling_locust(argv, {}, duration_s + 240)
-    runs = sorted(out.iterdir()) if out.exists() else []
-    if not runs or not (runs[-1] / "outcomes.csv").exists():
-        raise RuntimeError(f"knee, shedding {shedding}: the run left no outcomes:\n{output}")
-    run_dir = runs[-1]
-    t0 = float(json.loads((run_dir / "clock.json").read_text())["t0_unix"])
-    summary = json.loads((run_dir / "summary.json").read_text())
-    log = (run_dir / "locust.log").read_text(errors="replace")
+    folder = finished_run(out, f"knee, shedding {shedding}", output)
+    t0 = t0_unix(folder)
+    summary = json.loads(folder.summary.read_bytes())
+    log = folder.locust_log.read_text(errors="replace")
     return Ladder(
         shedding=shedding,
-        steps=steps(run_dir, rates, step_s),
+        steps=steps(folder, rates, step_s),
         locust_cpu_pct=cpu_pct(samples, t0 + 1, t0 + duration_s - 0.5),
-        gateway_cpu_pct=gateway_cpu_pct(run_dir, duration_s),
+        gateway_cpu_pct=gateway_cpu_pct(folder, duration_s),
         cpu_warnings=log.count("CPU usage above"),
         knee_per_s=(summary.get("knee") or {}).get("offered_per_s"),
-        run_dir=run_dir,
+        folder=folder,
     )
 
 
-def steps(run_dir: Path, rates: list[float], step_s: float) -> list[Step]:
-    rows = list(csv.DictReader((run_dir / "outcomes.csv").read_text().splitlines()))
-    payments = [json.loads(line) for line in (run_dir / "payments.jsonl").open()]
+def steps(folder: RunFolder, rates: list[float], step_s: float) -> list[Step]:
+    rows = seconds(folder)
+    # (intended start, latency, outcome) of every payment whose line has a latency
+    payments = [
+        (p.start_s, p.latency_ms, p.outcome)
+        for p in read_lines(folder.payments)
+        if p.latency_ms is not None
+    ]
     ended = Counter(
-        int(p["start_s"] + p["latency_ms"] / 1000) for p in payments if p["outcome"] == "succeeded"
+        int(start + ms / 1000) for start, ms, outcome in payments if outcome == "succeeded"
     )
     result = []
     for i, rate in enumerate(rates):
         lo, hi = i * step_s, (i + 1) * step_s
-        inside = [r for r in rows if lo <= int(r["time"]) < hi]
-        seconds = max(1, len(inside))
-
-        def total(column: str, rows: list[dict[str, str]] = inside) -> int:
-            return sum(int(r.get(column) or 0) for r in rows)
-
-        had_credit = total("had_credit")
-        started = sorted(p["latency_ms"] for p in payments if lo <= p["start_s"] < hi)
+        inside = between(rows, lo, hi)
+        width = max(1, len(inside))
+        had_credit = total(inside, "had_credit")
+        started = sorted(ms for start, ms, _ in payments if lo <= start < hi)
         window = range(math.ceil(lo) + HANDOVER_S, math.ceil(hi))
         result.append(
             Step(
                 offered=rate,
-                dropped=total("dropped") / seconds,
-                succeeded_by_start=total("succeeded") / seconds,
+                dropped=total(inside, "dropped") / width,
+                succeeded_by_start=total(inside, "succeeded") / width,
                 succeeded_by_end=sum(ended[s] for s in window) / max(1, len(window)),
-                success_rate=1 - total("had_credit_failed") / had_credit if had_credit else None,
-                busy_share=total("code_SYSTEM_BUSY") / max(1, total("payments")),
+                success_rate=(
+                    1 - total(inside, "had_credit_failed") / had_credit if had_credit else None
+                ),
+                busy_share=total(inside, "code_SYSTEM_BUSY") / max(1, total(inside, "payments")),
                 p99_ms=percentile(started, 99) if started else math.nan,
             )
         )
@@ -243,7 +251,7 @@ def section(quick: bool, work: Path) -> Section:
         )
     for ladder in ladders:
         png = BENCH / f"knee_shedding_{ladder.shedding}.png"
-        chart = ladder.run_dir / "charts" / "success_vs_load.png"
+        chart = ladder.folder.charts / "success_vs_load.png"
         if chart.exists():
             shutil.copyfile(chart, png)
         knee = "none" if ladder.knee_per_s is None else f"{ladder.knee_per_s:g}/s"
@@ -259,17 +267,5 @@ def section(quick: bool, work: Path) -> Section:
     return s
 
 
-def main() -> int:
-    p = argparse.ArgumentParser(prog="python -m bench.knee", description=__doc__)
-    p.add_argument("--quick", action="store_true", help="4 steps of 8 s instead of 8 of 10 s")
-    p.add_argument("--keep", type=Path, default=None, help="keep the run folders here")
-    args = p.parse_args()
-    with tempfile.TemporaryDirectory(prefix="paystorm-bench-") as tmp:
-        work = args.keep or Path(tmp)
-        work.mkdir(parents=True, exist_ok=True)
-        print(section(args.quick, work).markdown())
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(print_section("knee", __doc__, section, "4 steps of 8 s instead of 8 of 10 s"))

@@ -22,8 +22,11 @@ import numpy as np
 import yaml
 
 from bench.arrival_rate import cpu_pct, run_sampling_locust
-from bench.common import python
+from bench.common import finished_run, python, t0_unix
 from bench.report import Row, Section, table
+from contract import runfolder
+from contract.lines import read_lines
+from reports.run import read_run_info
 
 RATE = 600
 DURATION_S = 30
@@ -75,20 +78,21 @@ def run(pool: int | None, work: Path) -> Measured:
     out = work / f"out-{pool or 'sized'}"
     argv = [python(), "-m", "paystorm", "run", str(path), "--out", str(out)]
     output, samples = run_sampling_locust(argv, {}, DURATION_S + 240)
-    runs = sorted(out.iterdir()) if out.exists() else []
-    if not runs or not (runs[-1] / "summary.json").exists():
-        raise RuntimeError(f"overload, pool {pool}: the run left no summary:\n{output}")
-    run_dir = runs[-1]
-    summary = json.loads((run_dir / "summary.json").read_text())
-    info = json.loads((run_dir / "run.json").read_text())
-    t0 = float(json.loads((run_dir / "clock.json").read_text())["t0_unix"])
-    lines = [json.loads(line) for line in (run_dir / "payments.jsonl").open()]
-    ok = np.array([p["latency_ms"] for p in lines if p["outcome"] == "succeeded"])
-    late = np.array([p["lateness_ms"] for p in lines])
+    folder = finished_run(out, f"overload, pool {pool}", output, needs=runfolder.SUMMARY)
+    summary = json.loads(folder.summary.read_bytes())
+    info = read_run_info(folder.run)
+    if info.pool is None:
+        raise RuntimeError(f"overload, pool {pool}: {folder.run} names no pool")
+    t0 = t0_unix(folder)
+    lines = list(read_lines(folder.payments))
+    ok = np.array(
+        [p.latency_ms for p in lines if p.outcome == "succeeded" and p.latency_ms is not None]
+    )
+    late = np.array([p.lateness_ms for p in lines if p.lateness_ms is not None])
     p50, p95, p99 = (float(x) for x in np.percentile(ok, [50, 95, 99]))
     return Measured(
         pool=pool,
-        pool_users=int(info["pool"]["users"]),
+        pool_users=info.pool.users,
         headline=float(summary["success_rate"]),
         served_success=float(summary["success_rate_of_served"]),
         dropped=int(summary["dropped"]),

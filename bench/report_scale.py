@@ -1,13 +1,13 @@
 """The report of a one-hour run: `python -m bench.report_scale [--keep DIR]`.
 
-The figure (issue "Reports"): a results folder of 3,600 seconds of outcomes and a million
-payment lines reports in under 10 s of wall time and under 1 GiB of memory.
+The figure: a results folder of 3,600 seconds of outcomes and a million payment lines
+reports in under 10 s of wall time and under 1 GiB of memory.
 
-A synthetic results folder is written once: every file a real run leaves (scenario.yaml,
-run.json, outcomes.csv with code columns, payments.jsonl with the real line format,
-faults.json, gateway_metrics.csv with per-channel breaker columns, audit.json,
-reconcile.json, Locust's CSVs). Load follows a day's shape (a quiet start, a spike, a slow
-decay) around 278 payments/s, with a channel outage and a DB stall that cost successes. Then
+A synthetic results folder is written once, through the contract's names and writers:
+scenario.yaml, run.json, outcomes.csv with code columns, payments.jsonl of real payment
+lines, faults.json, gateway_metrics.csv with per-channel breaker columns, audit.json and
+reconcile.json. Load follows a day's shape (a quiet start, a spike, a slow decay) around
+278 payments/s, with a channel outage and a DB stall that cost successes. Then
 `python -m reports DIR` runs as a fresh process, as a user would run it, several times; the
 wall time and the process's peak RSS (`wait4`'s ru_maxrss) are reported as medians.
 """
@@ -24,14 +24,17 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import orjson
 import yaml
 
 from bench.report import RESULTS, Row, Section, write
-from contract.columns import OUTCOME_COLUMNS
+from contract.codes import OUTCOMES, Outcome, outcome_of
+from contract.columns import CODE_PREFIX, write_gateway_metrics, write_outcomes
+from contract.lines import PaymentLine, encode_line
+from contract.runfolder import RunFolder
 
 SECONDS = 3600
 PAYMENTS = 1_000_000
@@ -46,9 +49,10 @@ FAULTS = (
 # Codes of organic failures and declines, and their odds outside faults.
 ORGANIC = (("SYSTEM_BUSY", 0.004), ("CLIENT_TIMEOUT", 0.002), ("MERCHANT_NOT_SUPPORTED", 0.005))
 DECLINES = (("INSUFFICIENT_CREDIT", 0.05), ("ACCOUNT_FROZEN", 0.004))
-UNCERTAIN = frozenset({"CLIENT_TIMEOUT", "DB_TIMEOUT", "CHANNEL_TIMEOUT"})
 
 Ints = npt.NDArray[np.int64]
+Floats = npt.NDArray[np.float64]
+Bools = npt.NDArray[np.bool_]
 
 
 def profile(seconds: int, total: int) -> Ints:
@@ -62,10 +66,29 @@ def profile(seconds: int, total: int) -> Ints:
     return counts
 
 
-def make_run(folder: Path, seconds: int = SECONDS, payments: int = PAYMENTS) -> Path:
-    """Write a synthetic results folder of `seconds` seconds and `payments` payment lines."""
+@dataclass(frozen=True)
+class Payments:
+    """The synthetic run's payments, one array element each, in order of intended start."""
+
+    second: Ints  # the second each is due to start in
+    start: Floats  # intended start, s
+    latency: Floats  # ms
+    attempts: Ints
+    code: Ints  # an index into `codes`; 0 (no code) for a success
+    codes: list[str]
+    outcome: Ints  # an index into contract.codes.OUTCOMES, by the contract's own reading
+
+    def outcome_is(self, name: Outcome) -> Bools:
+        mask: Bools = self.outcome == OUTCOMES.index(name)
+        return mask
+
+    @property
+    def had_credit(self) -> Bools:
+        return ~self.outcome_is("declined")
+
+
+def draw_payments(seconds: int, payments: int) -> Payments:
     rng = np.random.default_rng(7)
-    folder.mkdir(parents=True, exist_ok=True)
     per_second = profile(seconds, payments)
     second = np.repeat(np.arange(seconds, dtype=np.int64), per_second)
     start = np.round(second + rng.random(payments), 3)
@@ -79,120 +102,102 @@ def make_run(folder: Path, seconds: int = SECONDS, payments: int = PAYMENTS) -> 
     for i, (_, begin, end, share, _) in enumerate(FAULTS, 1 + len(ORGANIC) + len(DECLINES)):
         hit = (start >= begin) & (start < end) & (rng.random(payments) < share)
         code_index[hit & (code_index == 0)] = i
-    declined = np.isin(code_index, [1 + len(ORGANIC) + i for i in range(len(DECLINES))])
-    had_credit = ~declined
+    outcome_of_code = np.array([OUTCOMES.index(outcome_of(c or None)) for c in codes])
+    outcome = outcome_of_code[code_index].astype(np.int64)
+    declined = outcome == OUTCOMES.index("declined")
+    uncertain = outcome == OUTCOMES.index("unknown")
     failed = code_index > 0
-    uncertain = np.isin(code_index, [codes.index(c) for c in UNCERTAIN if c in codes])
     latency = np.round(rng.lognormal(np.log(60.0), 0.6, payments), 2)
     latency[uncertain] = np.round(3000.0 + rng.random(int(uncertain.sum())) * 200, 2)
     attempts = np.where(failed & ~declined, 1 + rng.integers(0, 3, payments), 1)
+    return Payments(second, start, latency, attempts, code_index, codes, outcome)
 
-    _write_payments(
-        folder / "payments.jsonl", start, latency, attempts, code_index, codes, had_credit
-    )
-    _write_outcomes(
-        folder / "outcomes.csv", seconds, second, latency, attempts, code_index, codes, had_credit
-    )
+
+def make_run(path: Path, seconds: int = SECONDS, payments: int = PAYMENTS) -> Path:
+    """Write a synthetic results folder of `seconds` seconds and `payments` payment lines."""
+    path.mkdir(parents=True, exist_ok=True)
+    folder = RunFolder(path)
+    drawn = draw_payments(seconds, payments)
+    _write_payments(folder.payments, drawn)
+    _write_outcomes(folder.outcomes, seconds, drawn)
     _write_small_files(folder, seconds)
-    return folder
+    return path
 
 
-def _write_payments(
-    path: Path,
-    start: npt.NDArray[np.float64],
-    latency: npt.NDArray[np.float64],
-    attempts: Ints,
-    code_index: Ints,
-    codes: list[str],
-    had_credit: npt.NDArray[np.bool_],
-) -> None:
-    declines = {c for c, _ in DECLINES}
+def _write_payments(path: Path, drawn: Payments) -> None:
+    had_credit = drawn.had_credit
     with path.open("wb") as f:
-        for i in range(len(start)):
-            code = codes[code_index[i]] or None
-            outcome = (
-                "succeeded"
-                if code is None
-                else "declined"
-                if code in declines
-                else "unknown"
-                if code in UNCERTAIN
-                else "failed"
+        for i in range(len(drawn.start)):
+            code = drawn.codes[drawn.code[i]] or None
+            attempts = int(drawn.attempts[i])
+            line = PaymentLine(
+                type="shopper",
+                network="normal",
+                city="",
+                key=f"{i:040x}",
+                payment_id=f"pay_{i:023x}",
+                user_id=f"u{i % 10000 + 1:06d}",
+                merchant_id=f"m{i % 500 + 1:05d}",
+                amount=1000 + i % 40000,
+                credit_shown=500000 if had_credit[i] else 10,
+                had_credit=bool(had_credit[i]),
+                start_s=float(drawn.start[i]),
+                latency_ms=float(drawn.latency[i]),
+                lateness_ms=0.4,
+                attempts=attempts,
+                codes=[code] * attempts if code else [],
+                outcome=outcome_of(code),
+                code=code,
             )
-            line = {
-                "type": "shopper",
-                "network": "normal",
-                "city": "",
-                "key": f"{i:040x}",
-                "payment_id": f"pay_{i:023x}",
-                "user_id": f"u{i % 10000 + 1:06d}",
-                "merchant_id": f"m{i % 500 + 1:05d}",
-                "amount": 1000 + i % 40000,
-                "credit_shown": 500000 if had_credit[i] else 10,
-                "had_credit": bool(had_credit[i]),
-                "start_s": float(start[i]),
-                "latency_ms": float(latency[i]),
-                "lateness_ms": 0.4,
-                "attempts": int(attempts[i]),
-                "codes": [code] * int(attempts[i]) if code else [],
-                "outcome": outcome,
-                "code": code,
-            }
-            f.write(orjson.dumps(line, option=orjson.OPT_APPEND_NEWLINE))
+            f.write(encode_line(line))
 
 
-def _write_outcomes(
-    path: Path,
-    seconds: int,
-    second: Ints,
-    latency: npt.NDArray[np.float64],
-    attempts: Ints,
-    code_index: Ints,
-    codes: list[str],
-    had_credit: npt.NDArray[np.bool_],
-) -> None:
-    def per_second(mask: npt.NDArray[np.bool_] | None = None, weights: Ints | None = None) -> Ints:
+def _write_outcomes(path: Path, seconds: int, drawn: Payments) -> None:
+    second = drawn.second
+
+    def per_second(mask: Bools | None = None, weights: Ints | None = None) -> Ints:
         pick = second if mask is None else second[mask]
         w = None if weights is None else (weights if mask is None else weights[mask])
         return np.bincount(pick, weights=w, minlength=seconds).astype(np.int64)
 
-    declines = [codes.index(c) for c, _ in DECLINES]
-    uncertain = np.isin(code_index, [codes.index(c) for c in UNCERTAIN if c in codes])
-    declined = np.isin(code_index, declines)
+    failed = drawn.code > 0
     payments = per_second()
     dropped = (np.arange(seconds) % 97 == 0).astype(np.int64) * 3
-    order = np.lexsort((latency, second))
+    order = np.lexsort((drawn.latency, second))
     bounds = np.concatenate([[0], np.cumsum(payments)])
     by_code = {
-        c: per_second(code_index == i) for i, c in enumerate(codes) if c and (code_index == i).any()
+        c: per_second(drawn.code == i)
+        for i, c in enumerate(drawn.codes)
+        if c and (drawn.code == i).any()
     }
-    header = [*OUTCOME_COLUMNS, *(f"code_{c}" for c in sorted(by_code))]
     columns = {
         "time": np.arange(seconds),
         "users": np.minimum(payments, 600),
         "offered": payments + dropped,
         "dropped": dropped,
         "payments": payments,
-        "had_credit": per_second(had_credit),
-        "had_credit_failed": per_second(had_credit & (code_index > 0)),
-        "attempts": per_second(weights=attempts),
-        "succeeded": per_second(code_index == 0),
-        "declined": per_second(declined),
-        "failed": per_second((code_index > 0) & ~declined & ~uncertain),
-        "unknown": per_second(uncertain),
+        "had_credit": per_second(drawn.had_credit),
+        "had_credit_failed": per_second(drawn.had_credit & failed),
+        "attempts": per_second(weights=drawn.attempts),
+        "succeeded": per_second(~failed),
+        "declined": per_second(drawn.outcome_is("declined")),
+        "failed": per_second(drawn.outcome_is("failed")),
+        "unknown": per_second(drawn.outcome_is("unknown")),
+        **{f"{CODE_PREFIX}{c}": counts for c, counts in by_code.items()},
     }
-    lines = [",".join(header)]
+    rows: list[dict[str, Any]] = []
     for t in range(seconds):
-        ordered = latency[order[bounds[t] : bounds[t + 1]]]
-        pcts = np.percentile(ordered, (50, 95, 99)) if ordered.size else (None,) * 3
-        cells = [str(int(columns[c][t])) for c in columns]
-        cells += ["" if p is None else f"{p:.2f}" for p in pcts]
-        cells += [str(int(by_code[c][t])) for c in sorted(by_code)]
-        lines.append(",".join(cells))
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        ordered = drawn.latency[order[bounds[t] : bounds[t + 1]]]
+        pcts = np.percentile(ordered, (50, 95, 99)) if ordered.size else None
+        row: dict[str, Any] = {c: int(values[t]) for c, values in columns.items()}
+        for name, i in (("p50_ms", 0), ("p95_ms", 1), ("p99_ms", 2)):
+            row[name] = "" if pcts is None else round(float(pcts[i]), 2)
+        row |= {"refunds": 0, "refunds_failed": 0}  # no refunders in this run
+        rows.append(row)
+    write_outcomes(path, rows)
 
 
-def _write_small_files(folder: Path, seconds: int) -> None:
+def _write_small_files(folder: RunFolder, seconds: int) -> None:
     scenario = {
         "name": "report-scale",
         "description": "A synthetic hour: a day's load, a channel outage and a DB stall.",
@@ -200,7 +205,7 @@ def _write_small_files(folder: Path, seconds: int) -> None:
         "load": {"model": "arrival-rate", "max_users": 600, "stages": []},
         "slo": {"success_rate": 0.99, "p99_ms": 1500.0},
     }
-    (folder / "scenario.yaml").write_text(yaml.safe_dump(scenario), encoding="utf-8")
+    folder.scenario.write_text(yaml.safe_dump(scenario), encoding="utf-8")
     info = {
         "scenario": "report-scale",
         "started_at": "2026-11-25T15:00:00.000Z",
@@ -211,25 +216,30 @@ def _write_small_files(folder: Path, seconds: int) -> None:
         "stop_detail": None,
         "locust_exit_code": 0,
     }
-    (folder / "run.json").write_text(json.dumps(info), encoding="utf-8")
+    folder.run.write_text(json.dumps(info), encoding="utf-8")
     faults = [
         {"id": f"f{i}", "kind": kind, "started_at_s": begin, "ended_at_s": end}
         for i, (kind, begin, end, _, _) in enumerate(FAULTS, 1)
     ]
-    (folder / "faults.json").write_text(json.dumps(faults), encoding="utf-8")
-    header = ["time", "inflight", "queued", "requests_total", "payments_total"]
-    header += ["commits_total", "rss_bytes", "cpu_seconds", *(f"breaker_{c}" for c in CHANNELS)]
-    rows = [",".join(header)]
+    folder.faults.write_text(json.dumps(faults), encoding="utf-8")
     outage_start, outage_end = FAULTS[0][1], FAULTS[0][2]
+    samples = []
     for t in range(seconds):
-        breaker = 2 if outage_start + 5 <= t < outage_end else 0
-        rows.append(
-            f"{t},{20 + t % 13},{t % 7},{t * 560},{t * 278},{t * 10},"
-            f"{90e6 + t * 1e3:.0f},{t * 0.3:.3f},{breaker},0,0"
-        )
-    (folder / "gateway_metrics.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
-    (folder / "audit.json").write_text(json.dumps({"ok": True, "checks": {}, "pending": 0}))
-    (folder / "reconcile.json").write_text(json.dumps({"ghost_charges": 0, "lost_successes": 0}))
+        breaker = 2 if outage_start + 5 <= t < outage_end else 0  # the outage's channel
+        sample = {
+            "inflight": 20 + t % 13,
+            "queued": t % 7,
+            "requests_total": t * 560,
+            "payments_total": t * 278,
+            "commits_total": t * 10,
+            "rss_bytes": 90e6 + t * 1e3,
+            "cpu_seconds": t * 0.3,
+        }
+        sample |= {f"breaker_{c}": breaker if c == CHANNELS[0] else 0 for c in CHANNELS}
+        samples.append((t, sample))
+    write_gateway_metrics(folder.gateway_metrics, samples)
+    folder.audit.write_text(json.dumps({"ok": True, "checks": {}, "pending": 0}))
+    folder.reconcile.write_text(json.dumps({"ghost_charges": 0, "lost_successes": 0}))
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,10 @@ import time
 from pathlib import Path
 
 from bench.arrival_rate import cpu_seconds, locust_child
-from bench.common import median, python, server
+from bench.common import finished_run, median, print_section, python, server
 from bench.generator_cost import aggregated_rps, busy_shoppers, paystorm_run
 from bench.report import Row, Section, table
+from contract import runfolder
 
 USERS = 100
 DURATION_S = 20
@@ -57,13 +58,13 @@ def run(url: str, work: Path, processes: int, duration_s: int) -> tuple[float, l
             if 3 <= elapsed <= duration_s - 1:  # spawned, not yet stopping
                 first.setdefault(pid, (time.time(), used))
                 last[pid] = (time.time(), used)
-    (run_dir,) = out.iterdir()
+    folder = finished_run(out, f"scaling, {processes} processes", needs=runfolder.LOCUST_STATS)
     cpu = [
         100 * (last[p][1] - first[p][1]) / (last[p][0] - first[p][0])
         for p in first
         if last[p][0] > first[p][0]
     ]
-    return aggregated_rps(run_dir / "locust_stats.csv"), sorted(cpu, reverse=True)
+    return aggregated_rps(folder.locust_stats), sorted(cpu, reverse=True)
 
 
 def section(quick: bool, work: Path) -> Section:
@@ -120,8 +121,4 @@ def section(quick: bool, work: Path) -> Section:
 
 
 if __name__ == "__main__":
-    import tempfile
-
-    with tempfile.TemporaryDirectory(prefix="paystorm-scaling-") as tmp:
-        sec = section("--quick" in sys.argv, Path(tmp))
-    print(sec.markdown())
+    sys.exit(print_section("scaling", __doc__, section, "one pair of 12 s runs"))
