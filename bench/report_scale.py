@@ -5,8 +5,9 @@ reports in under 10 s of wall time and under 1 GiB of memory.
 
 A synthetic results folder is written once, through the contract's names and writers:
 scenario.yaml, run.json, outcomes.csv with code columns, payments.jsonl of real payment
-lines, faults.json, gateway_metrics.csv with per-channel breaker columns, audit.json and
-reconcile.json. Load follows a day's shape (a quiet start, a spike, a slow decay) around
+lines, faults.json, gateway_metrics.csv with per-channel breaker columns, audit.json,
+reconcile.json and ledger.jsonl (the report's self-check reconciles the lines with it again,
+as after a real run). Load follows a day's shape (a quiet start, a spike, a slow decay) around
 278 payments/s, with a channel outage and a DB stall that cost successes. Then
 `python -m reports DIR` runs as a fresh process, as a user would run it, several times; the
 wall time and the process's peak RSS (`wait4`'s ru_maxrss) are reported as medians.
@@ -28,6 +29,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import orjson
 import yaml
 
 from bench.report import RESULTS, Row, Section, write
@@ -91,7 +93,8 @@ def draw_payments(seconds: int, payments: int) -> Payments:
     rng = np.random.default_rng(7)
     per_second = profile(seconds, payments)
     second = np.repeat(np.arange(seconds, dtype=np.int64), per_second)
-    start = np.round(second + rng.random(payments), 3)
+    # Rounded down, as real lines are: a payment stays in the second it was counted in.
+    start = np.floor((second + rng.random(payments)) * 1000) / 1000
     codes = ["", *(c for c, _ in ORGANIC), *(c for c, _ in DECLINES), *(f[4] for f in FAULTS)]
     code_index = np.zeros(payments, dtype=np.int64)
     draw = rng.random(payments)
@@ -119,6 +122,7 @@ def make_run(path: Path, seconds: int = SECONDS, payments: int = PAYMENTS) -> Pa
     folder = RunFolder(path)
     drawn = draw_payments(seconds, payments)
     _write_payments(folder.payments, drawn)
+    _write_ledger(folder.ledger, drawn)
     _write_outcomes(folder.outcomes, seconds, drawn)
     _write_small_files(folder, seconds)
     return path
@@ -150,6 +154,28 @@ def _write_payments(path: Path, drawn: Payments) -> None:
                 code=code,
             )
             f.write(encode_line(line))
+
+
+def _write_ledger(path: Path, drawn: Payments) -> None:
+    """The ledger's side of every payment, as a run exports it: what succeeded was captured,
+    the rest was not (no ghost charge, as reconcile.json says), so the report's self-check
+    recomputes the cross-check over a million rows, as it does after a real hour."""
+    succeeded = drawn.outcome_is("succeeded")
+    with path.open("wb") as f:
+        for i in range(len(drawn.start)):
+            code = drawn.codes[drawn.code[i]] or None
+            row = {
+                "payment_id": f"pay_{i:023x}",
+                "key": f"{i:040x}",
+                "status": "SUCCEEDED" if succeeded[i] else "FAILED",
+                "amount": 1000 + i % 40000,
+                "refunded": 0,
+                "user_id": f"u{i % 10000 + 1:06d}",
+                "merchant_id": f"m{i % 500 + 1:05d}",
+                "channel": "bank_a",
+                "code": code,
+            }
+            f.write(orjson.dumps(row) + b"\n")
 
 
 def _write_outcomes(path: Path, seconds: int, drawn: Payments) -> None:

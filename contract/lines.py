@@ -7,9 +7,9 @@ reconciles them with the ledger and the report counts them. Field order is the f
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import msgspec
 
@@ -17,6 +17,7 @@ from contract.codes import Outcome
 from contract.validate import explain
 
 REFUND = "refund"  # the one user type whose lines are refunds, not payments
+T = TypeVar("T")
 
 
 class LineError(ValueError):
@@ -49,8 +50,32 @@ class PaymentLine(msgspec.Struct, frozen=True, kw_only=True):
         return self.type == REFUND
 
 
+class LedgerLine(msgspec.Struct, frozen=True):
+    """A line of `ledger.jsonl`: one payment as the gateway's ledger has it after the run
+    (the admin export writes them, the runner and the self-check reconcile them)."""
+
+    payment_id: str
+    key: str  # the payment's idempotency key
+    status: str  # SUCCEEDED, PARTIALLY_REFUNDED, REFUNDED, REVERSED, FAILED or PENDING
+    amount: int
+    refunded: int
+    user_id: str
+    merchant_id: str
+    channel: str | None
+    code: str | None
+
+
+class LedgerStatus(msgspec.Struct, frozen=True):
+    """A ledger line read for its key and status only (the rest is skipped, not parsed)."""
+
+    key: str
+    status: str
+
+
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(PaymentLine)
+_ledger_decoder = msgspec.json.Decoder(LedgerLine)
+_status_decoder = msgspec.json.Decoder(LedgerStatus)
 
 
 def encode_line(line: PaymentLine) -> bytes:
@@ -64,20 +89,12 @@ def decode_line(raw: bytes) -> PaymentLine:
         raw_value = _raw(raw)
         raise LineError(str(explain(str(exc), raw_value, PaymentLine))) from None
     except msgspec.DecodeError as exc:
-        reason = str(exc)
-        raise LineError(f"not valid JSON ({reason[:1].lower()}{reason[1:]})") from None
+        raise LineError(_not_json(exc)) from None
 
 
 def read_lines(path: Path) -> Iterator[PaymentLine]:
     """Every line of a payments.jsonl; a bad one raises LineError naming its number."""
-    with path.open("rb") as fh:
-        for n, raw in enumerate(fh, 1):
-            if raw.isspace():
-                continue
-            try:
-                yield decode_line(raw)
-            except LineError as exc:
-                raise LineError(f"{path} line {n}: {exc}") from None
+    return _read(path, decode_line)
 
 
 def _raw(raw: bytes) -> object:
@@ -85,3 +102,51 @@ def _raw(raw: bytes) -> object:
         return msgspec.json.decode(raw)
     except msgspec.DecodeError:
         return None
+
+
+def encode_ledger_line(line: LedgerLine) -> bytes:
+    return _encoder.encode(line) + b"\n"
+
+
+def decode_ledger_line(raw: bytes) -> LedgerLine:
+    try:
+        return _ledger_decoder.decode(raw)
+    except msgspec.ValidationError as exc:
+        raise LineError(str(explain(str(exc), _raw(raw), LedgerLine))) from None
+    except msgspec.DecodeError as exc:
+        raise LineError(_not_json(exc)) from None
+
+
+def read_ledger(path: Path) -> Iterator[LedgerLine]:
+    """Every line of a ledger.jsonl; a bad one raises LineError naming its number."""
+    return _read(path, decode_ledger_line)
+
+
+def read_ledger_statuses(path: Path) -> Iterator[LedgerStatus]:
+    """Every ledger line's key and status, a pass cheap enough for a million lines."""
+
+    def decode(raw: bytes) -> LedgerStatus:
+        try:
+            return _status_decoder.decode(raw)
+        except msgspec.ValidationError as exc:
+            raise LineError(str(explain(str(exc), _raw(raw), LedgerStatus))) from None
+        except msgspec.DecodeError as exc:
+            raise LineError(_not_json(exc)) from None
+
+    return _read(path, decode)
+
+
+def _read(path: Path, decode: Callable[[bytes], T]) -> Iterator[T]:
+    with path.open("rb") as fh:
+        for n, raw in enumerate(fh, 1):
+            if raw.isspace():
+                continue
+            try:
+                yield decode(raw)
+            except LineError as exc:
+                raise LineError(f"{path} line {n}: {exc}") from None
+
+
+def _not_json(exc: msgspec.DecodeError) -> str:
+    reason = str(exc)
+    return f"not valid JSON ({reason[:1].lower()}{reason[1:]})"

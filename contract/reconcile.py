@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from contract.lines import PaymentLine
+from contract.lines import LedgerLine, PaymentLine
 
 # Money still taken from the person.
 CHARGED = frozenset({"SUCCEEDED", "PARTIALLY_REFUNDED"})
@@ -51,9 +51,12 @@ class Reconciliation:
         }
 
 
-def reconcile(
-    client: Iterable[PaymentLine], ledger: Mapping[str, Mapping[str, Any]]
-) -> Reconciliation:
+def is_ghost(line: PaymentLine, ledger_status: str | None) -> bool:
+    """Money taken while the person was not told the payment succeeded."""
+    return not line.is_refund and line.outcome != "succeeded" and ledger_status in CHARGED
+
+
+def reconcile(client: Iterable[PaymentLine], ledger: Mapping[str, LedgerLine]) -> Reconciliation:
     """`client`: the payment lines; `ledger`: the ledger's payments by idempotency key."""
     result = Reconciliation()
     refunds: dict[str, list[PaymentLine]] = {}
@@ -63,7 +66,7 @@ def reconcile(
             continue
         result.payments += 1
         truth = ledger.get(payment.key)
-        status = None if truth is None else truth["status"]
+        status = None if truth is None else truth.status
         if truth is not None:
             result.matched += 1
         if status == "PENDING":
@@ -71,13 +74,13 @@ def reconcile(
         told_success = payment.outcome == "succeeded"
         example = {
             "key": payment.key,
-            "payment_id": (truth or {}).get("payment_id"),
+            "payment_id": None if truth is None else truth.payment_id,
             "client_outcome": payment.outcome,
             "client_code": payment.code,
             "codes_seen": payment.codes,
             "ledger_status": status,
         }
-        if not told_success and status in CHARGED:
+        if is_ghost(payment, status):
             result.ghost_charges += 1
             if len(result.ghost_examples) < EXAMPLES:
                 result.ghost_examples.append(example)
@@ -92,11 +95,11 @@ def reconcile(
 def _reconcile_refunds(
     result: Reconciliation,
     refunds: Mapping[str, list[PaymentLine]],
-    ledger: Mapping[str, Mapping[str, Any]],
+    ledger: Mapping[str, LedgerLine],
 ) -> None:
     """Per payment: the refunds the client was told were done against the ledger's total,
     with the uncertain ones as the slack either way."""
-    refunded = {str(p["payment_id"]): int(p.get("refunded") or 0) for p in ledger.values()}
+    refunded = {p.payment_id: p.refunded for p in ledger.values()}
     for payment_id, lines in refunds.items():
         result.refunds += len(lines)
         told = sum(r.amount for r in lines if r.outcome == "succeeded")

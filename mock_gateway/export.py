@@ -6,8 +6,7 @@ import sqlite3
 from collections.abc import Generator
 from pathlib import Path
 
-import orjson
-
+from contract.lines import LedgerLine, encode_ledger_line
 from mock_gateway.rows import PAYMENT_COLUMNS, PaymentRow
 
 BATCH = 5_000
@@ -34,19 +33,16 @@ def payment_lines(db_path: Path, key_prefix: str) -> Generator[bytes, None, None
 
 
 def _line(row: PaymentRow) -> bytes:
-    return (
-        orjson.dumps(
-            {
-                "payment_id": row.payment_id,
-                "key": row.idempotency_key,
-                "status": row.status,
-                "amount": row.amount,
-                "refunded": row.refunded,
-                "user_id": row.user_id,
-                "merchant_id": row.merchant_id,
-                "channel": row.channel,
-                "code": row.code,
-            }
+    return encode_ledger_line(
+        LedgerLine(
+            payment_id=row.payment_id,
+            key=row.idempotency_key,
+            status=row.status,
+            amount=row.amount,
+            refunded=row.refunded,
+            user_id=row.user_id,
+            merchant_id=row.merchant_id,
+            channel=row.channel,
+            code=row.code,
         )
-        + b"\n"
     )

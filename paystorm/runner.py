@@ -24,7 +24,7 @@ import yaml
 from msgspec.structs import replace
 
 from contract.admin import TOKEN_ENV, AdminClient, AdminError
-from contract.lines import read_lines
+from contract.lines import LedgerLine, LineError, decode_ledger_line, read_lines
 from contract.profile import apply_overrides
 from contract.reconcile import reconcile
 from contract.runfolder import LEDGER_DB, RunFolder
@@ -420,14 +420,14 @@ def _write_reconciliation(admin: AdminClient, folder: RunFolder) -> None:
         return
     # Every key of a run starts with the run's prefix: their common prefix selects the run.
     prefix = os.path.commonprefix(keys)  # noqa: RUF071  (characters, on purpose)
-    ledger: dict[str, dict[str, Any]] = {}
+    ledger: dict[str, LedgerLine] = {}
     try:
         with admin.export(prefix) as rows, folder.ledger.open("wb") as out:
             for raw in rows:
                 out.write(raw)
-                row = json.loads(raw)
-                ledger[row["key"]] = row
-    except (AdminError, OSError, ValueError) as exc:
+                row = decode_ledger_line(raw)
+                ledger[row.key] = row
+    except (AdminError, OSError, LineError) as exc:
         folder.reconcile.write_text(
             json.dumps({"error": f"could not read the ledger: {exc}"}) + "\n"
         )

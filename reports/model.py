@@ -147,6 +147,9 @@ class PaymentLog:
     lateness_ms: FloatArray | None = field(default=None, compare=False, repr=False)
     """How late each payment began after its intended start (open model; NaN when the
     line does not say): the load generator's own delay."""
+    not_told_success: IntArray | None = field(default=None, compare=False, repr=False)
+    """A hash of the key of every payment whose client was not told it succeeded: what the
+    self-check looks up in the ledger to count ghost charges again."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,7 @@ def read_payments(path: Path) -> PaymentLog:
     outcome_index = array("b")
     attempts = array("q")
     lateness = array("d")
+    not_told = array("q")
     causes: Counter[str] = Counter()
     by_second: Counter[tuple[int, str]] = Counter()
     refunds: Counter[int] = Counter()
@@ -47,6 +48,8 @@ def read_payments(path: Path) -> PaymentLog:
             outcome_index.append(index)
             attempts.append(NO_ATTEMPTS if line.attempts is None else line.attempts)
             lateness.append(nan if line.lateness_ms is None else line.lateness_ms)
+            if index != 0:
+                not_told.append(hash(line.key))
             if line.had_credit and index != 0:
                 code = line.code or NO_CODE
                 causes[code] += 1
@@ -68,4 +71,5 @@ def read_payments(path: Path) -> PaymentLog:
         had_credit_failures_by_second=dict(by_second),
         refunds_by_second=dict(refunds),
         lateness_ms=np.frombuffer(lateness, dtype=np.float64),
+        not_told_success=np.frombuffer(not_told, dtype=np.int64),
     )

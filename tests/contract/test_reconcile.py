@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from contract.lines import PaymentLine
+from contract.lines import LedgerLine, PaymentLine
 from contract.reconcile import reconcile
 
 
@@ -33,8 +33,21 @@ def _client(key: str, outcome: str, code: str | None = None) -> PaymentLine:
     return _line(key=key, outcome=outcome, code=code, codes=[code] if code else [])
 
 
-def _ledger(*rows: tuple[str, str]) -> dict[str, dict[str, Any]]:
-    return {key: {"payment_id": f"pay_{key}", "key": key, "status": status} for key, status in rows}
+def _ledger(*rows: tuple[str, str], refunded: int = 0) -> dict[str, LedgerLine]:
+    return {
+        key: LedgerLine(
+            payment_id=f"pay_{key}",
+            key=key,
+            status=status,
+            amount=1_000,
+            refunded=refunded,
+            user_id="u000001",
+            merchant_id="m00001",
+            channel="bank_a",
+            code=None,
+        )
+        for key, status in rows
+    }
 
 
 def test_a_charge_the_client_was_not_told_of_is_a_ghost_charge() -> None:
@@ -102,10 +115,12 @@ def test_refunds_are_checked_against_what_the_ledger_gave_back_per_payment() -> 
         _refund("rc", "c", 400, "failed"),  # told failed, yet given back
         _refund("rd", "d", 100, "unknown"),  # maybe: either way is consistent
     ]
-    ledger = _ledger(("a", "PARTIALLY_REFUNDED"), ("b", "SUCCEEDED"), ("c", "PARTIALLY_REFUNDED"))
-    ledger["d"] = {"payment_id": "pay_d", "key": "d", "status": "PARTIALLY_REFUNDED"}
-    for key, refunded in (("a", 300), ("b", 0), ("c", 400), ("d", 100)):
-        ledger[key]["refunded"] = refunded
+    ledger = (
+        _ledger(("a", "PARTIALLY_REFUNDED"), refunded=300)
+        | _ledger(("b", "SUCCEEDED"))
+        | _ledger(("c", "PARTIALLY_REFUNDED"), refunded=400)
+        | _ledger(("d", "PARTIALLY_REFUNDED"), refunded=100)
+    )
     result = reconcile(client, ledger)
     assert result.payments == 4  # refund lines are not payments
     assert (result.refunds, result.lost_refunds, result.ghost_refunds) == (4, 1, 1)

@@ -20,6 +20,21 @@ from tests.reports.conftest import payment, payments_for, row, write_run
 Folder = dict[str, Any]
 
 
+def _ledger_row(key: str, payment_id: str, status: str = "SUCCEEDED") -> dict[str, Any]:
+    """A ledger.jsonl line as the gateway's export writes it."""
+    return {
+        "payment_id": payment_id,
+        "key": key,
+        "status": status,
+        "amount": 1000,
+        "refunded": 0,
+        "user_id": "u000001",
+        "merchant_id": "m00001",
+        "channel": "bank_a",
+        "code": None,
+    }
+
+
 def _consistent() -> Folder:
     """Three seconds of payments whose rows, lines and ledger agree; one of them a ghost
     charge (the ledger captured it, the client saw a timeout)."""
@@ -36,9 +51,7 @@ def _consistent() -> Folder:
                 line.update(outcome="unknown", code="CLIENT_TIMEOUT", codes=["CLIENT_TIMEOUT"] * 2)
             outcomes[line["outcome"]] += 1
             lines.append(line)
-            ledger.append(
-                {"key": line["key"], "payment_id": f"p{second}{i}", "status": "SUCCEEDED"}
-            )
+            ledger.append(_ledger_row(line["key"], f"p{second}{i}"))
         rows.append(
             {
                 "time": second,
@@ -126,7 +139,7 @@ def test_each_invariant_broken_on_purpose_is_named(run_dir: Path, invariant: str
 
 def test_halving_the_ghost_charges_is_caught_as_well(run_dir: Path) -> None:
     folder = _consistent()
-    folder["ledger"].append({"key": "k2-0", "payment_id": "px", "status": "SUCCEEDED"})
+    folder["ledger"].append(_ledger_row("k2-0", "px"))
     folder["payments"][-3].update(outcome="unknown", code="CLIENT_TIMEOUT")
     folder["rows"][2].update(succeeded=2, unknown=1, had_credit_failed=1)
     folder["reconcile"]["ghost_charges"] = 1  # the files give two
