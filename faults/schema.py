@@ -23,7 +23,7 @@ class KindSchemas:
     target: dict[str, Any]
     """The `target` object's schema (a $ref into `components`)."""
     components: dict[str, dict[str, Any]]
-    """The schemas the refs point to, by name (`LatencyParams`, `FaultTarget` …)."""
+    """The schemas the refs point to, by name: each kind's params struct, and `FaultTarget`."""
 
 
 def kind_schemas(ref_template: str = REF_TEMPLATE) -> KindSchemas:
