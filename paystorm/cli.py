@@ -12,6 +12,7 @@ USAGE = """usage: paystorm <command> [options]
 commands:
   gateway   start the mock credit-pay gateway
   run       run a scenario end to end (gateway, Locust, report)
+  soak      a long run judged on the money and the gateway's resources (--chaos: every fault)
   report    rebuild the report of a results folder
   compare   overlay several runs on the same axes, with a table of deltas
   chaos     add, list and clear faults on a running gateway
@@ -29,6 +30,12 @@ def _gateway(argv: list[str]) -> int:
 
 def _run(argv: list[str]) -> int:
     from paystorm.run_cli import main
+
+    return main(argv)
+
+
+def _soak(argv: list[str]) -> int:
+    from paystorm.soak_cli import main
 
     return main(argv)
 
@@ -69,6 +76,7 @@ COMMANDS: dict[str, Callable[[list[str]], int]] = {
     "gateway": _gateway,
     "run": _run,
     "report": _report,
+    "soak": _soak,
     "ui": _ui,
     "worker": _worker,
 }

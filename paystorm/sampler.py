@@ -1,6 +1,6 @@
 """Samples the gateway's /metrics once a second into gateway_metrics.csv: the columns of
-`contract.columns.GATEWAY_COLUMNS`, then one column per channel and family (`breaker_bank_a`,
-`channel_busy_bank_a`, `channel_waiting_bank_a`)."""
+`contract.columns.GATEWAY_COLUMNS`, `open_fds`, then one column per channel and family
+(`breaker_bank_a`, `channel_busy_bank_a`, `channel_waiting_bank_a`)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ _SUMS = {
     "paystorm_ledger_commits": "commits_total",
     "process_resident_memory_bytes": "rss_bytes",
     "process_cpu_seconds": "cpu_seconds",
+    "process_open_fds": "open_fds",  # files and sockets: flat in a soak, or something leaks
 }
 # Per-channel gauges: one column each, named family_channel.
 _PER_CHANNEL = {
