@@ -81,6 +81,10 @@ bench-growth: $(STAMP) ## 1k vs 1M accounts, a 10M-payment ledger, memory after 
 bench-soak: $(STAMP) ## 30 minutes at moderate load: gateway memory, fds and latency stay flat; writes bench/results.md
 	$(BIN)/python -m bench.soak $(ARGS)
 
+.PHONY: chaos-soak
+chaos-soak: $(STAMP) ## every fault kind at random for 10 minutes, then the money and the gateway judged: make chaos-soak ARGS="--seed 7"
+	$(BIN)/paystorm soak --chaos $(ARGS)
+
 .PHONY: clean
 clean: ## remove results, caches and the virtual environment
 	rm -rf $(VENV) results .pytest_cache .mypy_cache .ruff_cache .hypothesis *.egg-info gateway.db*

@@ -258,7 +258,7 @@ def judge(
         read_error = None
     except (OSError, LineError) as exc:
         ghosts, read_error = Ghosts(), str(exc)
-    who = " and ".join(sorted(resolving))
+    who = ", ".join(sorted(resolving))
     if read_error is not None:
         checks.append(Check(f"resolving clients ({who}) leave no ghost charge", False, read_error))
         checks.append(Check("every other ghost charge is explained", False, read_error))

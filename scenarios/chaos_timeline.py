@@ -111,7 +111,8 @@ def _number(t: mi.IntType | mi.FloatType, anchor: Any, rng: random.Random) -> fl
         rng.uniform(a, b) if share or a <= 0 else math.exp(rng.uniform(math.log(a), math.log(b)))
     )
     if isinstance(t, mi.IntType):
-        return int(min(max(round(value), math.ceil(lo)), math.floor(hi)))
+        whole = max(round(value), math.ceil(lo))
+        return whole if math.isinf(hi) else min(whole, math.floor(hi))
     return min(max(round(value, 3), lo), hi)
 
 
