@@ -9,6 +9,7 @@ its dotted path (`load.stages[1].rate`) and the value as the input had it.
 from __future__ import annotations
 
 import re
+from functools import cache
 from typing import Any, TypeVar
 
 import msgspec
@@ -143,7 +144,7 @@ def _condition(cond: str) -> str:
 
 def _options_at(kind: Any, steps: list[str | int]) -> list[str]:
     """The allowed values at a path of `kind`, from its literal or its tagged union."""
-    info: Any = mi.type_info(kind)
+    info: Any = _type_info(kind)
     for step in steps:
         info = _child(info, step)
         if info is None:
@@ -154,6 +155,12 @@ def _options_at(kind: Any, steps: list[str | int]) -> list[str]:
         if isinstance(candidate, mi.EnumType):
             return [str(m.value) for m in candidate.cls]
     return []
+
+
+@cache
+def _type_info(kind: Any) -> Any:
+    # Walking a Struct's type takes hundreds of microseconds: once per type, not per refusal.
+    return mi.type_info(kind)
 
 
 def _alternatives(info: Any) -> list[Any]:
