@@ -22,7 +22,7 @@ from locustfiles.client.classify import Exchange, classify
 from locustfiles.client.transport import Request, Transport
 from locustfiles.client.weak import person_deadline_s
 from locustfiles.outcomes import Payment
-from locustfiles.policy import replay_wait_s, retry_delay_s, should_retry
+from locustfiles.policy import replay_wait_s, retry_delay_s, retryable, should_retry
 from scenarios.model import ClientPolicy
 
 JSON_HEADERS: Mapping[str, str] = {"Content-Type": "application/json", "Accept": "application/json"}
@@ -124,11 +124,12 @@ class GatewayClient:
         the same key (or, with `query`, look the payment up once its id is known) until the
         gateway knows, and if it still does not know by the deadline, reverse the payment.
         Returns the final code (None: succeeded)."""
+        uncertain = ex.code
         ex = self._until_known(payment, body, routes.PAY.path, ex, query=query)
-        if ex.code not in UNCERTAIN:
+        if _settled(ex.code):
             return ex.code
         if payment.payment_id is None:
-            return ex.code  # nothing to reverse: the outcome stays unknown
+            return uncertain  # nothing to reverse: the outcome stays unknown
         reversal = self.reverse(payment)
         if reversal.code is None and reversal.body is not None:
             status = reversal.body.get("status")
@@ -137,7 +138,7 @@ class GatewayClient:
                 return REVERSED_BY_CLIENT
             if status in ("SUCCEEDED", "PARTIALLY_REFUNDED"):
                 return None  # it had settled as captured just now
-        return ex.code
+        return ex.code if ex.code in UNCERTAIN else uncertain  # still unknown, whatever it said
 
     def resolve_refund(self, line: Payment, body: bytes, ex: Exchange) -> str | None:
         """Replay an uncertain refund under its key until the deadline; a refund cannot be
@@ -173,7 +174,7 @@ class GatewayClient:
         clock = self._clock
         deadline = clock() + self.policy.resolve_deadline_s
         tries = 0
-        while ex.code in UNCERTAIN and clock() < deadline:
+        while not _settled(ex.code) and clock() < deadline:
             tries += 1
             self._sleep(replay_wait_s(self._rng, tries, ex.retry_after_s, deadline - clock()))
             if query and payment.payment_id is not None:
@@ -181,6 +182,14 @@ class GatewayClient:
             else:
                 ex = self._send(payment, body, path, replay=True)
         return ex
+
+
+def _settled(code: str | None) -> bool:
+    """Whether an answer to a replay or a query says what became of the payment. An
+    uncertain one does not, nor does a refusal worth retrying: IDEMPOTENCY_IN_PROGRESS (the
+    client's own timed-out attempt still holds the key), or SYSTEM_BUSY, RATE_LIMITED and
+    the like, which the gateway answers before it looks the key up."""
+    return code not in UNCERTAIN and not retryable(code)
 
 
 def _refunds_path(line: Payment) -> str:

@@ -183,6 +183,34 @@ def test_resolve_stops_at_the_first_final_answer() -> None:
     assert len(transport.sent) == 2
 
 
+@pytest.mark.parametrize("busy", ["IDEMPOTENCY_IN_PROGRESS", "SYSTEM_BUSY", "RATE_LIMITED"])
+def test_a_refusal_worth_retrying_does_not_settle_an_uncertain_payment(busy: str) -> None:
+    # After its own attempt timed out, the client's replay may find that attempt still
+    # holding the key, or be refused before the key is looked up: neither says whether it
+    # was charged. Resolving goes on; at the deadline the payment is reversed.
+    def answer(request: Request) -> object:
+        if request.path.endswith("/reverse"):
+            return ok(payment_id="pay_9", status="REVERSED")
+        return error(busy, payment_id="pay_9")
+
+    transport = ScriptedTransport(timeout(), then=answer)  # type: ignore[arg-type]
+    gateway, clock = client(transport, RESOLVING)
+    p = payment()
+    assert gateway.resolve(p, BODY, gateway.pay(p, BODY)) == REVERSED_BY_CLIENT
+    assert sum(clock.sleeps) == pytest.approx(RESOLVING.resolve_deadline_s)
+    assert transport.sent[-1].path == "/v1/payments/pay_9/reverse"
+    assert p.codes[1:-1] and set(p.codes[1:-1]) == {busy}
+
+
+def test_an_unreversed_payment_after_busy_replays_stays_unknown() -> None:
+    transport = ScriptedTransport(timeout(), then=error("SYSTEM_BUSY"))
+    gateway, _ = client(transport, RESOLVING)
+    p = payment()
+    # No payment id to reverse, and no answer that says what became of it: unknown, as the
+    # first attempt left it — not the busy refusal of the last replay.
+    assert gateway.resolve(p, BODY, gateway.pay(p, BODY)) == CLIENT_TIMEOUT
+
+
 def test_a_pos_terminal_queries_the_payment_until_known_within_its_deadline() -> None:
     transport = ScriptedTransport(
         error("PAYMENT_PENDING", payment_id="pay_3"),

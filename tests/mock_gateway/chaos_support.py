@@ -18,6 +18,7 @@ import aiohttp
 from multidict import CIMultiDict, CIMultiDictProxy
 from prometheus_client.parser import text_string_to_metric_families
 
+from contract import routes
 from contract.profile import CHANNEL_NAMES, DEFAULT, Profile, apply_overrides
 from mock_gateway.channels import Router
 from tests.mock_gateway.support import PAY, TOKEN, Api, payment_body, wait_until
@@ -50,13 +51,14 @@ def fast_profile(**sections: Any) -> Profile:
 
 
 class Chaos:
-    """The chaos admin API of one gateway; every reply goes through the contract check."""
+    """The chaos admin API of one gateway, called raw (not through contract.admin's client)
+    so that every reply, refusals included, goes through the OpenAPI contract check."""
 
     def __init__(self, api: Api) -> None:
         self.api = api
 
     async def add(self, spec: Mapping[str, Any]) -> dict[str, Any]:
-        reply = await self.api.post("/_chaos/faults", body=dict(spec), headers=AUTH)
+        reply = await self.api.post(routes.ADD_FAULT.path, body=dict(spec), headers=AUTH)
         assert reply.status == 201, reply.body
         fault: dict[str, Any] = reply.json()
         return fault
@@ -66,7 +68,7 @@ class Chaos:
         return await self.wait_state(fault["id"], "active")
 
     async def faults(self) -> list[dict[str, Any]]:
-        reply = await self.api.get("/_chaos/faults", headers=AUTH)
+        reply = await self.api.get(routes.FAULTS.path, headers=AUTH)
         assert reply.status == 200, reply.body
         return list(reply.json()["faults"])
 
@@ -86,18 +88,20 @@ class Chaos:
         return seen
 
     async def remove(self, fault_id: str) -> dict[str, Any]:
-        reply = await self.api.call("DELETE", f"/_chaos/faults/{fault_id}", headers=AUTH)
+        reply = await self.api.call(
+            "DELETE", routes.DELETE_FAULT.url("", fault_id=fault_id), headers=AUTH
+        )
         assert reply.status == 200, reply.body
         fault: dict[str, Any] = reply.json()
         return fault
 
     async def clear(self) -> int:
-        reply = await self.api.call("DELETE", "/_chaos/faults", headers=AUTH)
+        reply = await self.api.call("DELETE", routes.CLEAR_FAULTS.path, headers=AUTH)
         assert reply.status == 200, reply.body
         return int(reply.json()["removed"])
 
     async def events(self) -> list[dict[str, Any]]:
-        reply = await self.api.get("/_chaos/events", headers=AUTH)
+        reply = await self.api.get(routes.EVENTS.path, headers=AUTH)
         assert reply.status == 200, reply.body
         return list(reply.json()["events"])
 

@@ -17,6 +17,8 @@ from jsonschema import Draft202012Validator
 from multidict import CIMultiDictProxy
 from yarl import URL
 
+from contract import routes
+
 TOKEN = "t"
 ACCOUNTS = 200
 MERCHANTS = 20
@@ -85,7 +87,7 @@ class Contract:
         op = self.doc["paths"].get(template, {}).get(reply.method.lower()) if template else None
         if op is None:
             # Not an operation of the API: 404 or 405 (401 first, under the guarded prefixes).
-            honest = {404, 405, *((401,) if path.startswith(("/_admin/", "/_chaos/")) else ())}
+            honest = {404, 405, *((401,) if path.startswith(routes.PROTECTED_PREFIXES) else ())}
             assert reply.status in honest, (reply.method, reply.path, reply.status)
             self.validate_named("Error", reply.json())
             return
@@ -187,7 +189,7 @@ class Api:
         return dict(reply.json())
 
     async def audit(self) -> dict[str, Any]:
-        reply = await self.get("/_admin/audit", headers={"Authorization": f"Bearer {TOKEN}"})
+        reply = await self.get(routes.AUDIT.path, headers={"Authorization": f"Bearer {TOKEN}"})
         assert reply.status == 200, reply.body
         return dict(reply.json())
 
