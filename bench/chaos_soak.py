@@ -21,12 +21,16 @@ import time
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from bench.common import between, finished_run, python, seconds, total
 from bench.report import RESULTS, Row, Section, table, write
 from contract.runfolder import RunFolder
 from paystorm.soak_cli import DEFAULT_RATE, VERDICT_FILE
+from paystorm.soak_verdict import resolving_types
 from paystorm.soak_verdict import windows as compared_windows
 from scenarios.loader import fault_dict, load_scenario
+from scenarios.model import Scenario
 
 SEED = 20261201
 MINUTES = 10.0
@@ -100,6 +104,17 @@ def _per_minute(folder: RunFolder, duration_s: float, windows: list[dict[str, An
     )
 
 
+def _mix(scenario: Scenario) -> str:
+    """Who arrived, and which of them resolve an uncertain payment."""
+    weights = {k: w for k, w in scenario.mix.weights().items() if w > 0}
+    resolving = resolving_types(msgspec.to_builtins(scenario.client))
+    total_ = sum(weights.values())
+    return ", ".join(
+        f"{kind} {w / total_:.0%} ({'' if kind in resolving else 'not '}resolving)"
+        for kind, w in weights.items()
+    )
+
+
 def _timeline(folder: RunFolder) -> str:
     scenario = load_scenario(str(folder.scenario))
     rows = []
@@ -127,14 +142,16 @@ def section(minutes: float, seed: int, rate: float, work: Path) -> Section:
     windows: list[dict[str, Any]] = json.loads(folder.faults.read_text())
     lateness = summary.get("lateness_ms") or {}
     first, last = compared_windows(minutes * 60)
+    scenario = load_scenario(str(folder.scenario))
+    shedding = bool(scenario.gateway.get("capacity", {}).get("shedding"))
     sec = Section(
         name="chaos_soak",
         title=f"Chaos soak: {minutes:g} minutes at {rate:g} payments/s, every fault kind",
         conditions=(
             f"`python -m bench.chaos_soak --minutes {minutes:g} --seed {seed} --rate {rate:g}`, "
-            f"that is `{verdict['replay']}`: the default profile (about 400 payments/s), "
-            f"shoppers 65 % (their app does not resolve), POS terminals 30 % (they resolve), "
-            f"refunds 5 %; {verdict['faults']} faults of {len(verdict['kinds'])} kinds, up to "
+            f"that is `{verdict['replay']}`: the default profile (about 400 payments/s) "
+            f"with shedding {'on' if shedding else 'off'}, "
+            f"{_mix(scenario)}; {verdict['faults']} faults of {len(verdict['kinds'])} kinds, up to "
             f"{verdict['most_faults_at_once']} at once, from the seed. Memory and descriptors: "
             f"medians of seconds {first[0]:g}-{first[1]:g} against {last[0]:g}-{last[1]:g}."
         ),
