@@ -26,7 +26,7 @@ from scenarios.loader import parse_scenario
 from scenarios.model import Scenario
 
 SEEDS = (0, 1, 7, 2026, 2**40 + 3)
-DURATIONS = (MIN_DURATION_S, 60.0, 600.0, 3600.0)
+DURATIONS = (MIN_DURATION_S, 60.0, 600.0, 1800.0)
 
 
 def _window(fault: dict[str, Any]) -> tuple[float, float]:
