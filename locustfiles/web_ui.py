@@ -16,7 +16,7 @@ from urllib.parse import quote, urlsplit
 
 from flask import Response, jsonify, request
 from locust.env import Environment
-from locust.runners import STATE_RUNNING, STATE_SPAWNING
+from locust.runners import STATE_CLEANUP, STATE_RUNNING, STATE_SPAWNING
 
 from contract import routes
 from contract.admin import TOKEN_ENV
@@ -130,6 +130,12 @@ def install(
             data = response.get_json(silent=True)
             if isinstance(data, dict):
                 extended = [{"key": TAB_KEY, "data": rows}]
+                if data.get("state") == STATE_CLEANUP:
+                    # Locust's page polls these stats only while a test spawns or runs: one
+                    # poll that lands while the users are being stopped leaves it showing
+                    # CLEANUP for good. Still "running" until they are stopped, it polls on
+                    # and shows STOPPED.
+                    data["state"] = STATE_RUNNING
                 response.set_data(json.dumps({**data, "extended_stats": extended}))
         elif request.endpoint == "locust.index" and response.mimetype == "text/html":
             page = response.get_data(as_text=True)
