@@ -110,10 +110,11 @@ def test_the_verdict_holds(soak: Soak, check: str) -> None:
 
 
 @pytest.mark.xfail(
-    reason="POS terminals leave ghost charges under chaos: the client ends its resolving on "
-    "any answer that is not uncertain, such as IDEMPOTENCY_IN_PROGRESS after its own timed-"
-    "out attempt, or an injected SYSTEM_BUSY on a replay or a query, though neither says "
-    "what became of the payment (locustfiles/client/gateway.py, locustfiles/pos.py)",
+    reason="POS terminals still leave ghost charges under chaos: a terminal resolves only when "
+    "its last attempt's answer was uncertain, so a timed-out attempt followed by a retry "
+    "answered SYSTEM_BUSY, IDEMPOTENCY_IN_PROGRESS, RATE_LIMITED or an injected decline is "
+    "never resolved (locustfiles/pos.py); and one whose every replay is shed or times out "
+    "until its deadline never learns the payment id, the only handle the reverse route takes",
     strict=False,
 )
 def test_resolving_clients_leave_no_ghost_charge(soak: Soak) -> None:
