@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import orjson
 
-from contract.codes import UNCERTAIN
 from locustfiles.checkout import PaystormUser
 from locustfiles.client.gateway import ACCOUNT_NAME
 from locustfiles.shoppers import new_payment, settle
@@ -37,6 +36,6 @@ def pos_scan(user: PaystormUser, start: tuple[float, float]) -> None:
     )
     result = user.client.pay(payment, body)
     code = result.code
-    if code in UNCERTAIN:
+    if user.client.needs_resolving(payment, result):
         code = user.client.resolve(payment, body, result, query=True)
     settle(user, payment, code)

@@ -7,7 +7,6 @@ import uuid
 
 import orjson
 
-from contract.codes import UNCERTAIN
 from contract.lines import REFUND
 from locustfiles.checkout import PaystormUser
 from locustfiles.context import Captured
@@ -35,6 +34,6 @@ def refund(user: PaystormUser, start: tuple[float, float], bought: Captured) -> 
     body = orjson.dumps({"amount": amount})
     result = user.client.refund(line, body)
     code = result.code
-    if code in UNCERTAIN and ctx.scenario.client.resolve_uncertain:
+    if ctx.scenario.client.resolve_uncertain and user.client.needs_resolving(line, result):
         code = user.client.resolve_refund(line, body, result)
     user.finish(line, code)

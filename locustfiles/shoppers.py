@@ -7,7 +7,6 @@ import uuid
 
 import orjson
 
-from contract.codes import UNCERTAIN
 from contract.population import user_id
 from locustfiles.checkout import PaystormUser
 from locustfiles.context import APP_VERSIONS, Captured, basket_fen, cities, pick_merchant
@@ -66,6 +65,6 @@ def checkout(user: PaystormUser, start: tuple[float, float]) -> None:
     )
     result = user.client.pay(payment, body)
     code = result.code
-    if code in UNCERTAIN and ctx.scenario.client.resolve_uncertain:
+    if ctx.scenario.client.resolve_uncertain and user.client.needs_resolving(payment, result):
         code = user.client.resolve(payment, body, result)
     settle(user, payment, code)

@@ -124,7 +124,7 @@ class GatewayClient:
         the same key (or, with `query`, look the payment up once its id is known) until the
         gateway knows, and if it still does not know by the deadline, reverse the payment.
         Returns the final code (None: succeeded)."""
-        uncertain = ex.code
+        uncertain = _first_uncertain(payment, ex)
         ex = self._until_known(payment, body, routes.PAY.path, ex, query=query)
         if _settled(ex.code):
             return ex.code
@@ -143,7 +143,14 @@ class GatewayClient:
     def resolve_refund(self, line: Payment, body: bytes, ex: Exchange) -> str | None:
         """Replay an uncertain refund under its key until the deadline; a refund cannot be
         reversed, so one still unknown then stays unknown."""
-        return self._until_known(line, body, _refunds_path(line), ex).code
+        uncertain = _first_uncertain(line, ex)
+        code = self._until_known(line, body, _refunds_path(line), ex).code
+        return code if _settled(code) else uncertain
+
+    def needs_resolving(self, payment: Payment, ex: Exchange) -> bool:
+        """Whether an attempt left the payment uncertain and no later answer settled it: a
+        retry after a timed-out attempt that was refused as busy says nothing of the first."""
+        return not _settled(ex.code) and any(code in UNCERTAIN for code in payment.codes)
 
     def _post(self, payment: Payment, body: bytes, path: str) -> Exchange:
         policy = self.policy
@@ -182,6 +189,11 @@ class GatewayClient:
             else:
                 ex = self._send(payment, body, path, replay=True)
         return ex
+
+
+def _first_uncertain(payment: Payment, ex: Exchange) -> str | None:
+    """The code that made the payment uncertain: the one its line keeps if it stays so."""
+    return next((code for code in payment.codes if code in UNCERTAIN), ex.code)
 
 
 def _settled(code: str | None) -> bool:

@@ -202,6 +202,28 @@ def test_a_refusal_worth_retrying_does_not_settle_an_uncertain_payment(busy: str
     assert p.codes[1:-1] and set(p.codes[1:-1]) == {busy}
 
 
+def test_a_retry_refused_as_busy_after_a_timeout_leaves_the_payment_to_resolve() -> None:
+    # The first attempt timed out (it may have charged); the retry was shed. The last
+    # answer is a refusal, but the payment is as uncertain as after the first attempt.
+    policy = ClientPolicy(retry="immediate", max_retries=1, resolve_uncertain=True)
+    transport = ScriptedTransport(timeout(), error("SYSTEM_BUSY"))
+    gateway, _ = client(transport, policy)
+    p = payment()
+    ex = gateway.pay(p, BODY)
+    assert ex.code == "SYSTEM_BUSY" and gateway.needs_resolving(p, ex)
+    shed = payment()
+    only_busy = ScriptedTransport(then=error("SYSTEM_BUSY"))
+    gateway, _ = client(only_busy, policy)
+    assert not gateway.needs_resolving(shed, gateway.pay(shed, BODY))  # never charged
+
+
+def test_a_refund_still_unknown_at_the_deadline_keeps_its_uncertain_code() -> None:
+    transport = ScriptedTransport(timeout(), then=error("SYSTEM_BUSY"))
+    gateway, _ = client(transport, RESOLVING)
+    line = payment(kind=REFUND, payment_id="pay_3")
+    assert gateway.resolve_refund(line, BODY, gateway.refund(line, BODY)) == CLIENT_TIMEOUT
+
+
 def test_an_unreversed_payment_after_busy_replays_stays_unknown() -> None:
     transport = ScriptedTransport(timeout(), then=error("SYSTEM_BUSY"))
     gateway, _ = client(transport, RESOLVING)
