@@ -7,9 +7,9 @@ reconciles them with the ledger and the report counts them. Field order is the f
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Generic, TypeVar
 
 import msgspec
 
@@ -73,28 +73,38 @@ class LedgerStatus(msgspec.Struct, frozen=True):
 
 
 _encoder = msgspec.json.Encoder()
-_decoder = msgspec.json.Decoder(PaymentLine)
-_ledger_decoder = msgspec.json.Decoder(LedgerLine)
-_status_decoder = msgspec.json.Decoder(LedgerStatus)
 
 
-def encode_line(line: PaymentLine) -> bytes:
+def encode_line(line: PaymentLine | LedgerLine) -> bytes:
     return _encoder.encode(line) + b"\n"
 
 
-def decode_line(raw: bytes) -> PaymentLine:
-    try:
-        return _decoder.decode(raw)
-    except msgspec.ValidationError as exc:
-        raw_value = _raw(raw)
-        raise LineError(str(explain(str(exc), raw_value, PaymentLine))) from None
-    except msgspec.DecodeError as exc:
-        raise LineError(_not_json(exc)) from None
+class _Format(Generic[T]):
+    """One line type's decoder: a bad line is a LineError naming the field, or its number
+    in a file."""
 
+    def __init__(self, kind: type[T]) -> None:
+        self._kind = kind
+        self._decoder = msgspec.json.Decoder(kind)
 
-def read_lines(path: Path) -> Iterator[PaymentLine]:
-    """Every line of a payments.jsonl; a bad one raises LineError naming its number."""
-    return _read(path, decode_line)
+    def decode(self, raw: bytes) -> T:
+        try:
+            return self._decoder.decode(raw)
+        except msgspec.ValidationError as exc:
+            raise LineError(str(explain(str(exc), _raw(raw), self._kind))) from None
+        except msgspec.DecodeError as exc:
+            reason = str(exc)
+            raise LineError(f"not valid JSON ({reason[:1].lower()}{reason[1:]})") from None
+
+    def read(self, path: Path) -> Iterator[T]:
+        with path.open("rb") as fh:
+            for n, raw in enumerate(fh, 1):
+                if raw.isspace():
+                    continue
+                try:
+                    yield self.decode(raw)
+                except LineError as exc:
+                    raise LineError(f"{path} line {n}: {exc}") from None
 
 
 def _raw(raw: bytes) -> object:
@@ -104,49 +114,10 @@ def _raw(raw: bytes) -> object:
         return None
 
 
-def encode_ledger_line(line: LedgerLine) -> bytes:
-    return _encoder.encode(line) + b"\n"
-
-
-def decode_ledger_line(raw: bytes) -> LedgerLine:
-    try:
-        return _ledger_decoder.decode(raw)
-    except msgspec.ValidationError as exc:
-        raise LineError(str(explain(str(exc), _raw(raw), LedgerLine))) from None
-    except msgspec.DecodeError as exc:
-        raise LineError(_not_json(exc)) from None
-
-
-def read_ledger(path: Path) -> Iterator[LedgerLine]:
-    """Every line of a ledger.jsonl; a bad one raises LineError naming its number."""
-    return _read(path, decode_ledger_line)
-
-
-def read_ledger_statuses(path: Path) -> Iterator[LedgerStatus]:
-    """Every ledger line's key and status, a pass cheap enough for a million lines."""
-
-    def decode(raw: bytes) -> LedgerStatus:
-        try:
-            return _status_decoder.decode(raw)
-        except msgspec.ValidationError as exc:
-            raise LineError(str(explain(str(exc), _raw(raw), LedgerStatus))) from None
-        except msgspec.DecodeError as exc:
-            raise LineError(_not_json(exc)) from None
-
-    return _read(path, decode)
-
-
-def _read(path: Path, decode: Callable[[bytes], T]) -> Iterator[T]:
-    with path.open("rb") as fh:
-        for n, raw in enumerate(fh, 1):
-            if raw.isspace():
-                continue
-            try:
-                yield decode(raw)
-            except LineError as exc:
-                raise LineError(f"{path} line {n}: {exc}") from None
-
-
-def _not_json(exc: msgspec.DecodeError) -> str:
-    reason = str(exc)
-    return f"not valid JSON ({reason[:1].lower()}{reason[1:]})"
+_PAYMENTS = _Format(PaymentLine)
+_LEDGER = _Format(LedgerLine)
+_STATUSES = _Format(LedgerStatus)  # a pass cheap enough for a million ledger lines
+decode_line = _PAYMENTS.decode
+read_lines = _PAYMENTS.read
+decode_ledger_line = _LEDGER.decode
+read_ledger_statuses = _STATUSES.read

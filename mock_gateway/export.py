@@ -6,7 +6,7 @@ import sqlite3
 from collections.abc import Generator
 from pathlib import Path
 
-from contract.lines import LedgerLine, encode_ledger_line
+from contract.lines import LedgerLine, encode_line
 from mock_gateway.rows import PAYMENT_COLUMNS, PaymentRow
 
 BATCH = 5_000
@@ -33,7 +33,7 @@ def payment_lines(db_path: Path, key_prefix: str) -> Generator[bytes, None, None
 
 
 def _line(row: PaymentRow) -> bytes:
-    return encode_ledger_line(
+    return encode_line(
         LedgerLine(
             payment_id=row.payment_id,
             key=row.idempotency_key,

@@ -22,7 +22,7 @@ import csv
 import json
 import statistics
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -183,32 +183,31 @@ def _mib(n: float) -> str:
     return f"{n / 2**20:.1f} MiB"
 
 
-def _rss_check(rss: Flat) -> Check:
-    name = "the gateway's memory (RSS) is flat"
-    if rss.first is None or rss.last is None:
+def _flat_check(
+    name: str, flat: Flat, growth: float, slack: float, show: Callable[[float], str], why: str
+) -> Check:
+    """The last window at most `growth` above the first, plus `slack` (`why` says what for)."""
+    if flat.first is None or flat.last is None:
         return Check(name, False, "not sampled in both windows of gateway_metrics.csv")
-    allowed = rss.first * (1 + RSS_GROWTH) + RSS_CACHE_BYTES
-    (a, b), (c, d) = rss.windows
+    allowed = flat.first * (1 + growth) + slack
+    (a, b), (c, d) = flat.windows
     detail = (
-        f"{_mib(rss.first)} in seconds {a:g}-{b:g}, {_mib(rss.last)} in {c:g}-{d:g} "
-        f"(peak {_mib(rss.peak or 0)}); at most {_mib(allowed)} allowed "
-        f"(+{RSS_GROWTH:.0%} and the {_mib(RSS_CACHE_BYTES)} page cache)"
+        f"{show(flat.first)} in seconds {a:g}-{b:g}, {show(flat.last)} in {c:g}-{d:g} "
+        f"(peak {show(flat.peak or 0)}); at most {show(allowed)} allowed "
+        f"(+{growth:.0%} and {why})"
     )
-    return Check(name, rss.last <= allowed, detail)
+    return Check(name, flat.last <= allowed, detail)
+
+
+def _rss_check(rss: Flat) -> Check:
+    why = f"the {_mib(RSS_CACHE_BYTES)} page cache"
+    name = "the gateway's memory (RSS) is flat"
+    return _flat_check(name, rss, RSS_GROWTH, RSS_CACHE_BYTES, _mib, why)
 
 
 def _fds_check(fds: Flat) -> Check:
     name = "the gateway's open descriptors are flat"
-    if fds.first is None or fds.last is None:
-        return Check(name, False, "open_fds not sampled in both windows of gateway_metrics.csv")
-    allowed = fds.first * (1 + FDS_GROWTH) + FDS_SLACK
-    (a, b), (c, d) = fds.windows
-    detail = (
-        f"{fds.first:.0f} in seconds {a:g}-{b:g}, {fds.last:.0f} in {c:g}-{d:g} "
-        f"(peak {fds.peak or 0:.0f}); at most {allowed:.0f} allowed "
-        f"(+{FDS_GROWTH:.0%} and {FDS_SLACK})"
-    )
-    return Check(name, fds.last <= allowed, detail)
+    return _flat_check(name, fds, FDS_GROWTH, FDS_SLACK, lambda n: f"{n:.0f}", str(FDS_SLACK))
 
 
 def _read_json(path: Path) -> dict[str, Any]:

@@ -23,7 +23,7 @@ import pytest
 import yaml
 
 from contract.codes import Outcome
-from contract.lines import LedgerLine, PaymentLine, encode_ledger_line, encode_line
+from contract.lines import LedgerLine, PaymentLine, encode_line
 from faults import REGISTRY
 from paystorm.sampler import parse_sample
 from paystorm.soak_cli import main
@@ -110,11 +110,10 @@ def test_the_verdict_holds(soak: Soak, check: str) -> None:
 
 
 @pytest.mark.xfail(
-    reason="POS terminals still leave ghost charges under chaos: a terminal resolves only when "
-    "its last attempt's answer was uncertain, so a timed-out attempt followed by a retry "
-    "answered SYSTEM_BUSY, IDEMPOTENCY_IN_PROGRESS, RATE_LIMITED or an injected decline is "
-    "never resolved (locustfiles/pos.py); and one whose every replay is shed or times out "
-    "until its deadline never learns the payment id, the only handle the reverse route takes",
+    reason="POS terminals still leave ghost charges under chaos: one whose every replay is "
+    "shed or times out until its deadline never learns the payment id, the only handle the "
+    "reverse route takes; and a decline injected into a replay reads as the payment's own "
+    "stored answer",
     strict=False,
 )
 def test_resolving_clients_leave_no_ghost_charge(soak: Soak) -> None:
@@ -243,7 +242,7 @@ def _folder(
         )
         for x in lines
     ]
-    (tmp_path / "ledger.jsonl").write_bytes(b"".join(encode_ledger_line(x) for x in ledger))
+    (tmp_path / "ledger.jsonl").write_bytes(b"".join(encode_line(x) for x in ledger))
     ok_audit = {"ok": True, "pending": 0, "checks": {"conservation": {"ok": True}}}
     (tmp_path / "audit.json").write_text(json.dumps(audit or ok_audit))
     clean = {"unsettled": 0, "lost_successes": 0, "lost_refunds": 0}
