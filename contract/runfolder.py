@@ -119,24 +119,8 @@ class RunFolder:
         return self.path / LOCUST_STATS
 
     @property
-    def locust_failures(self) -> Path:
-        return self.path / LOCUST_FAILURES
-
-    @property
-    def gateway_log(self) -> Path:
-        return self.path / GATEWAY_LOG
-
-    @property
     def summary(self) -> Path:
         return self.path / SUMMARY
-
-    @property
-    def report_html(self) -> Path:
-        return self.path / REPORT_HTML
-
-    @property
-    def summary_md(self) -> Path:
-        return self.path / SUMMARY_MD
 
     @property
     def junit(self) -> Path:
