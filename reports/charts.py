@@ -18,14 +18,12 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from contract import palette
+from contract.palette import ACHIEVED, FAILED, OFFERED, SUCCESS, UNKNOWN
 from reports import series, wording
 from reports.knee import find_knee
 from reports.model import FloatArray, Run
 
-# Series colours (matplotlib's tab10) and fault colours chosen apart from them.
-SUCCESS, FAILED, UNKNOWN, OFFERED = "#1f77b4", "#d62728", "#ff7f0e", "#7f7f7f"
-ACHIEVED = "#2ca02c"
-FAULT_PALETTE = ("#9467bd", "#8c564b", "#e377c2", "#bcbd22", "#17becf", "#393b79", "#637939")
 # A latency panel switches to a log scale when its largest value exceeds the smallest this much.
 LOG_SPREAD = 30.0
 DPI = 110
@@ -35,9 +33,7 @@ SLO = Mapping[str, float]
 
 def fault_colours(run: Run, labels: Iterable[str] = ()) -> dict[str, str]:
     """A colour per fault kind (same in every chart), then per combined label such as "a + b"."""
-    kinds = sorted({f.kind for f in run.faults})
-    extra = sorted(set(labels) - set(kinds))
-    return {k: FAULT_PALETTE[i % len(FAULT_PALETTE)] for i, k in enumerate([*kinds, *extra])}
+    return palette.fault_colours((f.kind for f in run.faults), labels)
 
 
 _SERIES = (

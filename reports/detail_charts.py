@@ -14,26 +14,14 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+from contract import palette
 from contract.columns import BREAKER_STATES
+from contract.palette import BREAKER_COLOURS, CAUSE_PALETTE, OUTCOME_COLOURS
 from reports import charts
 from reports.causes import causes_over_time
 from reports.distribution import amplification, attempts_histogram, latency_histogram
 from reports.internals import Internals, gateway_internals
 from reports.model import Run
-
-# tab20 without its greys: a cause keeps one colour within a chart.
-CAUSE_PALETTE = (
-    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#bcbd22",
-    "#17becf", "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#f7b6d2",
-    "#dbdb8d", "#9edae5",
-)  # fmt: skip
-OUTCOME_COLOURS = {
-    "succeeded": charts.SUCCESS,
-    "declined": charts.OFFERED,
-    "failed": charts.FAILED,
-    "unknown": charts.UNKNOWN,
-}
-BREAKER_COLOURS = {1: "#ff7f0e", 2: "#d62728"}  # half-open, open
 
 
 def _legend_outside(ax: Axes, handles: Sequence[Artist], title: str | None = None) -> None:
@@ -51,7 +39,7 @@ def _message(ax: Axes, text: str) -> None:
         ha="center",
         va="center",
         transform=ax.transAxes,
-        color=charts.OFFERED,
+        color=palette.OFFERED,
         wrap=True,
     )
 
@@ -127,7 +115,7 @@ def _latency_panel(ax: Axes, run: Run) -> None:
     if target is not None:
         ax.axvline(
             target,
-            color=charts.FAILED,
+            color=palette.FAILED,
             ls="--",
             lw=1.2,
             label=f"SLO p99 ≤ {target:g} ms",
@@ -149,7 +137,7 @@ def _attempts_panel(ax: Axes, run: Run) -> None:
     labels = [str(a) for a in data.attempts]
     if data.capped:
         labels[-1] += "+"
-    bars = ax.bar(labels, data.payments, color=charts.SUCCESS, gid="attempts")
+    bars = ax.bar(labels, data.payments, color=palette.SUCCESS, gid="attempts")
     ax.bar_label(bars, labels=[f"{n:,}" for n in data.payments], fontsize=7)
     positive = [n for n in data.payments if n]
     if positive and max(positive) / min(positive) > 50:
@@ -164,7 +152,7 @@ def _amplification_panel(ax: Axes, run: Run) -> None:
     ax.plot(
         data.time + 0.5,
         data.attempts_per_payment,
-        color=charts.UNKNOWN,
+        color=palette.UNKNOWN,
         lw=1.2,
         label="attempts per payment",
         gid="amplification",
@@ -245,7 +233,7 @@ def gateway(run: Run) -> Figure:
     _lines(
         axes["admission"],
         t,
-        [("in flight", data.inflight, charts.SUCCESS), ("queued", data.queued, charts.UNKNOWN)],
+        [("in flight", data.inflight, palette.SUCCESS), ("queued", data.queued, palette.UNKNOWN)],
     )
     axes["admission"].set_ylabel("requests")
     axes["admission"].set_title("admission: requests in flight and queued", fontsize=10, loc="left")
@@ -253,8 +241,8 @@ def gateway(run: Run) -> Figure:
         axes["throughput"],
         t,
         [
-            ("requests/s", data.requests_per_s, charts.OFFERED),
-            ("shed/s", data.shed_per_s, charts.FAILED),
+            ("requests/s", data.requests_per_s, palette.OFFERED),
+            ("shed/s", data.shed_per_s, palette.FAILED),
         ],
     )
     axes["throughput"].set_ylabel("requests/s")
@@ -270,10 +258,10 @@ def gateway(run: Run) -> Figure:
     if "breakers" in axes:
         _breaker_panel(axes["breakers"], data)
     process = axes["process"]
-    _lines(process, t, [("CPU %", data.cpu_pct, charts.FAILED)])
+    _lines(process, t, [("CPU %", data.cpu_pct, palette.FAILED)])
     process.set_ylabel("CPU (% of one core)")
     memory = process.twinx()
-    _lines(memory, t, [("RSS MiB", data.rss_mib, charts.SUCCESS)])
+    _lines(memory, t, [("RSS MiB", data.rss_mib, palette.SUCCESS)])
     memory.set_ylabel("resident memory (MiB)")
     memory.set_ylim(bottom=0)
     process.set_title("gateway process: CPU and memory", fontsize=10, loc="left")
@@ -298,7 +286,7 @@ def gateway(run: Run) -> Figure:
             f"not in gateway_metrics.csv: {', '.join(data.not_sampled)}",
             fontsize=8,
             loc="right",
-            color=charts.OFFERED,
+            color=palette.OFFERED,
         )
     fig.suptitle(f"{run.name}: gateway internals", fontsize=13, x=0.01, ha="left")
     return fig
