@@ -110,9 +110,7 @@ def success_vs_load(run: Run) -> Figure:
         ax.axvline(knee.offered_per_s, color="black", ls=":", lw=1.5, gid="knee")
         # Near the right edge the label goes to the line's left, inside the axes.
         right_side = knee.offered_per_s > 0.7 * max(s.offered for s in run.seconds)
-        text = f"knee ≈ {wording.per_s(knee.offered_per_s)}"
-        if knee.held_to_max:
-            text += " (SLO held to max load)"
+        text = f"knee {wording.knee_text(knee.as_dict())}"
         ax.annotate(
             text,
             (knee.offered_per_s, 0.5),
@@ -124,6 +122,17 @@ def success_vs_load(run: Run) -> Figure:
             fontsize=10,
             fontweight="bold",
             bbox={"boxstyle": "round,pad=0.3", "facecolor": "white", "edgecolor": "none"},
+            gid="knee:label",
+        )
+    elif knee.status in ("one_rate", "broke_at_lowest"):
+        # No knee to mark: say what the objectives did at the load offered.
+        ax.text(
+            0.02,
+            0.04,
+            f"knee {wording.knee_text(knee.as_dict())}",
+            transform=ax.transAxes,
+            fontsize=10,
+            fontweight="bold",
             gid="knee:label",
         )
 

@@ -55,7 +55,7 @@ def success_vs_load(compared: Sequence[Compared]) -> Figure:
                 color=colour,
                 ls=":",
                 lw=1.5,
-                label=f"knee {c.label} ≈ {knee.offered_per_s:,.0f}/s",
+                label=f"knee {c.label}: {knee.offered_per_s:,.0f}/s",
                 gid=f"knee:{c.label}",
             )
     target = compared[0].run.scenario.slo.get("success_rate") if compared[0].run.scenario else None

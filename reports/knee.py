@@ -1,25 +1,30 @@
-"""The knee: the highest offered load at which the SLO still held.
+"""The knee: the highest offered load at which the objectives still held, where the run's
+load spans enough levels to bracket it.
 
-Seconds with traffic are grouped by offered payments/s into load bins. The bin width is the
+The knee is read on the way up: the seconds with traffic up to the last one within
+ONE_RATE_SPREAD of the highest offered rate (once the load falls, a second meets the backlog
+the seconds before it left, whatever its own load). They are grouped by offered payments/s
+into load bins. The bin width is the
 spread of offered rates (max - min) divided by 20, rounded up to 1, 2, 2.5 or 5 times a power
-of ten and never below 1 payment/s: about 10 to 21 bins whatever the scale. Each bin's
-success rate comes from its summed counts (1 - Σhad_credit_failed / Σhad_credit), and its p99
-from the payments started in its seconds (from `payments.jsonl`, else approximated from the
-per-second percentiles, see `reports.latency`).
+of ten and never below 1 payment/s: about 10 to 21 bins whatever the scale. Each bin is
+judged by `reports.judge`: its success rate from summed counts, dropped arrivals counted as
+people not served, and its p99 from the payments started in its seconds (from
+`payments.jsonl`, else approximated from the per-second percentiles), population by
+population when the scenario gives the people on weak links objectives of their own. A bin
+holding a second that dropped more than 0.5 % of its arrivals is broken whatever its success
+rate: past that point the generator, not the gateway, decided who was served.
 
-A bin's success rate counts the arrivals the load generator dropped as people not served
-(`Second.people_with_credit`), and a bin holding a second that dropped more than 0.5 % of its
-arrivals is broken whatever its success rate: past that point the generator, not the
-gateway, decided who was served.
+A bin is a *level* when the run spent at least LEVEL_SHARE of its seconds with traffic in it;
+a bin a ramp merely passed through is shown but not judged for the knee (its payments met a
+gateway still catching up with the load, or not yet behind it). Walking the levels from low
+load upward, the first that breaks an objective brackets the knee with the last that held
+before it: the knee is that level's highest offered rate (`bracketed`, with `broke_at_per_s`
+and the objectives that broke). When no level breaks, the knee is the highest offered rate
+(`held_to_max`); when the lowest level already breaks, there is none (`broke_at_lowest`).
 
-Walking the bins from low load upward, the first bin whose success rate is clearly below
-the `success_rate` objective (even the upper end of its 95 % Wilson interval is below it, so
-one unlucky failure in a thin bin of a ramp does not count as a knee), or whose p99 is above
-the `p99_ms` objective, breaks the SLO. The knee is the highest offered rate seen in the last
-bin before it that held; when no bin breaks, it is the highest offered rate of the run
-(`held_to_max`). A bin with nothing to judge (no had-credit payment and no latency) neither
-holds nor breaks. There is no knee when neither objective is set, or when there was no
-traffic.
+A run whose levels all lie within ONE_RATE_SPREAD of each other was held at one rate: it has
+no knee to show, only whether the objectives held at the rate it offered (`one_rate`). There
+is no knee either when no stretch objective is set (`no_objectives`) or there was no traffic.
 """
 
 from __future__ import annotations
@@ -27,24 +32,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numpy as np
-
-from reports.latency import approx_quantiles
+from reports.judge import STRETCH_OBJECTIVES, measure_stretches, split_by_link
 from reports.model import Run, Second
 
 _NICE_STEPS = (1.0, 2.0, 2.5, 5.0, 10.0)
 _TARGET_BINS = 20
-# Tolerance for comparing a measured value with its target: float noise, not leniency.
-_EPS = 1e-9
-_Z95 = 1.959964  # two-sided 95 %
-DROPPED_SECOND_SHARE = 0.005  # a second that dropped more of its arrivals breaks its bin
-
-
-def holds(measured: float, target: float, comparison: str) -> bool:
-    """Whether `measured` meets `target` under ">=" (a floor) or "<=" (a ceiling)."""
-    if comparison == ">=":
-        return measured >= target - _EPS * max(1.0, abs(target))
-    return measured <= target + _EPS * max(1.0, abs(target))
+LEVEL_SHARE = 0.04  # of the seconds judged: less, and the load passed through the bin
+ONE_RATE_SPREAD = 0.10  # levels closer than this share of the top one are one rate
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,11 +50,16 @@ class LoadBin:
     seconds: int
     had_credit: int
     had_credit_failed: int
-    success_rate: float | None
+    success_rate: float | None  # of the main population (normal links when split)
     p99_ms: float | None
     held: bool | None  # None: nothing to judge
     dropped: int = 0
     dropping_seconds: int = 0  # seconds that dropped more than DROPPED_SECOND_SHARE
+    min_offered: int = 0
+    level: bool = True  # the run dwelt here (LEVEL_SHARE); False: passed through
+    broken: tuple[str, ...] = ()  # the objectives that broke here
+    weak_success_rate: float | None = None
+    weak_p99_ms: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,39 +68,45 @@ class Knee:
     held_to_max: bool
     bin_width_per_s: float | None
     bins: tuple[LoadBin, ...]
+    status: str = "no_objectives"
+    """bracketed, held_to_max, broke_at_lowest, one_rate, no_objectives or no_traffic."""
+    broke_at_per_s: float | None = None  # the lowest offered rate of the first level that broke
+    broken_by: tuple[str, ...] = ()  # the objectives that broke there
+    rate_per_s: float | None = None  # one_rate: the rate the run offered
+    held_at_rate: bool | None = None  # one_rate: whether the objectives held there
 
     def as_dict(self) -> dict[str, object]:
         return {
             "offered_per_s": self.offered_per_s,
             "held_to_max": self.held_to_max,
+            "status": self.status,
+            "broke_at_per_s": self.broke_at_per_s,
+            "broken_by": list(self.broken_by),
+            "rate_per_s": self.rate_per_s,
+            "held_at_rate": self.held_at_rate,
             "bin_width_per_s": self.bin_width_per_s,
             "bins": [
                 {
                     "low": b.low,
                     "high": b.high,
+                    "min_offered": b.min_offered,
                     "max_offered": b.max_offered,
                     "mean_offered": b.mean_offered,
                     "seconds": b.seconds,
+                    "level": b.level,
                     "had_credit": b.had_credit,
                     "success_rate": b.success_rate,
                     "p99_ms": b.p99_ms,
+                    "weak_success_rate": b.weak_success_rate,
+                    "weak_p99_ms": b.weak_p99_ms,
                     "held": b.held,
+                    "broken": list(b.broken),
                     "dropped": b.dropped,
                     "dropping_seconds": b.dropping_seconds,
                 }
                 for b in self.bins
             ],
         }
-
-
-def wilson_upper(successes: int, trials: int, z: float = _Z95) -> float:
-    """Upper bound of the Wilson score interval of a success proportion."""
-    if trials == 0:
-        return 1.0
-    p = successes / trials
-    centre = p + z * z / (2 * trials)
-    spread = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials))
-    return min(1.0, (centre + spread) / (1 + z * z / trials))
 
 
 def bin_width(low: float, high: float) -> float:
@@ -113,36 +118,30 @@ def bin_width(low: float, high: float) -> float:
     return next(step * scale for step in _NICE_STEPS if step * scale >= raw)
 
 
-def _bin_p99(run: Run, bins: list[list[Second]]) -> list[float | None]:
-    if run.payments is None:
-        return [approx_quantiles(members)["p99"] for members in bins]
-    # Map each payment to its bin through its start second.
-    last = max(s.time for members in bins for s in members)
-    bin_of_second = np.full(last + 1, -1, dtype=np.int64)
-    for index, members in enumerate(bins):
-        for s in members:
-            bin_of_second[s.time] = index
-    second = np.floor(run.payments.start_s)
-    inside = (second >= 0) & (second <= last)
-    payment_bin = np.full(second.shape, -1, dtype=np.int64)
-    payment_bin[inside] = bin_of_second[second[inside].astype(np.int64)]
-    latency = run.payments.latency_ms
-    result: list[float | None] = []
-    for index in range(len(bins)):
-        values = latency[(payment_bin == index) & np.isfinite(latency)]
-        result.append(float(np.percentile(values, 99)) if values.size else None)
-    return result
+def climb(seconds: tuple[Second, ...]) -> list[Second]:
+    """The seconds with traffic on the way up: up to the last one within ONE_RATE_SPREAD of
+    the highest offered rate. Once the load falls, a second's fate is the backlog the
+    seconds before it left (a quiet minute after a sale still drains the sale's queue), not
+    its own load."""
+    points = [s for s in seconds if s.offered > 0]
+    if not points:
+        return []
+    top = max(s.offered for s in points)
+    last = max(i for i, s in enumerate(points) if s.offered >= (1 - ONE_RATE_SPREAD) * top)
+    return points[: last + 1]
 
 
 def load_bins(
-    run: Run, success_target: float | None = None, p99_target: float | None = None
+    run: Run, slo: dict[str, float] | None = None
 ) -> tuple[float | None, tuple[LoadBin, ...]]:
-    """The bin width and the load bins of the seconds with traffic, judged against the targets.
+    """The bin width and the load bins of the seconds with traffic, judged against `slo`
+    (the stretch objectives in it; None or empty: nothing is judged).
 
-    A bin's `held` is None when no target is given or it holds nothing to judge; a bin with a
-    second that dropped more than DROPPED_SECOND_SHARE of its arrivals never holds.
+    A bin's `held` is None when no objective applies or it holds nothing to judge; a bin with
+    a second that dropped more than DROPPED_SECOND_SHARE of its arrivals never holds.
     """
-    points = [s for s in run.seconds if s.offered > 0]
+    slo = {k: v for k, v in (slo or {}).items() if k in STRETCH_OBJECTIVES}
+    points = climb(run.seconds)
     if not points:
         return None, ()
     low, high = min(s.offered for s in points), max(s.offered for s in points)
@@ -153,23 +152,11 @@ def load_bins(
         grouped.setdefault(int((s.offered - origin) // width), []).append(s)
     indexes = sorted(grouped)
     members = [grouped[i] for i in indexes]
-    p99s = _bin_p99(run, members)
-
+    stretches = measure_stretches(run, members, split_by_link(slo))
+    dwell = max(1.0, LEVEL_SHARE * len(points))
     bins = []
-    for index, group, p99 in zip(indexes, members, p99s, strict=True):
-        had_credit = sum(s.had_credit for s in group)
-        failed = sum(s.had_credit_failed for s in group)
-        people = sum(s.people_with_credit for s in group)
-        rate = (had_credit - failed) / people if people else None
-        dropping = sum(s.dropped > DROPPED_SECOND_SHARE * s.offered for s in group)
-        verdicts = []
-        if success_target is not None and rate is not None:
-            upper = wilson_upper(had_credit - failed, people)
-            verdicts.append(holds(upper, success_target, ">="))
-        if p99_target is not None and p99 is not None:
-            verdicts.append(holds(p99, p99_target, "<="))
-        if dropping and (success_target is not None or p99_target is not None):
-            verdicts.append(False)
+    for index, group, m in zip(indexes, members, stretches, strict=True):
+        broken = m.broken(slo)
         bins.append(
             LoadBin(
                 low=origin + index * width,
@@ -177,31 +164,61 @@ def load_bins(
                 max_offered=max(s.offered for s in group),
                 mean_offered=sum(s.offered for s in group) / len(group),
                 seconds=len(group),
-                had_credit=had_credit,
-                had_credit_failed=failed,
-                success_rate=rate,
-                p99_ms=p99,
-                held=all(verdicts) if verdicts else None,
+                had_credit=m.had_credit,
+                had_credit_failed=m.had_credit - m.paid,
+                success_rate=m.success_rate,
+                p99_ms=m.p99_ms,
+                held=None if broken is None else not broken,
                 dropped=sum(s.dropped for s in group),
-                dropping_seconds=dropping,
+                dropping_seconds=m.dropping_seconds,
+                min_offered=min(s.offered for s in group),
+                level=len(group) >= dwell,
+                broken=broken or (),
+                weak_success_rate=m.weak_success_rate,
+                weak_p99_ms=m.weak_p99_ms,
             )
         )
     return width, tuple(bins)
 
 
 def find_knee(run: Run) -> Knee:
-    """The knee of `run` against its scenario's success_rate and p99_ms objectives."""
-    slo = run.scenario.slo if run.scenario else {}
-    success_target, p99_target = slo.get("success_rate"), slo.get("p99_ms")
-    width, bins = load_bins(run, success_target, p99_target)
-    if not bins or (success_target is None and p99_target is None):
+    """The knee of `run` against its scenario's objectives (see the module's docstring)."""
+    slo = {k: v for k, v in (run.scenario.slo if run.scenario else {}).items()}
+    width, bins = load_bins(run, slo)
+    if not bins:
+        return Knee(None, False, width, bins, status="no_traffic")
+    if not any(k in STRETCH_OBJECTIVES for k in slo):
         return Knee(None, False, width, bins)
+    levels = [b for b in bins if b.level and b.held is not None]
+    if not levels:
+        return Knee(None, False, width, bins, status="no_traffic")
+    top = max(b.mean_offered for b in levels)
+    if top - min(b.mean_offered for b in levels) <= ONE_RATE_SPREAD * top:
+        seconds = sum(b.seconds for b in levels)
+        rate = sum(b.mean_offered * b.seconds for b in levels) / seconds
+        broken = tuple(dict.fromkeys(n for b in levels for n in b.broken))
+        return Knee(
+            None,
+            False,
+            width,
+            bins,
+            status="one_rate",
+            broken_by=broken,
+            rate_per_s=rate,
+            held_at_rate=not broken,
+        )
     knee: float | None = None
-    for b in bins:
+    for b in levels:
         if b.held is False:
-            return Knee(knee, False, width, bins)
-        if b.held:
-            knee = float(b.max_offered)
-    if knee is None:
-        return Knee(None, False, width, bins)
-    return Knee(float(max(b.max_offered for b in bins)), True, width, bins)
+            status = "bracketed" if knee is not None else "broke_at_lowest"
+            return Knee(
+                knee,
+                False,
+                width,
+                bins,
+                status=status,
+                broke_at_per_s=float(b.min_offered),
+                broken_by=b.broken,
+            )
+        knee = float(b.max_offered)
+    return Knee(knee, True, width, bins, status="held_to_max")

@@ -18,6 +18,7 @@ from contract import codes
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
 
 
 class RunError(Exception):
@@ -150,6 +151,10 @@ class PaymentLog:
     not_told_success: IntArray | None = field(default=None, compare=False, repr=False)
     """A hash of the key of every payment whose client was not told it succeeded: what the
     self-check looks up in the ledger to count ghost charges again."""
+    weak: BoolArray | None = field(default=None, compare=False, repr=False)
+    """Whether each payment's person was on a weak mobile link."""
+    had_credit: BoolArray | None = field(default=None, compare=False, repr=False)
+    """Whether each payment's person had the credit to pay."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ _OUTCOME_INDEX = {name: i for i, name in enumerate(OUTCOMES)}
 # A had-credit payment that failed without a final code: shown as such, never hidden.
 NO_CODE = "NO_CODE"
 NO_ATTEMPTS = -1  # the line did not say how many attempts it took
+WEAK = "weak"  # a line's network when its person was on a weak mobile link
 
 
 def read_payments(path: Path) -> PaymentLog:
@@ -33,6 +34,8 @@ def read_payments(path: Path) -> PaymentLog:
     attempts = array("q")
     lateness = array("d")
     not_told = array("q")
+    weak = array("b")
+    had_credit = array("b")
     causes: Counter[str] = Counter()
     by_second: Counter[tuple[int, str]] = Counter()
     refunds: Counter[int] = Counter()
@@ -48,6 +51,8 @@ def read_payments(path: Path) -> PaymentLog:
             outcome_index.append(index)
             attempts.append(NO_ATTEMPTS if line.attempts is None else line.attempts)
             lateness.append(nan if line.lateness_ms is None else line.lateness_ms)
+            weak.append(line.network == WEAK)
+            had_credit.append(line.had_credit)
             if index != 0:
                 not_told.append(hash(line.key))
             if line.had_credit and index != 0:
@@ -72,4 +77,6 @@ def read_payments(path: Path) -> PaymentLog:
         refunds_by_second=dict(refunds),
         lateness_ms=np.frombuffer(lateness, dtype=np.float64),
         not_told_success=np.frombuffer(not_told, dtype=np.int64),
+        weak=np.frombuffer(weak, dtype=np.int8).astype(np.bool_),
+        had_credit=np.frombuffer(had_credit, dtype=np.int8).astype(np.bool_),
     )

@@ -63,6 +63,8 @@ SLO_RANGES: Mapping[str, tuple[float, float]] = {
     "dropped_rate": (0.0, 1.0),
     "had_credit_failure_rate": (0.0, 1.0),
 }
+# Populations that may have objectives of their own inside `slo`.
+POPULATIONS = ("weak_network",)
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -142,16 +144,7 @@ def read_scenario(path: Path, fallback_name: str) -> Scenario:
     obj = _object(path, doc)
     load = obj.get("load")
     load_model = _field(path, _object(path, load, "load"), "model", str) if load else None
-    slo_doc = obj.get("slo") or {}
-    slo: dict[str, float] = {}
-    for key, value in _object(path, slo_doc, "slo").items():
-        target = _field(path, slo_doc, key, float, "slo.")
-        if target is None:
-            continue
-        low, high = SLO_RANGES.get(key, (-math.inf, math.inf))
-        if not low <= target <= high:
-            raise RunError(f"{path}: slo.{key} = {value!r} is outside [{low:g}, {high:g}]")
-        slo[str(key)] = target
+    slo = _objectives(path, obj.get("slo") or {})
     return Scenario(
         name=_field(path, obj, "name", str) or fallback_name,
         description=_field(path, obj, "description", str) or "",
@@ -159,6 +152,26 @@ def read_scenario(path: Path, fallback_name: str) -> Scenario:
         load_model=load_model,
         slo=slo,
     )
+
+
+def _objectives(path: Path, doc: Any, population: str = "") -> dict[str, float]:
+    """The objectives that are set, a population's own flattened under its name
+    (`weak_network.p99_ms`)."""
+    where = f"slo.{population}"
+    slo: dict[str, float] = {}
+    for key, value in _object(path, doc, where.rstrip(".")).items():
+        if key in POPULATIONS and not population:
+            if value is not None:
+                slo.update(_objectives(path, value, f"{key}."))
+            continue
+        target = _field(path, doc, key, float, where)
+        if target is None:
+            continue
+        low, high = SLO_RANGES.get(key, (-math.inf, math.inf))
+        if not low <= target <= high:
+            raise RunError(f"{path}: {where}{key} = {value!r} is outside [{low:g}, {high:g}]")
+        slo[f"{population}{key}"] = target
+    return slo
 
 
 def read_faults(path: Path) -> tuple[FaultWindow, ...]:

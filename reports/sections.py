@@ -135,7 +135,6 @@ def _bins_section(summary: Mapping[str, Any]) -> str:
     knee = summary.get("knee") or {}
     if not knee.get("bins"):
         return ""
-    held = {True: '<span class="ok">held</span>', False: '<span class="bad">broke</span>'}
     rows = [
         [
             f"{b['low']:g}&ndash;{b['high']:g}",
@@ -143,7 +142,7 @@ def _bins_section(summary: Mapping[str, Any]) -> str:
             wording.count(b["had_credit"]),
             wording.pct(b["success_rate"]),
             wording.ms(b["p99_ms"]),
-            held.get(b["held"], "&ndash;"),
+            _bin_verdict(b),
         ]
         for b in knee["bins"]
     ]
@@ -151,9 +150,22 @@ def _bins_section(summary: Mapping[str, Any]) -> str:
     width = wording.per_s(knee.get("bin_width_per_s"))
     return (
         f"<h2>Load bins</h2>{table(head, rows, numeric=5)}"
-        f'<p class="muted">Bins {text(width)} wide; the knee is the highest load before the '
-        "first bin that broke the SLO.</p>"
+        f'<p class="muted">Seconds up to the highest load, in bins {text(width)} wide; a bin '
+        "the load only passed through (under 4 % of those seconds) is not a level. The knee "
+        "is the highest level before the first level that broke the SLO: "
+        f"{text(wording.knee_text(knee))}.</p>"
     )
+
+
+def _bin_verdict(b: Mapping[str, Any]) -> str:
+    if b.get("held") is None:
+        return "&ndash;"
+    if b.get("held"):
+        verdict = '<span class="ok">held</span>'
+    else:
+        names = ", ".join(b.get("broken") or ())
+        verdict = f'<span class="bad">broke</span> {text(names)}'.rstrip()
+    return verdict if b.get("level", True) else f"{verdict} (passed through)"
 
 
 def _faults_section(run: Run) -> str:

@@ -10,7 +10,9 @@ from typing import Any
 import numpy as np
 
 from contract import runfolder
-from reports.knee import Knee, find_knee, holds
+from contract.objectives import holds
+from reports.judge import population_meanings, population_measures, split_by_link
+from reports.knee import Knee, find_knee
 from reports.latency import approx_quantiles, exact_quantiles
 from reports.model import Run
 
@@ -31,6 +33,7 @@ OBJECTIVES: Mapping[str, tuple[str, str]] = {
 # An open-model run that turned more of its arrivals away did not offer the load it says it
 # did: it fails this objective unless the scenario sets a dropped_rate of its own.
 IMPLICIT_DROPPED_RATE = 0.001
+_UNSPLIT = "payments.jsonl is absent: the people on each link cannot be told apart"
 LATE_P99_MS = 10.0  # the executor's pick-up tolerance: later than this, the schedule slipped
 # Why an objective's measured value can be unknown; an unknown value fails the objective.
 UNMEASURED: Mapping[str, str] = {
@@ -90,10 +93,11 @@ def evaluate_slo(
     `implicit` names the objectives paystorm added because the scenario did not set them.
     """
     reasons = {**UNMEASURED, **(why_unmeasured or {})}
-    rank = {name: i for i, name in enumerate(OBJECTIVES)}
+    known = {**OBJECTIVES, **population_meanings(slo)}
+    rank = {name: i for i, name in enumerate(known)}
     results = []
     for name, target in sorted(slo.items(), key=lambda kv: (rank.get(kv[0], len(rank)), kv[0])):
-        comparison, meaning = OBJECTIVES.get(name, ("<=", "not an objective paystorm measures"))
+        comparison, meaning = known.get(name, ("<=", "not an objective paystorm measures"))
         value = measured.get(name)
         entry: dict[str, Any] = {
             "name": name,
@@ -280,6 +284,10 @@ def summarize(run: Run) -> dict[str, Any]:
     if run.reconcile is not None and run.reconcile.error:
         why["ghost_charges"] = f"the ledger cross-check failed: {run.reconcile.error}"
     objectives, implicit = objectives_of(run)
+    if split_by_link(objectives):
+        measured.update(population_measures(run, objectives))
+        if run.payments is None:
+            why.update(dict.fromkeys(population_meanings(objectives), _UNSPLIT))
     slo = evaluate_slo(objectives, measured, why, implicit)
     info, scenario = run.info, run.scenario
     return {

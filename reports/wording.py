@@ -91,10 +91,23 @@ def verdict(summary: Mapping[str, Any]) -> str:
 
 
 def knee_text(knee: Mapping[str, Any] | None) -> str:
-    if not knee or knee.get("offered_per_s") is None:
+    """The knee in words (`reports.knee`): bracketed between a level that held and one that
+    broke, held to the highest load, or, for a run held at one rate, whether its objectives
+    held there."""
+    if not knee:
         return "n/a"
-    text = f"≈ {per_s(knee['offered_per_s'])}"
-    return text + " (held to max load)" if knee.get("held_to_max") else text
+    broke = f"broke ({', '.join(knee.get('broken_by') or ()) or 'SLO'})"
+    status, offered = knee.get("status"), knee.get("offered_per_s")
+    if status == "one_rate":
+        verdict = "held" if knee.get("held_at_rate") else broke
+        return f"n/a: one rate offered, objectives {verdict} at {per_s(knee.get('rate_per_s'))}"
+    if status == "broke_at_lowest":
+        return f"below {per_s(knee.get('broke_at_per_s'))}: {broke} at the lowest load offered"
+    if offered is None:
+        return "n/a (no objectives)" if status == "no_objectives" else "n/a"
+    if knee.get("held_to_max"):
+        return f"≥ {per_s(offered)}: held to the highest load offered"
+    return f"{per_s(offered)}: held, {broke} at {per_s(knee.get('broke_at_per_s'))}"
 
 
 def headline(summary: Mapping[str, Any]) -> list[tuple[str, str, str]]:
@@ -132,7 +145,11 @@ def headline(summary: Mapping[str, Any]) -> list[tuple[str, str, str]]:
             f"{pct(summary.get('dropped_rate'))} of offered arrivals: turned away by the load "
             "generator, counted as not served",
         ),
-        ("knee", knee_text(summary.get("knee")), "highest load at which the SLO held"),
+        (
+            "knee",
+            knee_text(summary.get("knee")),
+            "highest load level at which the objectives held, below the first that broke",
+        ),
         (
             "attempts per payment",
             "n/a" if amplification is None else f"{amplification:.2f}",

@@ -73,6 +73,14 @@ class Population(_Section, frozen=True):
     merchants: Annotated[int, Meta(ge=1, le=99_999)] = 500
 
 
+class LinkSLO(_Section, frozen=True):
+    """Objectives of the people on weak mobile links (`client.weak_network_share`)."""
+
+    success_rate: Share | None = None
+    p95_ms: Ms | None = None
+    p99_ms: Ms | None = None
+
+
 class SLO(_Section, frozen=True):
     success_rate: Share | None = None
     p95_ms: Ms | None = None
@@ -80,6 +88,9 @@ class SLO(_Section, frozen=True):
     ghost_charges: Annotated[int, Meta(ge=0)] | None = None
     dropped_rate: Share | None = None
     had_credit_failure_rate: Share | None = None
+    weak_network: LinkSLO | None = None
+    """Objectives of their own for the people on weak links; when set, `success_rate`,
+    `p95_ms` and `p99_ms` above judge the people on normal links."""
 
 
 class Guard(_Section, frozen=True):

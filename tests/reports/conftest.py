@@ -61,7 +61,7 @@ def row(
     }
 
 
-def scenario(slo: Mapping[str, float | None] | None = None, **fields: Any) -> dict[str, Any]:
+def scenario(slo: Mapping[str, Any] | None = None, **fields: Any) -> dict[str, Any]:
     """A resolved scenario with every field the report reads."""
     doc: dict[str, Any] = {
         "name": "flash-sale",
@@ -96,10 +96,11 @@ def payment(
     *,
     had_credit: bool = True,
     code: str | None = None,
+    network: str = "normal",
 ) -> dict[str, Any]:
     return {
         "type": "shopper",
-        "network": "normal",
+        "network": network,
         "city": "",
         "key": f"k{start_s}",
         "payment_id": None,

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from reports.knee import bin_width, find_knee, load_bins, wilson_upper
+from reports.judge import wilson_upper
+from reports.knee import bin_width, find_knee, load_bins
 from reports.run import load_run
 from tests.reports.conftest import ladder, payment, row, scenario, write_run
 
@@ -93,22 +94,26 @@ def test_no_knee_without_objectives_or_traffic(run_dir: Path) -> None:
 def test_bins_skip_seconds_without_offers(run_dir: Path) -> None:
     write_run(run_dir, [row(0, 0), row(1, 100), row(2, 0)])
     knee = find_knee(load_run(run_dir))
-    assert [b.seconds for b in knee.bins] == [1] and knee.offered_per_s == 100.0
+    assert [b.seconds for b in knee.bins] == [1]
+    # One rate offered: no knee, only whether the objectives held there.
+    assert (knee.status, knee.offered_per_s, knee.rate_per_s) == ("one_rate", None, 100.0)
+    assert knee.held_at_rate is True
 
 
 def test_one_unlucky_failure_in_a_thin_bin_is_not_a_knee(run_dir: Path) -> None:
     # 60 payments at 60/s with one failure is 98.3 %, under a 99 % objective, but it is
     # within chance of a 99 % gateway; the real collapse at 400/s is.
     rows = [row(t, 20) for t in range(10)]
-    rows.append(row(10, 60, success=59 / 60))
-    rows += [row(11 + i, r) for i, r in enumerate(range(100, 400, 20))]
-    rows += [row(30 + i, 400, success=0.9) for i in range(5)]
+    rows += [row(10, 60, success=59 / 60), row(11, 60, success=59 / 60)]
+    rows += [row(12 + i, r) for i, r in enumerate(r for r in range(100, 400, 20) for _ in "ab")]
+    rows += [row(42 + i, 400, success=0.9) for i in range(5)]
     write_run(run_dir, rows)
     knee = find_knee(load_run(run_dir))
     thin = next(b for b in knee.bins if b.low <= 60 < b.high)
     assert thin.success_rate is not None and thin.success_rate < 0.99
-    assert thin.held is True
-    assert knee.offered_per_s == 380.0
+    assert thin.held is True and thin.level
+    assert (knee.status, knee.offered_per_s, knee.broke_at_per_s) == ("bracketed", 380.0, 400.0)
+    assert knee.broken_by == ("success_rate",)
 
 
 def test_wilson_upper_bound() -> None:
@@ -138,3 +143,60 @@ def test_a_bin_counts_its_dropped_people_as_not_served(run_dir: Path) -> None:
     write_run(run_dir, rows, scenario_doc=scenario({"success_rate": 0.95}))
     [bin_] = [b for b in find_knee(load_run(run_dir)).bins if b.low <= 110 < b.high]
     assert bin_.success_rate == pytest.approx(100 / 110)
+
+
+def test_a_run_held_at_one_rate_has_no_knee(run_dir: Path) -> None:
+    """A steady 200/s whose first second only reached 100/s: the bin it passed through on
+    the way up is no knee; the report says the objectives broke at the rate offered."""
+    rows = [row(0, 100)] + [row(t, 200, success=0.9) for t in range(1, 60)]
+    write_run(run_dir, rows)
+    knee = find_knee(load_run(run_dir))
+    assert knee.bins[0].held is True and not knee.bins[0].level
+    assert (knee.status, knee.offered_per_s) == ("one_rate", None)
+    assert knee.rate_per_s == 200.0 and knee.held_at_rate is False
+    assert knee.broken_by == ("success_rate",)
+
+
+def test_a_ramp_passed_through_is_not_a_level(run_dir: Path) -> None:
+    """A quiet 80/s, a two-second jump to 600/s that breaks: the ramp's seconds held (no
+    queue yet) but the load never dwelt there, so the knee lies between 80 and 600/s."""
+    rows = [row(t, 80) for t in range(20)] + [row(20, 250), row(21, 450)]
+    rows += [row(t, 600, success=0.6) for t in range(22, 60)]
+    write_run(run_dir, rows)
+    knee = find_knee(load_run(run_dir))
+    passed = [b for b in knee.bins if b.low <= 450 < b.high]
+    assert passed[0].held is True and not passed[0].level
+    assert (knee.status, knee.offered_per_s, knee.broke_at_per_s) == ("bracketed", 80.0, 600.0)
+
+
+def test_the_knee_is_read_on_the_way_up(run_dir: Path) -> None:
+    """After the peak, a quiet second still drains the peak's queue: it does not break the
+    quiet level that held before the peak."""
+    rows = [row(t, 80) for t in range(20)] + [row(t, 600, success=0.6) for t in range(20, 40)]
+    rows += [row(t, 80, success=0.5) for t in range(40, 60)]
+    write_run(run_dir, rows)
+    knee = find_knee(load_run(run_dir))
+    assert sum(b.seconds for b in knee.bins) == 40
+    assert (knee.status, knee.offered_per_s, knee.broke_at_per_s) == ("bracketed", 80.0, 600.0)
+
+
+def test_weak_links_judged_by_their_own_objectives(run_dir: Path) -> None:
+    """Every second at 100/s and at 300/s: normal links answer in 50 ms; weak links in
+    2.5 s at 100/s and 9 s at 300/s. Judged together, p99 ≤ 1.5 s breaks at the lowest load;
+    with the weak links' own p99 ≤ 4 s, the knee lies between 100 and 300/s, broken by it."""
+    rates = [100] * 10 + [300] * 10
+    weak_ms = {100: 2500.0, 300: 9000.0}
+    payments = [
+        payment(t + 0.5, weak_ms[r], network="weak") if i % 20 == 0 else payment(t + 0.5, 50.0)
+        for t, r in enumerate(rates)
+        for i in range(40)
+    ]
+    write_run(run_dir, ladder(rates), scenario_doc=scenario({"p99_ms": 1500}), payments=payments)
+    knee = find_knee(load_run(run_dir))
+    assert (knee.status, knee.broke_at_per_s) == ("broke_at_lowest", 100.0)
+    split = {"p99_ms": 1500, "weak_network": {"p99_ms": 4000}}
+    write_run(run_dir, ladder(rates), scenario_doc=scenario(split), payments=payments)
+    knee = find_knee(load_run(run_dir))
+    assert (knee.status, knee.offered_per_s, knee.broke_at_per_s) == ("bracketed", 100.0, 300.0)
+    assert knee.broken_by == ("weak_network.p99_ms",)
+    assert knee.bins[0].p99_ms == 50.0 and knee.bins[0].weak_p99_ms == 2500.0

@@ -216,6 +216,11 @@ def test_empty_run(run_dir: Path) -> None:
     assert s["knee"] == {
         "offered_per_s": None,
         "held_to_max": False,
+        "status": "no_traffic",
+        "broke_at_per_s": None,
+        "broken_by": [],
+        "rate_per_s": None,
+        "held_at_rate": None,
         "bin_width_per_s": None,
         "bins": [],
     }
@@ -280,3 +285,40 @@ def test_refund_lines_are_not_payments_and_their_cross_check_is_reported(run_dir
 def test_no_refunders_no_refund_figures(run_dir: Path) -> None:
     s = _summary(run_dir, [row(0, 10)], reconcile={"ghost_charges": 0})
     assert s["refunds"] is None
+
+
+def test_objectives_per_population(run_dir: Path) -> None:
+    """20 payments a second for 5 s, one in ten on a weak link: the weak links fail one in
+    two and answer in 3 s, the others all succeed in 40 ms. Split, each population is judged
+    by its own objectives, the dropped arrivals counted against both."""
+    rows = [row(t, 20, success=0.95) for t in range(4)] + [row(4, 21, dropped=1, success=0.95)]
+    payments = []
+    for t in range(5):
+        for i in range(20):
+            weak = i % 10 == 0
+            failed = weak and i % 20 == 0
+            payments.append(
+                payment(
+                    t + 0.1,
+                    3000.0 if weak else 40.0,
+                    "failed" if failed else "succeeded",
+                    code="SYSTEM_BUSY" if failed else None,
+                    network="weak" if weak else "normal",
+                )
+            )
+    split = {"success_rate": 0.99, "p99_ms": 100, "weak_network": {"success_rate": 0.4}}
+    s = _summary(run_dir, rows, scenario_doc=scenario(split), payments=payments)
+    verdicts = {o["name"]: o for o in s["slo"]}
+    assert verdicts["success_rate"]["measured"] == pytest.approx(90 / 91)
+    assert "normal links" in verdicts["success_rate"]["meaning"]
+    assert verdicts["p99_ms"]["measured"] == pytest.approx(40.0) and verdicts["p99_ms"]["passed"]
+    weak = verdicts["weak_network.success_rate"]
+    assert weak["measured"] == pytest.approx(5 / 11) and weak["passed"]
+    assert not verdicts["success_rate"]["passed"]  # the dropped arrival: 90 of 91
+    # The headline still counts everyone.
+    assert s["success_rate"] == pytest.approx(95 / 101)
+    # Without the payment log the links cannot be told apart: the split objectives fail.
+    (run_dir / "payments.jsonl").unlink()
+    s = summarize(load_run(run_dir))
+    weak = next(o for o in s["slo"] if o["name"] == "weak_network.success_rate")
+    assert weak["measured"] is None and not weak["passed"] and "told apart" in weak["note"]
