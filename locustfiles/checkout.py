@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
+from dataclasses import replace
 
 import gevent
 from locust import User
@@ -19,6 +21,8 @@ from locustfiles.client.transport import Answer, Request
 from locustfiles.client.weak import WeakLink
 from locustfiles.context import RunContext, context_of
 from locustfiles.outcomes import Payment
+from locustfiles.reversals import NAME as PENDING_NAME
+from locustfiles.reversals import PendingReversals
 from locustfiles.schedule import Ticket
 
 
@@ -93,3 +97,23 @@ class PaystormUser(User):
     def finish(self, payment: Payment, code: str | None) -> None:
         payment.code = code
         self.ctx.recorder.finish(payment, time.time() - self.ctx.t0)
+
+    def leave_pending(self, payment: Payment, body: bytes) -> None:
+        """The person has left with `payment` still unknown: the desk of pending reversals
+        keeps it (a POS terminal's or a merchant's order service's job, not the person's)."""
+        ctx = self.ctx
+        if ctx.reversals is None:
+            ctx.reversals = PendingReversals(
+                self._pending_client, ctx.scenario.population.seed, lambda: ctx.stopped
+            )
+        ctx.reversals.submit(payment, body)
+
+    def _pending_client(self, rng: random.Random) -> tuple[GatewayClient, Callable[[], None]]:
+        def report(request: Request, answer: Answer) -> None:
+            self._report(replace(request, name=request.name + PENDING_NAME), answer)
+
+        transport = GeventTransport(self.host or "", on_request=report)
+        client = GatewayClient(
+            transport, self.ctx.scenario.client, rng, sleep=gevent.sleep, clock=time.monotonic
+        )
+        return client, transport.close

@@ -10,7 +10,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from contract.admin import AdminClient, AdminError
 from contract.population import POPULAR_MERCHANTS, merchant_id
@@ -18,6 +18,9 @@ from locustfiles.outcomes import Recorder
 from locustfiles.schedule import Ticket
 from scenarios.loader import load_scenario
 from scenarios.model import Scenario
+
+if TYPE_CHECKING:
+    from locustfiles.reversals import PendingReversals
 
 
 class Arrivals(Protocol):
@@ -80,6 +83,7 @@ class RunContext:
     closing: bool = False  # the scenario is over: no new payment begins
     worker_index: int | None = None  # Locust's index of this worker in a distributed run
     city_names: tuple[str, ...] = ()  # filled once per run, from the population's seed
+    reversals: PendingReversals | None = None  # made when a first payment is left pending
 
     def now_s(self) -> float:
         return time.time() - self.t0

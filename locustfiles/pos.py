@@ -3,12 +3,15 @@ credit), the shop's terminal scans it and charges the basket with a short deadli
 
 A terminal that does not learn the outcome follows the micropay rules of WeChat Pay and
 Alipay, whatever the app's policy: it looks the payment up until the deadline, then reverses
-it, so nobody leaves the till charged for a payment the till thinks failed."""
+it; one it still cannot settle stays with the terminal as a pending reversal after the person
+has gone (`locustfiles.reversals`), so nobody is left charged for a payment the till said
+failed."""
 
 from __future__ import annotations
 
 import orjson
 
+from contract.codes import UNCERTAIN
 from locustfiles.checkout import PaystormUser
 from locustfiles.client.gateway import ACCOUNT_NAME
 from locustfiles.shoppers import new_payment, settle
@@ -39,3 +42,5 @@ def pos_scan(user: PaystormUser, start: tuple[float, float]) -> None:
     if user.client.needs_resolving(payment, result):
         code = user.client.resolve(payment, body, result, query=True)
     settle(user, payment, code)
+    if code in UNCERTAIN:
+        user.leave_pending(payment, body)

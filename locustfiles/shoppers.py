@@ -7,6 +7,7 @@ import uuid
 
 import orjson
 
+from contract.codes import UNCERTAIN
 from contract.population import user_id
 from locustfiles.checkout import PaystormUser
 from locustfiles.context import APP_VERSIONS, Captured, basket_fen, cities, pick_merchant
@@ -65,6 +66,9 @@ def checkout(user: PaystormUser, start: tuple[float, float]) -> None:
     )
     result = user.client.pay(payment, body)
     code = result.code
-    if ctx.scenario.client.resolve_uncertain and user.client.needs_resolving(payment, result):
+    resolving = ctx.scenario.client.resolve_uncertain
+    if resolving and user.client.needs_resolving(payment, result):
         code = user.client.resolve(payment, body, result)
     settle(user, payment, code)
+    if resolving and code in UNCERTAIN:
+        user.leave_pending(payment, body)  # the merchant's order service closes it later

@@ -7,13 +7,19 @@ from typing import Annotated, Any, ClassVar
 import msgspec
 
 from contract.codes import CATALOGUE, GatewayError
-from faults.engine import Active
+from contract.routes import PAY
+from faults.engine import Active, Fault
 from faults.kind import Kind, Params, register
-from faults.ports import RequestFacts
+from faults.ports import RequestFacts, Verdict
 from faults.spec import Share, not_one_of
 
 # A success or a pending result is not an error to inject.
 INJECTABLE = tuple(code for code, spec in CATALOGUE.items() if spec.http_status >= 400)
+# A decline (402) or refusal (403) is the gateway's decision about a new payment, made once:
+# the payment is recorded FAILED with it and a replay of its key gets that stored answer. Sent
+# instead at the edge, a replay of a payment that was captured would be told "declined" and a
+# client that resolves would trust it and leave the person charged.
+DECISIONS = frozenset(code for code in INJECTABLE if CATALOGUE[code].http_status in (402, 403))
 # Errors whose answer tells the client when to come back.
 WITH_RETRY_AFTER = ("SYSTEM_BUSY", "RATE_LIMITED")
 
@@ -28,7 +34,8 @@ class ErrorParams(Params, frozen=True):
 
 @register
 class Error(Kind[ErrorParams]):
-    """That error instead of handling the request; nothing is recorded."""
+    """That error instead of handling the request; nothing is recorded. A decision code on
+    the pay route declines the new payment instead (recorded; its replays get it)."""
 
     name = "error"
     params_type = ErrorParams
@@ -45,12 +52,38 @@ class Error(Kind[ErrorParams]):
             raise not_one_of("params.code", INJECTABLE, params.code)
 
     async def edge(self, faults: Active[ErrorParams], facts: RequestFacts) -> None:
-        fault = faults.match(facts)
+        fault = _first(faults, facts, decisions=False)
         if fault is None:
             return
         params = fault.params
-        if params.rate >= 1.0 or faults.chance(fault, "error", facts.key) < params.rate:
-            faults.hit(fault, facts)
+        if _drawn(faults, fault, facts):
             capacity = faults.gateway.profile.capacity
             retry_after = capacity.retry_after_s if params.code in WITH_RETRY_AFTER else None
             raise GatewayError(params.code, retry_after_s=retry_after, detail="(injected)")
+
+    async def decide(self, faults: Active[ErrorParams], facts: RequestFacts) -> Verdict | None:
+        fault = _first(faults, facts, decisions=True)
+        if fault is not None and _drawn(faults, fault, facts):
+            return Verdict(fault.params.code)
+        return None
+
+
+def _first(
+    faults: Active[ErrorParams], facts: RequestFacts, *, decisions: bool
+) -> Fault[ErrorParams] | None:
+    """The first fault that hits this request at the stage asking: the decision stage takes
+    the pay route's decision codes, the edge everything else."""
+    for fault in faults:
+        decided = fault.params.code in DECISIONS and facts.route == PAY.name
+        if decided == decisions and faults.matches(fault, facts):
+            return fault
+    return None
+
+
+def _drawn(faults: Active[ErrorParams], fault: Fault[ErrorParams], facts: RequestFacts) -> bool:
+    """Whether this request is among the `rate` the fault hits (counted as hit)."""
+    rate = fault.params.rate
+    if rate >= 1.0 or faults.chance(fault, "error", facts.key) < rate:
+        faults.hit(fault, facts)
+        return True
+    return False

@@ -18,16 +18,19 @@ from typing import Any
 
 from contract import routes
 from contract.codes import BAD_RESPONSE, REVERSED_BY_CLIENT, UNCERTAIN
+from contract.reconcile import CHARGED
 from locustfiles.client.classify import Exchange, classify
 from locustfiles.client.transport import Request, Transport
 from locustfiles.client.weak import person_deadline_s
 from locustfiles.outcomes import Payment
-from locustfiles.policy import replay_wait_s, retry_delay_s, retryable, should_retry
+from locustfiles.policy import backoff_s, replay_wait_s, retry_delay_s, retryable, should_retry
 from scenarios.model import ClientPolicy
 
 JSON_HEADERS: Mapping[str, str] = {"Content-Type": "application/json", "Accept": "application/json"}
 ACCOUNT_NAME = routes.ACCOUNT.stats_name
 REPLAY = " (replay)"  # a replay is its own row in Locust's stats
+PENDING_CAP_S = 2.0
+"""The longest wait between two tries of a pending reversal: the money is back sooner."""
 
 # A payment's status, read as the code a payment call would have answered.
 _QUERIED = {"PENDING": "PAYMENT_PENDING", "REVERSED": REVERSED_BY_CLIENT}
@@ -139,6 +142,32 @@ class GatewayClient:
             if status in ("SUCCEEDED", "PARTIALLY_REFUNDED"):
                 return None  # it had settled as captured just now
         return ex.code if ex.code in UNCERTAIN else uncertain  # still unknown, whatever it said
+
+    def reverse_pending(self, payment: Payment, body: bytes, stop: Callable[[], bool]) -> bool:
+        """A pending reversal (冲正), once the person has left with the payment still unknown:
+        what a POS terminal or a merchant's order service does in the background. Replay its
+        key until an answer names the payment, then reverse it (a reversal of one that failed
+        or was already reversed changes nothing), until `stop()`. True: the money is known not
+        to be taken."""
+        tries = 0
+        while not stop():
+            retry_after_s = None
+            if payment.payment_id is None:
+                ex = self._send(payment, body, routes.PAY.path, replay=True)
+                if payment.payment_id is None and _settled(ex.code):
+                    return True  # refused without a payment: nothing was taken
+                retry_after_s = ex.retry_after_s
+            if payment.payment_id is not None:
+                reversal = self.reverse(payment)
+                status = None if reversal.body is None else reversal.body.get("status")
+                if reversal.code is None and status is not None:
+                    return status not in CHARGED  # reversed now, or it had failed
+                if _settled(reversal.code):
+                    return False  # refused for good: the payment cannot be reversed
+                retry_after_s = reversal.retry_after_s
+            tries += 1
+            self._sleep(backoff_s(self._rng, tries, retry_after_s, cap_s=PENDING_CAP_S))
+        return False
 
     def resolve_refund(self, line: Payment, body: bytes, ex: Exchange) -> str | None:
         """Replay an uncertain refund under its key until the deadline; a refund cannot be

@@ -6,18 +6,21 @@ records."""
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from contract.codes import BAD_RESPONSE, CATALOGUE, CLIENT_TIMEOUT, REVERSED_BY_CLIENT
 from contract.lines import REFUND
+from locustfiles.client.gateway import PENDING_CAP_S
 from locustfiles.client.transport import Request
 from locustfiles.outcomes import Recorder
 from locustfiles.policy import backoff_s, replay_wait_s
 from scenarios.model import ClientPolicy
 from scenarios.people import POS_DEADLINE_S, WEAK_TIMEOUT_S
 from tests.locustfiles.fakes import (
+    FakeClock,
     ScriptedTransport,
     client,
     error,
@@ -339,3 +342,53 @@ def test_each_person_has_their_link_and_deadline() -> None:
     assert gateway.deadline_s == 1.5
     with pytest.raises(ValueError, match="weak"):
         client(plain)[0].person(weak=True)
+
+
+def _stop_after(clock: FakeClock, seconds: float) -> Callable[[], bool]:
+    end = clock.now + seconds
+    return lambda: clock.now >= end
+
+
+def test_a_pending_reversal_replays_until_it_learns_the_id_then_reverses_the_capture() -> None:
+    """Still unknown when the person left: the terminal asks again under the key through a
+    long outage, and once the stored success names the payment it reverses it."""
+    transport = ScriptedTransport(
+        timeout(),
+        error("SYSTEM_BUSY", retry_after="1"),
+        error("IDEMPOTENCY_IN_PROGRESS"),
+        ok(payment_id="pay_9", status="SUCCEEDED"),
+        ok(payment_id="pay_9", status="REVERSED"),
+    )
+    gateway, clock = client(transport, RESOLVING)
+    p = payment()
+    assert gateway.reverse_pending(p, BODY, _stop_after(clock, 60)) is True
+    assert transport.routes == [
+        "POST /v1/payments (replay)",
+        "POST /v1/payments (replay)",
+        "POST /v1/payments (replay)",
+        "POST /v1/payments (replay)",
+        "POST /v1/payments/[id]/reverse",
+    ]
+    assert transport.sent[-1].path == "/v1/payments/pay_9/reverse"
+    assert _keys(transport) == {p.key, None}
+    assert min(clock.sleeps[1:2]) >= 1.0  # Retry-After honoured
+
+
+def test_a_pending_reversal_ends_when_nothing_was_taken() -> None:
+    declined = ScriptedTransport(error("RISK_DECLINED"))  # refused before it had an id
+    gateway, clock = client(declined, RESOLVING)
+    assert gateway.reverse_pending(payment(), BODY, _stop_after(clock, 60)) is True
+    assert declined.routes == ["POST /v1/payments (replay)"]
+    failed = ScriptedTransport(ok(payment_id="pay_9", status="FAILED"))  # reversing changes nothing
+    gateway, clock = client(failed, RESOLVING)
+    assert gateway.reverse_pending(payment(payment_id="pay_9"), BODY, _stop_after(clock, 60))
+    assert failed.routes == ["POST /v1/payments/[id]/reverse"]
+
+
+def test_a_pending_reversal_retries_the_reversal_and_stops_with_the_run() -> None:
+    transport = ScriptedTransport(then=timeout())
+    gateway, clock = client(transport, RESOLVING)
+    p = payment(payment_id="pay_9")
+    assert gateway.reverse_pending(p, BODY, _stop_after(clock, 30)) is False
+    assert set(transport.routes) == {"POST /v1/payments/[id]/reverse"}
+    assert clock.now >= 130 and max(clock.sleeps) <= PENDING_CAP_S

@@ -162,3 +162,33 @@ async def test_min_inflight_arms_a_fault_only_under_load(
     assert (loaded.status, loaded.code, loaded.markers) == (503, "SYSTEM_BUSY", (fault["id"],))
     assert [s.status for s in await asyncio.gather(*stuck)] == [200] * 3
     await settled_audit(api)
+
+
+async def test_an_injected_decline_decides_a_new_payment_and_spares_replays(
+    start_api: StartApi, db_path: Path
+) -> None:
+    """A decline is a decision about a new payment: recorded, so its replay answers the same,
+    and a payment captured before the fault, replayed during it, still gets its stored
+    success (a resolving client told "declined" there would leave the person charged)."""
+    api = await start_api(profile=PROFILE)
+    shop = await Shop.open(api, db_path, PROFILE)
+    captured = await shop.pay()
+    fault = await Chaos(api).add_active(
+        {"kind": "error", "params": {"code": "RISK_DECLINED"}, "target": {"route": "pay"}}
+    )
+
+    declined = await shop.pay()
+    replayed = await shop.pay(declined.key)
+    stored = await shop.pay(captured.key)
+
+    assert (declined.status, declined.code, declined.markers) == (
+        402,
+        "RISK_DECLINED",
+        (fault["id"],),
+    )
+    assert (await api.payment(declined.payment_id))["status"] == "FAILED"
+    assert (replayed.status, replayed.code, replayed.replayed) == (402, "RISK_DECLINED", True)
+    assert replayed.body == declined.body
+    assert (stored.status, stored.replayed, stored.markers) == (200, True, ())
+    await Chaos(api).clear()
+    await settled_audit(api)

@@ -11,6 +11,7 @@ uncertain until the deadline either way, and these tests hold for both.)"""
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ HANG_MS = 300  # well inside the client's timeout: the client hears the 504 and 
 DEADLINE_S = 2  # whole seconds: the runner derives Locust's --stop-timeout from it
 SETTLE_S = 60.0  # the gateway settles a PENDING payment only long after the deadline
 MAX_RETRIES = 1
+LOST_FOR_S = 4.0  # every answer to a payment attempt or replay is lost this long
 
 
 def _scenario(name: str, mix: dict[str, int], retry: str, resolve: bool) -> dict[str, Any]:
@@ -132,3 +134,40 @@ def test_shoppers_and_pos_terminals_reverse_what_is_still_unknown_at_their_deadl
     for p in _reversed_by_the_client(pos, "pos"):
         assert p["attempts"] == 1, p
         assert p["codes"][1:-1] and set(p["codes"][1:-1]) == {"PAYMENT_PENDING"}, p
+
+
+def test_a_terminal_reverses_what_it_could_not_settle_after_the_person_has_gone(
+    tmp_path: Path,
+) -> None:
+    """Every answer up to the deadline is lost (the gateway captures each payment and drops
+    the connection, replays too): the terminal never learns the payment's id and the person
+    is told it is unknown, while the ledger holds it captured. The pending reversal replays
+    the key once the fault is over, learns the id and reverses it: nobody is left charged."""
+    scenario = _scenario("pending-pos", {"pos": 100}, retry="none", resolve=False)
+    scenario["duration_s"] = scenario["load"]["stages"][0]["until_s"] = 8
+    scenario["faults"] = [
+        {
+            "kind": "lost_response",
+            "target": {"route": "pay", "probability": 1},
+            "start_in_s": 0,
+            "duration_s": LOST_FOR_S,
+        }
+    ]
+    (run,) = run_all(tmp_path, scenario)
+
+    lines = run.of_type("pos")
+    ledger = {row["key"]: row for row in _jsonl(run.run_dir / "ledger.jsonl")}
+    lost = [p for p in lines if p["outcome"] == "unknown"]
+    # Those begun before the deadline's length from the window's end: about RATE * 2.
+    assert len(lost) >= RATE * (LOST_FOR_S - DEADLINE_S) * 0.6, len(lost)
+    for p in lost:
+        assert p["payment_id"] is None and set(p["codes"]) == {"CONNECTION_ERROR"}, p
+    # The gateway had captured them (or declined a few: FAILED); the terminal reversed each
+    # capture after the person had gone.
+    statuses = Counter(ledger[p["key"]]["status"] for p in lost)
+    assert set(statuses) <= {"REVERSED", "FAILED"}, statuses
+    assert statuses["REVERSED"] >= 0.8 * len(lost), statuses
+    stats = (run.run_dir / "locust_stats.csv").read_text()
+    assert "/v1/payments/[id]/reverse (pending reversal)" in stats
+    assert run.reconcile["ghost_charges"] == 0, run.reconcile
+    assert json.loads((run.run_dir / "audit.json").read_text())["ok"] is True
