@@ -3,7 +3,6 @@ browser only ever talks to Locust (no Locust or Flask import here)."""
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -13,11 +12,27 @@ from contract.admin import TOKEN_ENV, AdminClient, AdminError
 from contract.routes import Route
 from contract.target import TargetError, check_target
 from faults import every_kind
+from faults.schema import kind_schemas
 
-# A valid fault of each kind, from the kind's own module, to start the panel's form from.
-KIND_EXAMPLES: dict[str, dict[str, Any]] = {
-    k.name: dict(k.example.get("params", {})) for k in every_kind()
-}
+
+def kind_forms() -> dict[str, Any]:
+    """What the live view builds its add-a-fault form from, kind by kind: the kind's own
+    description, its params' JSON Schema and its example fault; and the target's schema. A
+    kind registered later appears with no change here."""
+    schemas = kind_schemas(ref_template="{name}")
+    docs = {k.name: (k.__doc__ or "").strip() for k in every_kind()}
+    return {
+        "kinds": [
+            {
+                "kind": name,
+                "doc": docs.get(name, ""),
+                "params": schemas.components[str(ref["$ref"])],
+                "example": schemas.examples[name],
+            }
+            for name, ref in schemas.params.items()
+        ],
+        "target": schemas.components[str(schemas.target["$ref"])],
+    }
 
 
 @dataclass(frozen=True)
@@ -73,30 +88,3 @@ class ChaosProxy:
             return []
         faults = answer.body.get("faults")
         return faults if isinstance(faults, list) else []
-
-
-def fault_row(fault: dict[str, Any]) -> dict[str, str]:
-    """One fault as a row of the web UI's Chaos tab (every cell a short string)."""
-    target = {
-        k: v
-        for k, v in (fault.get("target") or {}).items()
-        if not (k == "probability" and v == 1.0) and not (k == "min_inflight" and v == 0)
-    }
-    return {
-        "name": str(fault.get("id", "")),  # Locust's tables key their rows by `name`
-        "id": str(fault.get("id", "")),
-        "kind": str(fault.get("kind", "")),
-        "params": json.dumps(fault.get("params") or {}, sort_keys=True),
-        "target": json.dumps(target, sort_keys=True) if target else "all requests",
-        "state": str(fault.get("state", "")),
-        "window": _window(fault),
-        "started": str(fault.get("started_at") or "-"),
-        "ended": str(fault.get("ended_at") or "-"),
-    }
-
-
-def _window(fault: dict[str, Any]) -> str:
-    start = fault.get("start_in_s") or 0
-    duration = fault.get("duration_s")
-    lasting = "until removed" if duration is None else f"for {duration:g} s"
-    return f"+{start:g} s, {lasting}"

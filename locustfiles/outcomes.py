@@ -90,6 +90,7 @@ class Second:
     refunds_failed: int = 0  # failed or unknown: the refunder was not told it was done
     outcomes: Counter[str] = field(default_factory=Counter)
     codes: Counter[str] = field(default_factory=Counter)
+    causes: Counter[str] = field(default_factory=Counter)  # had-credit failures by final code
     latencies_ms: list[float] = field(default_factory=list)
 
 
@@ -220,6 +221,7 @@ class Recorder:
             bucket.had_credit += 1
             if outcome != "succeeded":
                 bucket.had_credit_failed += 1
+                bucket.causes[str(payment.code)] += 1  # a failure always has its code
         bucket.latencies_ms.append(payment.latency_ms)
         self.live[outcome] += 1
         if payment.had_credit:
@@ -235,6 +237,10 @@ class Recorder:
     def open_payments(self) -> int:
         return len(self._open)
 
+    def open_by_second(self) -> Counter[int]:
+        """Payments still without an outcome, by the second they were due to start."""
+        return Counter(int(max(p.start_s, 0)) for p in self._open.values())
+
     def take_live(self) -> Counter[str]:
         live, self.live = self.live, Counter()
         return live
@@ -248,41 +254,52 @@ class Recorder:
             self.finish(payment, now_s)
         return len(still_open)
 
+    @property
+    def last_second(self) -> int:
+        """The latest second anything was counted in; -1 before the first."""
+        return max([*self.seconds, *(sec for w in self._workers.values() for sec in w)], default=-1)
+
+    @property
+    def dropped_total(self) -> int:
+        """Arrivals dropped so far, this process's and every worker's."""
+        mine = sum(s.dropped for s in self.seconds.values())
+        return mine + sum(d for w in self._workers.values() for d, _ in w.values())
+
+    def row(self, sec: int) -> dict[str, Any]:
+        """One second as outcomes.csv has it, with a `code_<CODE>` column for each code seen
+        in that second (the web UI's live view reads the same rows)."""
+        s = self.seconds.get(sec, Second())
+        lat = sorted(s.latencies_ms)
+        # Workers' users are each one's peak of the second, so their sum is an upper bound.
+        dropped = s.dropped + sum(w.get(sec, (0, 0))[0] for w in self._workers.values())
+        users = s.users + sum(w.get(sec, (0, 0))[1] for w in self._workers.values())
+        row: dict[str, Any] = {
+            "time": sec,
+            "users": users,
+            "offered": s.payments + s.refunds + dropped,
+            "dropped": dropped,
+            "payments": s.payments,
+            "had_credit": s.had_credit,
+            "had_credit_failed": s.had_credit_failed,
+            "attempts": s.attempts,
+            "succeeded": s.outcomes["succeeded"],
+            "declined": s.outcomes["declined"],
+            "failed": s.outcomes["failed"],
+            "unknown": s.outcomes["unknown"],
+            "p50_ms": round(percentile(lat, 50), 2) if lat else "",
+            "p95_ms": round(percentile(lat, 95), 2) if lat else "",
+            "p99_ms": round(percentile(lat, 99), 2) if lat else "",
+            "refunds": s.refunds,
+            "refunds_failed": s.refunds_failed,
+        }
+        for code, n in s.codes.items():
+            row[f"{CODE_PREFIX}{code}"] = n
+        return row
+
     def rows(self) -> list[dict[str, Any]]:
-        last = max([*self.seconds, *(sec for w in self._workers.values() for sec in w)], default=-1)
-        if last < 0:
-            return []
         codes = sorted({c for s in self.seconds.values() for c in s.codes})
-        rows = []
-        for sec in range(0, last + 1):
-            s = self.seconds.get(sec, Second())
-            lat = sorted(s.latencies_ms)
-            # Workers' users are each one's peak of the second, so their sum is an upper bound.
-            dropped = s.dropped + sum(w.get(sec, (0, 0))[0] for w in self._workers.values())
-            users = s.users + sum(w.get(sec, (0, 0))[1] for w in self._workers.values())
-            row: dict[str, Any] = {
-                "time": sec,
-                "users": users,
-                "offered": s.payments + s.refunds + dropped,
-                "dropped": dropped,
-                "payments": s.payments,
-                "had_credit": s.had_credit,
-                "had_credit_failed": s.had_credit_failed,
-                "attempts": s.attempts,
-                "succeeded": s.outcomes["succeeded"],
-                "declined": s.outcomes["declined"],
-                "failed": s.outcomes["failed"],
-                "unknown": s.outcomes["unknown"],
-                "p50_ms": round(percentile(lat, 50), 2) if lat else "",
-                "p95_ms": round(percentile(lat, 95), 2) if lat else "",
-                "p99_ms": round(percentile(lat, 99), 2) if lat else "",
-                "refunds": s.refunds,
-                "refunds_failed": s.refunds_failed,
-            }
-            for code in codes:
-                row[f"{CODE_PREFIX}{code}"] = s.codes[code]
-            rows.append(row)
-        return rows
+        zeros = {f"{CODE_PREFIX}{code}": 0 for code in codes}
+        return [{**zeros, **self.row(sec)} for sec in range(0, self.last_second + 1)]
 
     def write_outcomes(self, path: Path) -> None:
         write_outcomes(path, self.rows())

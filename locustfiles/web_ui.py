@@ -1,87 +1,79 @@
-"""paystorm in Locust's web UI: the scenario picked in the start form, and the chaos panel.
+"""paystorm in Locust's web UI: the scenario-first start page, the live payments view with
+its chaos controls, and a results folder for every test started there.
 
-Locust 2.47's React UI takes extra tabs only as tables fed by `/stats/requests` (and polls that
-only while a test runs), so the Chaos tab lists the faults, and the form that adds and clears
-them is a page of its own, `/paystorm/chaos`, opened from a button this module adds to the UI's
-page and from the Download Data tab."""
+Locust 2.47's React UI takes extra tabs only as tables fed by `/stats/requests`, and polls
+those only while a test runs, so paystorm's part is its own: a script and a stylesheet served
+from the package (`locustfiles/static/`), put into Locust's page ahead of React's root. They
+draw on `/paystorm/scenarios`, `/paystorm/live` (polled once a second) and `/paystorm/kinds`,
+and change faults through `/paystorm/faults`; the admin token never leaves this process."""
 
 from __future__ import annotations
 
 import json
 import logging
 import os
+import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from importlib import resources
+from pathlib import Path
 from urllib.parse import quote, urlsplit
 
-from flask import Response, jsonify, request
+from flask import Response, abort, jsonify, request, send_from_directory
 from locust.env import Environment
 from locust.runners import STATE_CLEANUP, STATE_RUNNING, STATE_SPAWNING
 
-from contract import routes
+from contract import routes, runfolder
 from contract.admin import TOKEN_ENV
 from contract.target import TargetError, check_target
-from locustfiles.chaos_proxy import KIND_EXAMPLES, Answer, ChaosProxy, fault_row, problem
-from locustfiles.context import context_of
-from scenarios.loader import ScenarioError, load_scenario
+from locustfiles.chaos_proxy import Answer, ChaosProxy, kind_forms, problem
+from locustfiles.context import RunContext, context_of
+from locustfiles.live import LiveRun, scenario_card
+from locustfiles.live_gateway import GatewayWatch
+from scenarios.loader import ScenarioError, catalogue, dump, load_scenario
 from scenarios.model import Scenario
+from scenarios.pool import longest_person_of, pool_of
 
 log = logging.getLogger(__name__)
 
-TAB_KEY = "paystorm-chaos"
-STATS_TIMEOUT_S = 2.0  # the UI polls its stats every 2 s; a stalled gateway must not hold them
-TAB_COLUMNS = (
-    ("id", "Fault"),
-    ("kind", "Kind"),
-    ("params", "Params"),
-    ("target", "Target"),
-    ("state", "State"),
-    ("window", "Window"),
-    ("started", "Started"),
-    ("ended", "Ended"),
+STATIC = ("live.js", "live.css")  # what the page loads from locustfiles/static/
+# Ahead of React's root, so the UI's own renders never touch it.
+PAGE_PARTS = (
+    '<link rel="stylesheet" href="./paystorm/static/live.css">\n'
+    '<div id="paystorm" data-testid="paystorm"></div>\n'
+    '<script src="./paystorm/static/live.js" defer></script>\n'
 )
-# Outside React's root, so the UI's own renders never touch it.
-PANEL_BUTTON = """
-<div id="paystorm-chaos" style="position:fixed;right:16px;bottom:56px;z-index:2000;
-     display:flex;flex-direction:column;align-items:flex-end;gap:8px">
-  <iframe id="paystorm-chaos-frame" title="paystorm chaos panel"
-    style="display:none;width:min(760px,92vw);height:70vh;border:1px solid #888;
-           border-radius:8px;background:#fff;box-shadow:0 4px 24px #0006"></iframe>
-  <button id="paystorm-chaos-toggle" type="button"
-    style="padding:10px 16px;border:0;border-radius:20px;background:#c62828;color:#fff;
-           font:600 14px sans-serif;cursor:pointer;box-shadow:0 2px 8px #0005"
-    >Chaos panel</button>
-</div>
-<script>
-document.getElementById("paystorm-chaos-toggle").addEventListener("click", () => {
-  const frame = document.getElementById("paystorm-chaos-frame");
-  if (!frame.src) frame.src = "./paystorm/chaos";
-  frame.style.display = frame.style.display === "none" ? "block" : "none";
-});
-</script>
-"""
+ROOT = '<div id="root">'
+REPORT_FILES = (runfolder.REPORT_HTML, runfolder.SUMMARY_MD, runfolder.OUTCOMES)
 
 
 def install(
     environment: Environment,
-    use_scenario: Callable[[Scenario], object],
+    use_scenario: Callable[[Scenario], RunContext],
     *,
     allow_remote: bool,
 ) -> None:
-    """Wire the scenario picker and the chaos panel into `environment.web_ui`."""
+    """Wire the start page, the live view and the chaos controls into `environment.web_ui`."""
     web_ui = environment.web_ui
     assert web_ui is not None
     app = web_ui.app
     assert app is not None
     proxy = ChaosProxy(allow_remote=allow_remote)
+    watch = GatewayWatch(proxy)
     gateway_for = context_of(environment).scenario  # `paystorm ui` set its gateway up for it
-    web_ui.template_args["extended_tabs"] = [{"title": "Chaos", "key": TAB_KEY}]
-    web_ui.template_args["extended_tables"] = [
-        {"key": TAB_KEY, "structure": [{"key": k, "title": t} for k, t in TAB_COLUMNS]}
-    ]
-    web_ui.template_args["extended_csv_files"] = [
-        {"href": "./paystorm/chaos", "title": "Chaos panel: add and clear faults on the gateway"}
-    ]
+    options = environment.parsed_options
+    started_with = options.scenario if options else "steady"
+    results_base = Path(options.results_dir) if options and options.results_dir else None
+    context_of(environment).results_dir = None  # each test writes into a folder of its own
+    live: list[LiveRun] = []  # the view of the current context, rebuilt when a test starts
+    ended: dict[int, float] = {}  # a run context's id -> when its load stopped, run seconds
+
+    def load_stopped(**_: object) -> None:
+        ctx = context_of(environment)
+        if ctx.started:
+            ended[id(ctx)] = ctx.now_s()
+
+    environment.events.test_stopping.add_listener(load_stopped)
 
     def host() -> str:
         return environment.host or ""
@@ -99,8 +91,6 @@ def install(
             given_host = request.form.get("host")
             if given_host:
                 check_target(given_host, allow_remote=allow_remote)
-            options = environment.parsed_options
-            started_with = options.scenario if options else "steady"
             scenario = load_scenario(request.form.get("scenario") or started_with)
             if scenario.faults and not os.environ.get(TOKEN_ENV):
                 raise TargetError(f"the scenario has faults but ${TOKEN_ENV} is not set")
@@ -114,43 +104,89 @@ def install(
                     gateway_for.gateway or "defaults",
                     scenario.name,
                 )
-            use_scenario(scenario)
+            ctx = use_scenario(scenario)
         except (ScenarioError, TargetError) as exc:
             message = str(exc).replace("--target", "host")
             log.error("paystorm: %s", message)
             return jsonify({"success": False, "message": message, "host": environment.host})
+        # As `paystorm run` lets the slowest person in flight at the end finish.
+        environment.stop_timeout = float(int(longest_person_of(scenario)) + 2)
+        if results_base is not None:
+            ctx.results_dir = _run_folder(results_base, scenario)
         return None
 
     @app.after_request
-    def add_panel(response: Response) -> Response:
+    def add_paystorm(response: Response) -> Response:
         if response.status_code != 200:
             return response
         if request.endpoint == "locust.request_stats":
-            rows = [fault_row(f) for f in proxy.faults(host(), timeout_s=STATS_TIMEOUT_S)]
             data = response.get_json(silent=True)
-            if isinstance(data, dict):
-                extended = [{"key": TAB_KEY, "data": rows}]
-                if data.get("state") == STATE_CLEANUP:
-                    # Locust's page polls these stats only while a test spawns or runs: one
-                    # poll that lands while the users are being stopped leaves it showing
-                    # CLEANUP for good. Still "running" until they are stopped, it polls on
-                    # and shows STOPPED.
-                    data["state"] = STATE_RUNNING
-                response.set_data(json.dumps({**data, "extended_stats": extended}))
+            if isinstance(data, dict) and data.get("state") == STATE_CLEANUP:
+                # Locust's page polls these stats only while a test spawns or runs: one
+                # poll that lands while the users are being stopped leaves it showing
+                # CLEANUP for good. Still "running" until they are stopped, it polls on
+                # and shows STOPPED.
+                response.set_data(json.dumps({**data, "state": STATE_RUNNING}))
         elif request.endpoint == "locust.index" and response.mimetype == "text/html":
             page = response.get_data(as_text=True)
-            response.set_data(page.replace("</body>", PANEL_BUTTON + "</body>", 1))
+            response.set_data(page.replace(ROOT, PAGE_PARTS + ROOT, 1))
         return response
 
-    @app.route("/paystorm/chaos")
-    def chaos_page() -> Response:
-        page = resources.files("locustfiles").joinpath("chaos_panel.html").read_text("utf-8")
-        return Response(page, mimetype="text/html")
+    @app.route("/paystorm/static/<name>")
+    def static_file(name: str) -> Response:
+        if name not in STATIC:
+            abort(404)
+        text = resources.files("locustfiles").joinpath("static", name).read_text("utf-8")
+        kind = "text/css" if name.endswith(".css") else "text/javascript"
+        return Response(text, mimetype=kind)
+
+    @app.route("/paystorm/scenarios")
+    def scenarios() -> Response:
+        names = catalogue()
+        if started_with not in names:
+            names = [started_with, *names]  # a scenario file `paystorm ui` was given
+        cards = []
+        for name in names:
+            try:
+                scenario = load_scenario(name)
+            except ScenarioError as exc:
+                cards.append({"id": name, "name": name, "error": str(exc)})
+                continue
+            card = {"id": name, **scenario_card(scenario)}
+            if scenario.load.model == "arrival-rate":
+                card["pool_users"] = pool_of(scenario).users
+            cards.append(card)
+        return jsonify({"scenarios": cards, "selected": started_with, "host": host()})
+
+    @app.route("/paystorm/live")
+    def live_view() -> Response:
+        ctx = context_of(environment)
+        if not live or live[0].ctx is not ctx:
+            live[:] = [LiveRun(ctx)]
+        try:
+            since = max(0, int(request.args.get("since", "0")))
+        except ValueError:
+            return _send(problem(400, "since: expected a whole number of seconds"))
+        t0 = ctx.t0 if ctx.started else None
+        ended_s = ended.get(id(ctx))
+        watch.refresh(host(), t0, sample=ended_s is None)
+        runner = environment.runner
+        snapshot = live[0].snapshot(since, ended_s)
+        snapshot["state"] = runner.state if runner is not None else "ready"
+        snapshot["gateway"] = watch.view(since, t0)
+        snapshot["host"] = host()
+        snapshot["results"] = _results_of(ctx)
+        return jsonify(snapshot)
+
+    @app.route("/paystorm/results/<run>/<name>")
+    def result_file(run: str, name: str) -> Response:
+        if results_base is None or name not in REPORT_FILES:
+            abort(404)
+        return send_from_directory(results_base.resolve(), f"{run}/{name}")
 
     @app.route("/paystorm/kinds")
     def kinds() -> Response:
-        kinds = [{"kind": kind, "params": params} for kind, params in KIND_EXAMPLES.items()]
-        return jsonify({"kinds": kinds, "gateway": host()})
+        return jsonify({**kind_forms(), "gateway": host()})
 
     @app.route("/paystorm/faults", methods=["GET", "POST", "DELETE"])
     def faults() -> Response:
@@ -174,6 +210,33 @@ def install(
         return _send(
             proxy.call(host(), routes.DELETE_FAULT, params={"fault_id": quote(fault_id, safe="")})
         )
+
+
+def _run_folder(base: Path, scenario: Scenario) -> Path:
+    """A results folder named as `paystorm run` names its own, with the scenario as run."""
+    base.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.fromtimestamp(time.time(), UTC).strftime("%Y%m%dT%H%M%SZ")
+    folder, n = base / f"{scenario.name}-{stamp}", 1
+    while folder.exists():
+        n += 1
+        folder = base / f"{scenario.name}-{stamp}-{n}"
+    folder.mkdir()
+    (folder / runfolder.SCENARIO).write_text(dump(scenario), encoding="utf-8")
+    return folder
+
+
+def _results_of(ctx: RunContext) -> dict[str, str | None] | None:
+    """The test's results folder, and its report once `paystorm ui` has built it."""
+    folder = ctx.results_dir
+    if folder is None:
+        return None
+    report = folder / runfolder.REPORT_HTML
+    return {
+        "folder": str(folder),
+        "report": f"./paystorm/results/{quote(folder.name)}/{runfolder.REPORT_HTML}"
+        if report.exists()
+        else None,
+    }
 
 
 def _cross_site() -> Answer | None:

@@ -10,44 +10,10 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-from prometheus_client.parser import text_string_to_metric_families
-
 from contract.columns import write_gateway_metrics
+from contract.gauges import parse_sample
 
-_SUMS = {
-    "paystorm_inflight_requests": "inflight",
-    "paystorm_admission_queued": "queued",
-    "paystorm_admission_shed": "shed_total",
-    "paystorm_http_requests": "requests_total",
-    "paystorm_payment_outcomes": "payments_total",
-    "paystorm_ledger_commits": "commits_total",
-    "process_resident_memory_bytes": "rss_bytes",
-    "process_cpu_seconds": "cpu_seconds",
-    "process_open_fds": "open_fds",  # files and sockets: flat in a soak, or something leaks
-}
-# Per-channel gauges: one column each, named family_channel.
-_PER_CHANNEL = {
-    "paystorm_channel_breaker_state": "breaker",
-    "paystorm_channel_busy": "channel_busy",
-    "paystorm_channel_waiting": "channel_waiting",
-}
-
-
-def parse_sample(text: str) -> dict[str, float]:
-    values = dict.fromkeys(_SUMS.values(), 0.0)
-    for family in text_string_to_metric_families(text):
-        column = _SUMS.get(family.name)
-        per_channel = _PER_CHANNEL.get(family.name)
-        if column is None and per_channel is None:
-            continue
-        for sample in family.samples:
-            if sample.name.endswith(("_created",)):
-                continue
-            if column is not None:
-                values[column] += sample.value
-            elif "channel" in sample.labels:
-                values[f"{per_channel}_{sample.labels['channel']}"] = sample.value
-    return values
+__all__ = ["MetricsSampler", "parse_sample"]  # parse_sample: for the sampler's readers
 
 
 class MetricsSampler:

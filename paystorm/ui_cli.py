@@ -1,5 +1,7 @@
 """`paystorm ui`: the embedded gateway (or --target) and Locust's web UI, where the scenario is
-picked in the start form and a chaos panel adds and clears faults; Ctrl-C stops both.
+picked on the start page, the payments are watched live and faults added and cleared beside
+them; every test started there leaves a results folder and a report as `paystorm run` does.
+Ctrl-C stops everything it started.
 
 Exit 0 when stopped with Ctrl-C or SIGTERM, 2 on a usage or setup error (one line)."""
 
@@ -21,6 +23,7 @@ from contract import runfolder
 from contract.admin import TOKEN_ENV
 from contract.argparsing import ArgumentParser, fail
 from contract.target import TargetError, add_target_arguments, check_target
+from paystorm.fdlimit import raise_open_files
 from paystorm.processes import (
     Child,
     SetupError,
@@ -30,7 +33,11 @@ from paystorm.processes import (
     start_gateway,
     wait_healthy,
 )
-from scenarios.loader import ScenarioError, catalogue, load_scenario
+from paystorm.runner import LOCUST_ENV, Distribution
+from paystorm.runner import free_port as free_master_port
+from paystorm.sampler import MetricsSampler
+from paystorm.ui_runs import UiRuns
+from scenarios.loader import ScenarioError, catalogue, load_scenario, resolve_path
 from scenarios.model import Scenario
 
 PROG = "paystorm ui"
@@ -38,6 +45,7 @@ WEB_HOST = "127.0.0.1"  # the UI holds the admin token's power: never beyond thi
 DEFAULT_WEB_PORT = 8089
 START_TIMEOUT_S = 60.0  # Locust's or a --target's start, on a loaded machine
 POLL_S = 0.25  # how often the children are checked
+MAX_PROCESSES = 64
 
 
 @dataclass(frozen=True)
@@ -47,21 +55,36 @@ class UiOptions:
     allow_remote: bool = False
     web_port: int = DEFAULT_WEB_PORT
     verbose: bool = False
+    out: Path = Path("results")
+    processes: int = 1
 
 
 def build_parser() -> ArgumentParser:
     p = ArgumentParser(
         prog=PROG,
         description="Start the gateway and Locust's web UI: pick a scenario, press Start, "
-        "and add or clear faults from the chaos panel.",
+        "watch the payments live and add or clear faults beside them.",
     )
     p.add_argument(
         "--scenario",
         default="steady",
-        choices=catalogue(),
-        metavar="NAME",
+        metavar="NAME_OR_FILE",
         help="the scenario selected at first; the embedded gateway takes its population and "
-        f"gateway settings (one of {', '.join(catalogue())}; default: steady)",
+        f"gateway settings (one of {', '.join(catalogue())}, or a YAML file; default: steady)",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path("results"),
+        help="folder for the run folders of tests started in the UI (default: results/)",
+    )
+    p.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        metavar="N",
+        help="Locust processes generating the load: N workers and a master, whose merged "
+        "numbers the UI shows (default 1)",
     )
     add_target_arguments(
         p, "allow a --target (or a host typed in the UI) that is not on this machine"
@@ -80,12 +103,19 @@ def build_parser() -> ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if not 1 <= args.processes <= MAX_PROCESSES:
+        return fail(PROG, f"--processes {args.processes}: expected 1 to {MAX_PROCESSES}")
+    scenario = args.scenario
+    if scenario not in catalogue() and resolve_path(scenario).is_file():
+        scenario = str(resolve_path(scenario).resolve())  # Locust runs in another folder
     options = UiOptions(
-        scenario=args.scenario,
+        scenario=scenario,
         target=args.target,
         allow_remote=args.allow_remote,
         web_port=args.web_port,
         verbose=args.verbose,
+        out=args.out.resolve(),
+        processes=args.processes,
     )
     try:
         serve(options)
@@ -101,10 +131,12 @@ def serve(options: UiOptions) -> None:
     if options.target:
         target = check_target(options.target, allow_remote=options.allow_remote)
     port = free_port(options.web_port)
+    raise_open_files(0, PROG)  # as far as allowed: a sale's pool holds thousands of connections
     token = os.environ.get(TOKEN_ENV, "") if target else secrets.token_urlsafe(24)
     scratch = TempFolder("paystorm-ui-")  # ledger and logs, gone at exit (or at a later sweep)
     work = scratch.path
     children: list[tuple[Child, int]] = []  # each with the signal that stops it cleanly
+    sampler: MetricsSampler | None = None
     handlers = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
     # Set here, not inherited: a shell that started us in the background ignores SIGINT.
     signal.signal(signal.SIGINT, _interrupt)
@@ -122,24 +154,31 @@ def serve(options: UiOptions) -> None:
                     "scenarios' fault timelines need the target's admin token",
                     flush=True,
                 )
+        sampler = MetricsSampler(url)
+        sampler.start()
+        runs = UiRuns(options.out, url, token, embedded=target is None, sampler=sampler)
         locust = spawn(
             "locust",
             locust_argv(url, port, options),
             work / runfolder.LOCUST_LOG,
             cwd=work,
             echo=options.verbose,
-            env={TOKEN_ENV: token},  # for the chaos panel and timelines; never on a command line
+            # The token for the chaos controls and timelines: never on a command line.
+            env={TOKEN_ENV: token, **LOCUST_ENV},
         )
         children.append((locust, signal.SIGINT))
         ui = f"http://{WEB_HOST}:{port}"
         wait_for_ui(ui, locust)
         print(
             f"{PROG}: Locust web UI on {ui} (pick a scenario, press Start)\n"
-            f"{PROG}: chaos panel on {ui}/paystorm/chaos (and the Chaos tab), gateway {url}\n"
+            f"{PROG}: live payments and chaos controls on the same page, gateway {url}\n"
+            f"{PROG}: results go to {options.out}\n"
             f"{PROG}: Ctrl-C stops both",
             flush=True,
         )
         while all(child.alive() for child, _ in children):
+            for folder, report in runs.poll():
+                print(f"{PROG}: {folder.name}: report {report}", flush=True)
             time.sleep(POLL_S)
         dead = next(child for child, _ in children if not child.alive())
         raise SetupError(f"{dead.name} exited unexpectedly: {_last_line(dead)}")
@@ -149,6 +188,8 @@ def serve(options: UiOptions) -> None:
         # A second Ctrl-C must not leave the children running.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if sampler is not None:
+            sampler.stop()
         for child, stop_signal in reversed(children):  # Locust first, while the gateway is up
             child.stop(stop_signal, grace_s=15)
         signal.signal(signal.SIGINT, handlers[0])
@@ -187,7 +228,11 @@ def locust_argv(url: str, port: int, options: UiOptions) -> list[str]:
         str(port),
         "--scenario",
         options.scenario,
+        "--results-dir",
+        str(options.out),
     )
+    if options.processes > 1:
+        argv += Distribution(options.processes, port=free_master_port("127.0.0.1")).argv()
     return argv + (["--allow-remote"] if options.allow_remote else [])
 
 

@@ -1,4 +1,4 @@
-"""The chaos panel's proxy and rows, without Locust (the web UI end to end is in
+"""The web UI's chaos proxy and the fault kinds' forms, without Locust (the web UI end to end is in
 tests/paystorm/test_ui.py)."""
 
 from __future__ import annotations
@@ -8,44 +8,23 @@ import pytest
 from contract import routes
 from contract.admin import TOKEN_ENV
 from contract.profile import CHANNEL_NAMES
-from faults import REGISTRY, parse_fault
-from locustfiles.chaos_proxy import KIND_EXAMPLES, ChaosProxy, fault_row
+from faults import every_kind, parse_fault
+from locustfiles.chaos_proxy import ChaosProxy, kind_forms
 
 
-def test_every_kind_has_a_valid_example_for_the_panel_form() -> None:
-    assert set(KIND_EXAMPLES) == set(REGISTRY)
-    for kind, params in KIND_EXAMPLES.items():
-        spec = parse_fault({"kind": kind, "params": params}, CHANNEL_NAMES)
-        assert spec.kind == kind
-
-
-def test_a_fault_row_keeps_every_cell_short_and_names_its_row() -> None:
-    row = fault_row(
-        {
-            "id": "f7",
-            "kind": "latency",
-            "params": {"ms": 200, "jitter_ms": 10},
-            "target": {"route": "pay", "probability": 1.0, "min_inflight": 0},
-            "start_in_s": 20.0,
-            "duration_s": 30.0,
-            "state": "active",
-            "started_at": "2026-11-25T12:00:20.000Z",
-            "ended_at": None,
-        }
-    )
-    assert row == {
-        "name": "f7",
-        "id": "f7",
-        "kind": "latency",
-        "params": '{"jitter_ms": 10, "ms": 200}',
-        "target": '{"route": "pay"}',
-        "state": "active",
-        "window": "+20 s, for 30 s",
-        "started": "2026-11-25T12:00:20.000Z",
-        "ended": "-",
-    }
-    bare = fault_row({"id": "f8", "kind": "lost_response", "target": {"probability": 1.0}})
-    assert (bare["target"], bare["window"]) == ("all requests", "+0 s, until removed")
+def test_every_kind_brings_its_own_form_and_a_valid_example() -> None:
+    forms = kind_forms()
+    assert [k["kind"] for k in forms["kinds"]] == [k.name for k in every_kind()]
+    for form in forms["kinds"]:
+        schema, example = form["params"], form["example"]
+        params = example.get("params", {})  # a kind whose params all have defaults
+        assert schema["type"] == "object" and form["doc"], form["kind"]
+        # The form's fields are the params' own, and the example fills the required ones.
+        assert set(params) <= set(schema["properties"]), form["kind"]
+        assert set(schema.get("required", [])) <= set(params), form["kind"]
+        spec = parse_fault(example, CHANNEL_NAMES)
+        assert spec.kind == form["kind"]
+    assert {"route", "channel", "probability"} <= set(forms["target"]["properties"])
 
 
 def test_without_a_token_the_proxy_says_so(monkeypatch: pytest.MonkeyPatch) -> None:

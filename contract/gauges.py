@@ -1,0 +1,43 @@
+"""The gateway's /metrics as one flat sample: the columns of `contract.columns.GATEWAY_COLUMNS`,
+`open_fds`, then one value per channel and family (`breaker_bank_a`, `channel_busy_bank_a`,
+`channel_waiting_bank_a`). The runner's sampler writes them to gateway_metrics.csv once a
+second; the web UI's live view shows the latest."""
+
+from __future__ import annotations
+
+from prometheus_client.parser import text_string_to_metric_families
+
+_SUMS = {
+    "paystorm_inflight_requests": "inflight",
+    "paystorm_admission_queued": "queued",
+    "paystorm_admission_shed": "shed_total",
+    "paystorm_http_requests": "requests_total",
+    "paystorm_payment_outcomes": "payments_total",
+    "paystorm_ledger_commits": "commits_total",
+    "process_resident_memory_bytes": "rss_bytes",
+    "process_cpu_seconds": "cpu_seconds",
+    "process_open_fds": "open_fds",  # files and sockets: flat in a soak, or something leaks
+}
+# Per-channel gauges: one column each, named family_channel.
+_PER_CHANNEL = {
+    "paystorm_channel_breaker_state": "breaker",
+    "paystorm_channel_busy": "channel_busy",
+    "paystorm_channel_waiting": "channel_waiting",
+}
+
+
+def parse_sample(text: str) -> dict[str, float]:
+    values = dict.fromkeys(_SUMS.values(), 0.0)
+    for family in text_string_to_metric_families(text):
+        column = _SUMS.get(family.name)
+        per_channel = _PER_CHANNEL.get(family.name)
+        if column is None and per_channel is None:
+            continue
+        for sample in family.samples:
+            if sample.name.endswith(("_created",)):
+                continue
+            if column is not None:
+                values[column] += sample.value
+            elif "channel" in sample.labels:
+                values[f"{per_channel}_{sample.labels['channel']}"] = sample.value
+    return values

@@ -1,0 +1,250 @@
+"""The web UI's live payments view: what the run's own recorder has counted so far, second by
+second, as outcomes.csv will have it, with the run's objectives judged on it (no Locust or
+Flask import here).
+
+A second's row is the recorder's own (`Recorder.row`), so the live numbers and outcomes.csv
+agree; a recent second still changes while its payments are in flight, so the page asks again
+for the last `settle_s` seconds each time. On the master of a distributed run the recorder
+holds every worker's payments, merged as they arrive (see locustfiles.distributed)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from contract import palette
+from contract.columns import CODE_PREFIX
+from contract.objectives import OBJECTIVES, holds, objectives_for
+from contract.palette import cause_colours
+from locustfiles.context import RunContext
+from locustfiles.outcomes import Recorder
+from scenarios.model import Scenario, rate_at, users_at
+from scenarios.pool import longest_person_of
+
+# Latencies so far go into buckets 1 % wide: a percentile read from them errs high by at most
+# 1 %, and costs a pass over the payments finished since the last look, not over all of them.
+BUCKET_RATIO = 1.01
+_LOG_RATIO = math.log(BUCKET_RATIO)
+SHAPE_POINTS = 120  # points of a scenario's load-shape picture
+# The report's colours, for the page to draw with.
+PALETTE = {
+    "success": palette.SUCCESS,
+    "failed": palette.FAILED,
+    "unknown": palette.UNKNOWN,
+    "offered": palette.OFFERED,
+    "achieved": palette.ACHIEVED,
+    "faults": palette.FAULT_PALETTE,
+    "breakers": {"1": palette.BREAKER_COLOURS[1], "2": palette.BREAKER_COLOURS[2]},
+}
+
+
+class LatencySoFar:
+    """Every finished payment's latency, from its intended start, in 1 % buckets."""
+
+    def __init__(self) -> None:
+        self.buckets: dict[int, int] = {}
+        self.count = 0
+        self._seen: dict[int, int] = {}  # per second: latencies already counted
+
+    def update(self, recorder: Recorder) -> None:
+        for sec, bucket in recorder.seconds.items():
+            values = bucket.latencies_ms
+            seen = self._seen.get(sec, 0)
+            if len(values) == seen:
+                continue
+            for ms in values[seen:]:
+                index = int(math.log1p(max(ms, 0.0)) / _LOG_RATIO)
+                self.buckets[index] = self.buckets.get(index, 0) + 1
+            self.count += len(values) - seen
+            self._seen[sec] = len(values)
+
+    def quantile(self, q: float) -> float | None:
+        """The upper edge of the bucket holding the q-th (0..1) latency; None when empty."""
+        if not self.count:
+            return None
+        rank = max(1, math.ceil(q * self.count))
+        running = 0
+        for index in sorted(self.buckets):
+            running += self.buckets[index]
+            if running >= rank:
+                return round(math.expm1((index + 1) * _LOG_RATIO), 1)
+        return None  # unreachable: the counts add up to `count`
+
+
+def live_row(recorder: Recorder, sec: int, in_flight: int = 0) -> dict[str, Any]:
+    """One second of the recorder, as outcomes.csv has it, with what the view draws beside:
+    the success rate (dropped arrivals counted as people not served, as the report does) and
+    the had-credit failures by cause."""
+    row = recorder.row(sec)
+    codes = {k.removeprefix(CODE_PREFIX): v for k, v in row.items() if k.startswith(CODE_PREFIX)}
+    for key in [k for k in row if k.startswith(CODE_PREFIX)]:
+        del row[key]
+    people = row["had_credit"] + row["dropped"]
+    paid = row["had_credit"] - row["had_credit_failed"]
+    bucket = recorder.seconds.get(sec)
+    row["success_rate"] = paid / people if people else None
+    row["codes"] = codes
+    row["causes"] = dict(bucket.causes) if bucket is not None else {}
+    row["in_flight"] = in_flight  # started this second, no outcome yet: the row still changes
+    return row
+
+
+class LiveRun:
+    """The live view of one run context: its rows since a second, its totals and objectives."""
+
+    def __init__(self, ctx: RunContext) -> None:
+        self.ctx = ctx
+        self.latency = LatencySoFar()
+        self.settle_s = math.ceil(longest_person_of(ctx.scenario)) + 1
+
+    def snapshot(self, since: int, ended_s: float | None = None) -> dict[str, Any]:
+        """The view from second `since` on; `ended_s`: when the run's load stopped, if it has."""
+        ctx, recorder = self.ctx, self.ctx.recorder
+        self.latency.update(recorder)
+        last = recorder.last_second
+        first = max(0, min(since, last + 1))
+        totals = self.totals()
+        open_by_second = recorder.open_by_second()
+        return {
+            "scenario": ctx.scenario.name,
+            "started": ctx.started,
+            "t0_unix": ctx.t0 if ctx.started else None,
+            "elapsed_s": round(ctx.now_s() if ended_s is None else ended_s, 2)
+            if ctx.started
+            else 0.0,
+            "duration_s": ctx.scenario.run_duration_s,
+            "settle_s": self.settle_s,
+            "in_flight": recorder.open_payments,
+            "seconds": [
+                live_row(recorder, sec, open_by_second[sec]) for sec in range(first, last + 1)
+            ],
+            "totals": totals,
+            "cause_colours": cause_colours(totals["causes"]),
+            "latency_ms": {f"p{q}": self.latency.quantile(q / 100) for q in (50, 95, 99)},
+            "objectives": self.objectives(totals),
+            "palette": PALETTE,
+        }
+
+    def totals(self) -> dict[str, Any]:
+        """Counts over every second so far (finished payments; dropped arrivals as counted)."""
+        recorder = self.ctx.recorder
+        sums = dict.fromkeys(("payments", "refunds", "had_credit", "had_credit_failed"), 0)
+        causes: dict[str, int] = {}
+        succeeded = 0
+        for bucket in recorder.seconds.values():
+            sums["payments"] += bucket.payments
+            sums["refunds"] += bucket.refunds
+            sums["had_credit"] += bucket.had_credit
+            sums["had_credit_failed"] += bucket.had_credit_failed
+            succeeded += bucket.outcomes["succeeded"]
+            for code, n in bucket.causes.items():
+                causes[code] = causes.get(code, 0) + n
+        dropped = recorder.dropped_total
+        offered = sums["payments"] + sums["refunds"] + dropped
+        people = sums["had_credit"] + dropped
+        paid = sums["had_credit"] - sums["had_credit_failed"]
+        return {
+            **sums,
+            "offered": offered,
+            "dropped": dropped,
+            "succeeded": succeeded,
+            "people_with_credit": people,
+            "success_rate": paid / people if people else None,
+            "dropped_rate": dropped / offered if offered else None,
+            "causes": dict(sorted(causes.items(), key=lambda kv: (-kv[1], kv[0]))),
+        }
+
+    def objectives(self, totals: dict[str, Any]) -> list[dict[str, Any]]:
+        """Each objective of the scenario, judged on what has finished so far, in words."""
+        slo = {name: getattr(self.ctx.scenario.slo, name, None) for name in OBJECTIVES}
+        chosen, implicit = objectives_for(slo, self.ctx.scenario.load.model == "arrival-rate")
+        rate = totals["success_rate"]
+        measured: dict[str, float | None] = {
+            "success_rate": rate,
+            "had_credit_failure_rate": None if rate is None else 1 - rate,
+            "dropped_rate": totals["dropped_rate"],
+            "p95_ms": self.latency.quantile(0.95),
+            "p99_ms": self.latency.quantile(0.99),
+        }
+        judged = []
+        for name, target in chosen.items():
+            comparison, meaning = OBJECTIVES[name]
+            value = measured.get(name)
+            if name == "ghost_charges":
+                state, words = "later", "checked against the ledger when the run ends"
+            elif value is None:
+                state, words = "unmeasured", "nothing measured yet"
+            else:
+                state = "met" if holds(value, target, comparison) else "failing"
+                words = f"{_shown(name, value)} so far, {comparison} {_shown(name, target)}"
+            judged.append(
+                {
+                    "name": name,
+                    "target": target,
+                    "comparison": comparison,
+                    "measured": value,
+                    "state": state,
+                    "words": words,
+                    "meaning": meaning,
+                    "implicit": name in implicit,
+                }
+            )
+        return judged
+
+
+def _shown(name: str, value: float) -> str:
+    if name.endswith("_ms"):
+        return f"{value:,.0f} ms"
+    if name.endswith("rate"):
+        return f"{100 * value:.2f} %"
+    return f"{value:g}"
+
+
+def scenario_card(scenario: Scenario) -> dict[str, Any]:
+    """What the start page shows of a scenario: its description, its load over time (a
+    picture's worth of points) and its fault timeline."""
+    load = scenario.load
+    end = scenario.duration_s
+    step = end / SHAPE_POINTS
+    level = rate_at if load.model == "arrival-rate" else users_at
+    # The last point just inside the end: after it the level is 0 by definition.
+    times = [min(i * step, end * (1 - 1e-9)) for i in range(SHAPE_POINTS + 1)]
+    shape = [[round(t, 2), level(load.stages, t)] for t in times]
+    slo = {name: getattr(scenario.slo, name, None) for name in OBJECTIVES}
+    return {
+        "name": scenario.name,
+        "description": scenario.description,
+        "model": load.model,
+        "duration_s": scenario.duration_s,
+        "speed": scenario.speed,
+        "stages": [
+            {
+                k: v
+                for k, v in (
+                    ("until_s", s.until_s),
+                    ("rate", s.rate),
+                    ("users", s.users),
+                    ("ramp", s.ramp),
+                )
+                if v is not None
+            }
+            for s in load.stages
+        ],
+        "shape": shape,
+        "faults": [
+            {
+                "kind": f.kind,
+                "params": f.raw_params,
+                "start_s": f.start_in_s,
+                "end_s": end if f.duration_s is None else min(end, f.start_in_s + f.duration_s),
+            }
+            for f in scenario.faults
+        ],
+        "slo": {k: v for k, v in slo.items() if v is not None},
+        "mix": {k: v for k, v in scenario.mix.weights().items() if v},
+        "client": {
+            "timeout_s": scenario.client.timeout_s,
+            "retry": scenario.client.retry,
+            "max_retries": scenario.client.max_retries,
+        },
+    }
