@@ -43,7 +43,7 @@ test: $(STAMP) ## run the test suite (a few minutes)
 lint: $(STAMP) ## ruff, mypy and the import layers
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy contract faults paystorm mock_gateway scenarios reports locustfiles tests bench
+	$(BIN)/mypy contract faults paystorm mock_gateway fault_proxy scenarios reports locustfiles tests bench
 	$(BIN)/lint-imports
 
 .PHONY: format

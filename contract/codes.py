@@ -159,6 +159,15 @@ _SPECS = (
         "Retry later with the same Idempotency-Key, or use another payment method. 请稍后重试",
     ),
     ErrorSpec(
+        "UPSTREAM_UNAVAILABLE",
+        502,
+        True,
+        "The service behind the fault proxy could not be reached.",
+        "上游服务暂不可用。",
+        "Retry later with the same Idempotency-Key; the request did not reach the service. "
+        "请稍后重试",
+    ),
+    ErrorSpec(
         "SYSTEM_BUSY",
         503,
         True,

@@ -9,6 +9,7 @@ or not yet running, to read.
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import os
 import stat
@@ -92,3 +93,19 @@ def command(sig: int, argv: list[str]) -> list[str]:
     if sys.platform != "linux":
         return argv
     return [sys.executable, "-I", "-S", "-c", _ARM_THEN_EXEC, str(os.getpid()), str(sig), *argv]
+
+
+def stop_when_orphaned(loop: asyncio.AbstractEventLoop, stop: asyncio.Event, who: str) -> None:
+    """Started by a runner that died without stopping it (kill -9): set `stop` as on SIGTERM.
+    `who` names the server in the one line it prints then."""
+    fd = inherited()
+    if fd is None:
+        return
+
+    def readable() -> None:
+        if cut(fd):
+            loop.remove_reader(fd)
+            print(f"{who}: the process that started it is gone", flush=True)
+            stop.set()
+
+    loop.add_reader(fd, readable)

@@ -14,16 +14,21 @@ class TargetError(ValueError):
     """A target paystorm may not send to; the message is the one line the user sees."""
 
 
-def check_target(url: str, *, allow_remote: bool) -> str:
-    """The normalised base URL; raises TargetError for a bad or non-loopback target."""
-    parts = urlsplit(url)
+def check_target(url: str, *, allow_remote: bool, option: str = "--target") -> str:
+    """The normalised base URL; raises TargetError for a bad or non-loopback target, naming
+    it as `option` (the command-line option or scenario field it came from)."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (a port that is no number raises here)
+    except ValueError:
+        raise TargetError(f"{option} {url}: expected http://HOST:PORT") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise TargetError(f"--target {url}: expected http://HOST:PORT")
+        raise TargetError(f"{option} {url}: expected http://HOST:PORT")
     if parts.path not in ("", "/") or parts.query or parts.fragment:
-        raise TargetError(f"--target {url}: expected no path or query, only http://HOST:PORT")
+        raise TargetError(f"{option} {url}: expected no path or query, only http://HOST:PORT")
     if not allow_remote and not is_loopback(parts.hostname):
         raise TargetError(
-            f"--target {url}: {parts.hostname} is not a loopback address; paystorm sends load "
+            f"{option} {url}: {parts.hostname} is not a loopback address; paystorm sends load "
             "and faults only to this machine unless you pass --allow-remote"
         )
     return f"{parts.scheme}://{parts.netloc}"

@@ -16,8 +16,9 @@ class Gateway:
     """The gateway a fault acts on, as far as kinds may look."""
 
     profile: Profile
-    ledger: Path
-    """The ledger's database file: a stall takes its write lock from another connection."""
+    ledger: Path | None = None
+    """The ledger's database file: a stall takes its write lock from another connection
+    (None: a host without a ledger, the fault proxy)."""
 
 
 @dataclass(slots=True)
@@ -33,6 +34,21 @@ class RequestFacts:
     def shaped_by(self, fault_id: str) -> None:
         if fault_id not in self.fault_ids:
             self.fault_ids.append(fault_id)
+
+
+class Dropped(Exception):
+    """Raised at the edge by a fault that answers a request by cutting its connection."""
+
+
+class Answer(Exception):
+    """Raised at the edge by a fault that answers with a status and body of its own instead
+    of the catalogue's (an upstream behind the fault proxy may speak another API)."""
+
+    def __init__(self, status: int, body: bytes, content_type: str) -> None:
+        super().__init__(status)
+        self.status = status
+        self.body = body
+        self.content_type = content_type
 
 
 Limits = tuple[int | None, int]

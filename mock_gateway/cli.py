@@ -2,27 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
 import gc
-import ipaddress
 import logging
 import os
 import secrets
-import signal
 import socket
 import sqlite3
-import sys
 from dataclasses import replace
 from pathlib import Path
 
 import yaml
 from aiohttp import web
 
-from contract import lifeline
+from contract import limits, serving
 from contract.admin import TOKEN_ENV
 from contract.argparsing import EXIT_USAGE, ArgumentParser, fail
 from contract.profile import PROFILES, Profile, ProfileError, apply_overrides
-from mock_gateway import limits
 from mock_gateway.app import create_app
 from mock_gateway.config import MEMORY_DB, GatewayConfig
 
@@ -86,22 +81,11 @@ def load_profile(name: str, config: Path | None) -> Profile:
         raise ProfileError(f"{config}: {exc}") from None
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _url(host: str, port: int) -> str:
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
-
-
 async def serve(config: GatewayConfig, host: str, port: int) -> int:
     app = create_app(config)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=10.0, **limits.runner_kwargs())
+    runner = web.AppRunner(
+        app, access_log=None, shutdown_timeout=10.0, **limits.runner_kwargs("mock_gateway.http")
+    )
     try:
         await runner.setup()  # opens (and seeds, when new) the ledger file
     except sqlite3.Error as exc:
@@ -115,49 +99,15 @@ async def serve(config: GatewayConfig, host: str, port: int) -> int:
     # collecting young objects less often halves its share of the CPU (py-spy: 7 % → 3 %).
     gc.freeze()
     gc.set_threshold(GC_YOUNG_THRESHOLD)
-    site = web.TCPSite(runner, host, port, backlog=1024)
-    try:
-        await site.start()
-    except OSError as exc:
-        await runner.cleanup()
-        return fail(PROG, f"cannot listen on {host}:{port}: {exc.strerror or exc}")
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        # Installed before the address is announced: a supervisor may signal as soon as it
-        # reads it. Stays installed: a second signal while draining must not kill the flush.
-        loop.add_signal_handler(sig, stop.set)
-    _stop_when_orphaned(loop, stop)
-    bound = runner.addresses[0]
-    print(f"paystorm gateway listening on {_url(host, bound[1])}", flush=True)
-    if not _is_loopback(host):
-        print(
-            f"WARNING: bound to {host}, not loopback: anyone who can reach this machine "
-            "can send payments to this gateway",
-            file=sys.stderr,
-            flush=True,
-        )
-
-    await stop.wait()
-    print("paystorm gateway stopping: draining requests and flushing the ledger", flush=True)
-    await runner.cleanup()
-    print("paystorm gateway stopped", flush=True)
-    return 0
-
-
-def _stop_when_orphaned(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
-    """Started by a runner that died without stopping it (kill -9): stop as on SIGTERM."""
-    fd = lifeline.inherited()
-    if fd is None:
-        return
-
-    def readable() -> None:
-        if lifeline.cut(fd):
-            loop.remove_reader(fd)
-            print("paystorm gateway: the process that started it is gone", flush=True)
-            stop.set()
-
-    loop.add_reader(fd, readable)
+    return await serving.serve_until_stopped(
+        runner,
+        host,
+        port,
+        prog=PROG,
+        announce="paystorm gateway listening on {url}",
+        exposed="can send payments to this gateway",
+        stopping="draining requests and flushing the ledger",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -191,15 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         config = replace(config, admin_token=token)
         print(f"admin token (for /_admin and /_chaos, shown once): {token}", flush=True)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
-    runner = _loop_runner()
+    runner = serving.loop_runner()
     with runner:
         code = runner.run(serve(config, args.host, args.port))
     return code if code is not None else EXIT_USAGE
-
-
-def _loop_runner() -> asyncio.Runner:
-    try:
-        import uvloop
-    except ImportError:  # uvloop is optional where it cannot be installed (Windows)
-        return asyncio.Runner()
-    return asyncio.Runner(loop_factory=uvloop.new_event_loop)

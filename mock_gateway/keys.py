@@ -6,8 +6,8 @@ import sqlite3
 
 from aiohttp import web
 
-from faults import Chaos, FaultEngine, RequestFacts
-from mock_gateway.admission import Admission
+from faults import Chaos, RequestFacts
+from faults.admission import Admission
 from mock_gateway.channels import Router
 from mock_gateway.config import GatewayConfig
 from mock_gateway.metrics import Metrics
@@ -20,7 +20,6 @@ db_path_key = web.AppKey("db_path", str)
 reader_key = web.AppKey("reader", sqlite3.Connection)
 writer_key = web.AppKey("writer", Writer)
 payments_key = web.AppKey("payments", PaymentService)
-faults_key = web.AppKey("faults", FaultEngine)
 chaos_key = web.AppKey("chaos", Chaos)
 admission_key = web.AppKey("admission", Admission)
 router_key = web.AppKey("router", Router)

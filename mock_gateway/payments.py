@@ -17,10 +17,10 @@ from typing import Any
 
 import orjson
 
+from contract.clock import utc_now_iso
 from contract.codes import GatewayError, error_body, invalid, not_found
 from faults import RISK_RULE, Chaos, RequestFacts, Rule, draw
 from mock_gateway.channels import ChannelFailed, ChannelTimedOut, Router
-from mock_gateway.clock import utc_now_iso
 from mock_gateway.keyfilter import PRELOAD_MAX, KeyFilter
 from mock_gateway.requests import PaymentRequest, RefundRequest
 from mock_gateway.rows import (

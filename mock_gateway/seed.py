@@ -10,8 +10,8 @@ from dataclasses import dataclass
 import orjson
 from faker import Faker
 
+from contract.clock import utc_now_iso
 from contract.population import POPULAR_MERCHANTS, merchant_id, user_id
-from mock_gateway.clock import utc_now_iso
 from mock_gateway.rows import IdempotencyRow, LedgerEntry, PaymentRow, insert
 from mock_gateway.views import payment_view
 

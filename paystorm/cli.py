@@ -11,6 +11,7 @@ USAGE = """usage: paystorm <command> [options]
 
 commands:
   gateway   start the mock credit-pay gateway
+  proxy     a fault proxy in front of any HTTP service (the gateway's faults, its chaos API)
   run       run a scenario end to end (gateway, Locust, report)
   soak      a long run judged on the money and the gateway's resources (--chaos: every fault)
   report    rebuild the report of a results folder
@@ -24,6 +25,12 @@ commands:
 
 def _gateway(argv: list[str]) -> int:
     from mock_gateway.cli import main
+
+    return main(argv)
+
+
+def _proxy(argv: list[str]) -> int:
+    from fault_proxy.cli import main
 
     return main(argv)
 
@@ -74,6 +81,7 @@ COMMANDS: dict[str, Callable[[list[str]], int]] = {
     "chaos": _chaos,
     "compare": _compare,
     "gateway": _gateway,
+    "proxy": _proxy,
     "run": _run,
     "report": _report,
     "soak": _soak,

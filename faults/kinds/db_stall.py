@@ -47,6 +47,8 @@ class DbStall(Kind[DbStallParams]):
             )
 
     def activate(self, fault: Fault[DbStallParams], gateway: Gateway) -> Coroutine[Any, Any, None]:
+        if gateway.ledger is None:
+            raise RuntimeError("db_stall needs a host with a ledger")  # refused before: api.py
         stop = fault.kept = threading.Event()
         return _stall(fault.params, gateway.ledger, stop)
 

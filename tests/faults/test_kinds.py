@@ -26,9 +26,9 @@ KINDS = sorted(REGISTRY)
 # The chaos core and the payment service, with every hook point of the gateway.
 SEAM = [
     *(p for p in (ROOT / "faults").glob("*.py")),
-    *(ROOT / "mock_gateway" / name for name in ("app.py", "payments.py", "admission.py")),
-    *(ROOT / "mock_gateway" / name for name in ("channels.py", "shaping.py", "limits.py")),
-    ROOT / "mock_gateway" / "chaos_routes.py",
+    *(ROOT / "mock_gateway" / name for name in ("app.py", "payments.py", "channels.py")),
+    ROOT / "contract" / "limits.py",
+    *(p for p in (ROOT / "fault_proxy").glob("*.py")),
 ]
 ABOVE = ("mock_gateway", "scenarios", "locustfiles", "reports", "paystorm")
 

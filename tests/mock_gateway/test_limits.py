@@ -15,7 +15,7 @@ from pathlib import Path
 import aiohttp
 from yarl import URL
 
-from mock_gateway.limits import (
+from contract.limits import (
     MAX_HEADER_BYTES,
     MAX_HEADERS,
     MAX_HEADERS_BYTES,

@@ -1,5 +1,6 @@
-"""How big a request the gateway reads: its URL, its headers and its body, each refused with a
-code of its own from the catalogue before any work is done for it."""
+"""How big a request paystorm's servers (the gateway, the fault proxy) read: its URL, its
+headers and its body, each refused with a code of its own from the catalogue before any work is
+done for it."""
 
 from __future__ import annotations
 
@@ -86,14 +87,14 @@ class _WithoutRequestBytes(logging.Filter):
         return True
 
 
-def _server_logger() -> logging.Logger:
-    logger = logging.getLogger("mock_gateway.http")
+def _server_logger(name: str) -> logging.Logger:
+    logger = logging.getLogger(name)
     if not any(isinstance(f, _WithoutRequestBytes) for f in logger.filters):
         logger.addFilter(_WithoutRequestBytes())
     return logger
 
 
-def runner_kwargs() -> dict[str, Any]:
-    """What `web.AppRunner` passes to each connection's protocol: the parser's limits and a
-    logger that never writes request bytes."""
-    return {**PARSER_LIMITS, "logger": _server_logger()}
+def runner_kwargs(logger: str) -> dict[str, Any]:
+    """What `web.AppRunner` passes to each connection's protocol: the parser's limits and the
+    logger named `logger`, which never writes request bytes."""
+    return {**PARSER_LIMITS, "logger": _server_logger(logger)}

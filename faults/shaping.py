@@ -6,7 +6,7 @@ import asyncio
 
 from aiohttp import web
 
-from faults import Reshape
+from faults.ports import Reshape
 
 SLOW_CHUNKS = 10
 

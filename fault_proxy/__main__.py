@@ -1,0 +1,5 @@
+import sys
+
+from fault_proxy.cli import main
+
+sys.exit(main())

@@ -1,0 +1,171 @@
+"""The proxy's application factory: its own /healthz, /metrics and /_chaos (the same chaos API
+as the gateway's); every other request is forwarded to the upstream through the faults."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from random import getrandbits
+
+import orjson
+from aiohttp import web
+
+from contract import limits, routes
+from contract.clock import utc_now_iso
+from contract.codes import GatewayError
+from contract.serving import authorized, error_response, unexpected
+from fault_proxy import forward, kinds
+from fault_proxy.config import ProxyConfig
+from fault_proxy.facts import request_facts
+from fault_proxy.keys import (
+    REQUEST_ID,
+    admission_key,
+    chaos_key,
+    config_key,
+    metrics_key,
+    session_key,
+)
+from faults import Answer, Chaos, Dropped, FaultEngine, Gateway, RequestFacts
+from faults import api as chaos_api
+from faults.admission import Admission, Shed
+from faults.metrics import CONTENT_TYPE_LATEST, AdmissionCollector, FaultCollector, Metrics
+from faults.serve import FAULT_HEADER, answered, dropped, peek_payment, shape
+
+log = logging.getLogger("fault_proxy")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+OWN_PATHS = (routes.HEALTHZ.path, routes.METRICS.path)
+CHAOS_PREFIX = "/_chaos/"
+"""The proxy's own chaos API; everything else, /_admin/ included, is the upstream's."""
+
+
+@web.middleware
+async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Request id, the chaos API's token, sizes, error mapping and metrics, for every request."""
+    request_id = f"{getrandbits(64):016x}"  # not a secret, only unique enough to find one
+    request[REQUEST_ID] = request_id
+    app = request.app
+    http = app[metrics_key].http
+    http.inflight += 1
+    started = time.perf_counter()
+    label = "proxied"
+    resp: web.StreamResponse
+    try:
+        limits.check_request(request, app[config_key].max_body_bytes)
+        if request.path.startswith(CHAOS_PREFIX):
+            label = "chaos"
+            if not authorized(request, app[config_key].admin_token):
+                raise GatewayError("UNAUTHORIZED")
+        elif request.path in OWN_PATHS:
+            label = request.path
+        resp = await handler(request)
+    except GatewayError as err:
+        resp = error_response(err, request_id)
+    except Dropped:
+        resp = dropped(request)
+    except Exception as exc:  # a CancelledError is no Exception: it goes on up
+        resp = unexpected(exc, request, request_id, app[config_key].max_body_bytes, log)
+    finally:
+        http.inflight -= 1
+    if not resp.prepared:
+        resp.headers.setdefault("X-Request-Id", request_id)  # the upstream's own, if it sent one
+    http.answered(label, resp.status, time.perf_counter() - started)
+    return resp
+
+
+async def proxied(request: web.Request) -> web.StreamResponse:
+    """One request through the faults to the upstream and back. With no fault active it is
+    streamed through untouched; with one, its body and answer are read whole so that faults
+    can draw on them and reshape the answer."""
+    app = request.app
+    chaos = app[chaos_key]
+    if not chaos.engine.active_total:
+        async with app[admission_key].slot():
+            return await forward.exchange(request, None, whole=False)
+    body = await request.read() if request.body_exists else None
+    facts = request_facts(request, app[config_key].key_header, body)
+    if facts.route == routes.PAY.name:
+        await peek_payment(request, facts)
+    try:
+        resp = await _through_faults(request, chaos, facts, body)
+    except GatewayError as err:
+        if isinstance(err, Shed):
+            chaos.shed(facts)
+        if facts.fault_ids:  # an injected refusal still says which fault made it
+            resp = error_response(err, request[REQUEST_ID])
+            resp.headers[FAULT_HEADER] = ",".join(facts.fault_ids)
+            return resp
+        raise
+    return await shape(request, chaos, facts, resp)
+
+
+async def _through_faults(
+    request: web.Request, chaos: Chaos, facts: RequestFacts, body: bytes | None
+) -> web.StreamResponse:
+    try:
+        await chaos.edge(facts)
+        if facts.route == routes.PAY.name:
+            code = await chaos.decide(facts)
+            if code is not None:
+                raise GatewayError(code, detail="(injected)")
+        async with request.app[admission_key].slot():
+            hang_s = chaos.hang_s(facts) if facts.route == routes.PAY.name else None
+            if hang_s is not None:
+                await forward.slowly(request, body, hang_s)
+            return await forward.exchange(request, body, whole=True)
+    except Answer as answer:
+        return answered(answer)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    config = request.app[config_key]
+    body = {"status": "ok", "role": "fault_proxy", "upstream": config.upstream}
+    return web.Response(body=orjson.dumps(body), content_type="application/json")
+
+
+async def metrics(request: web.Request) -> web.Response:
+    resp = web.Response(body=request.app[metrics_key].exposition())
+    resp.headers["Content-Type"] = CONTENT_TYPE_LATEST
+    return resp
+
+
+async def faults_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The upstream's connection pool, the fault engine and admission; on exit every held
+    request is let go and the pool closed."""
+    config = app[config_key]
+    admission = Admission(config.profile.capacity)
+    engine = FaultEngine(
+        inflight=lambda: admission.inflight + admission.queued, now_iso=utc_now_iso
+    )
+    chaos = Chaos(engine, Gateway(profile=config.profile))
+    admission.set_limits(chaos.limits)
+    registry = app[metrics_key].registry
+    registry.register(AdmissionCollector(admission))
+    registry.register(FaultCollector(engine))
+    session = forward.session(config)
+    app[admission_key] = admission
+    app[chaos_key] = chaos
+    app[session_key] = session
+    channels = tuple(
+        c.name for c in config.profile.channels
+    )  # a target's channel is never met here
+    app[chaos_api.host_key] = chaos_api.FaultHost(engine, channels, kinds.refusal)
+    try:
+        yield
+    finally:
+        engine.clear()
+        await chaos.close()
+        await session.close()
+
+
+def create_app(config: ProxyConfig) -> web.Application:
+    app = web.Application(middlewares=[observe], client_max_size=config.max_body_bytes)
+    app[config_key] = config
+    app[metrics_key] = Metrics.create()
+    app.cleanup_ctx.append(faults_ctx)
+    app.router.add_route(routes.HEALTHZ.method, routes.HEALTHZ.path, healthz)
+    app.router.add_route(routes.METRICS.method, routes.METRICS.path, metrics)
+    chaos_api.setup(app)
+    app.router.add_route("*", "/{tail:.*}", proxied)
+    return app

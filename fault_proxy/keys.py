@@ -1,0 +1,19 @@
+"""Every piece of the proxy's state, under a typed key."""
+
+from __future__ import annotations
+
+import aiohttp
+from aiohttp import web
+
+from fault_proxy.config import ProxyConfig
+from faults import Chaos
+from faults.admission import Admission
+from faults.metrics import Metrics
+
+config_key = web.AppKey("config", ProxyConfig)
+metrics_key = web.AppKey("metrics", Metrics)
+chaos_key = web.AppKey("chaos", Chaos)
+admission_key = web.AppKey("admission", Admission)
+session_key = web.AppKey("session", aiohttp.ClientSession)
+
+REQUEST_ID = web.RequestKey("request_id", str)

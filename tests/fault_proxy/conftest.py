@@ -1,0 +1,108 @@
+"""Fixtures: mock gateways and fault proxies served in this process on ephemeral ports, each
+spoken to over real HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from pytest_aiohttp import AiohttpServer
+
+from contract import routes
+from fault_proxy.app import create_app as create_proxy
+from fault_proxy.config import ProxyConfig
+from mock_gateway.app import create_app as create_gateway
+from mock_gateway.config import GatewayConfig
+from tests.mock_gateway.chaos_support import fast_profile
+from tests.mock_gateway.support import ACCOUNTS, MERCHANTS, TOKEN, wait_until
+
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@dataclass
+class Server:
+    """A gateway or a proxy: its base URL, and its chaos API with the test's token."""
+
+    base: str
+    session: aiohttp.ClientSession
+
+    async def add_active(self, spec: Mapping[str, Any]) -> dict[str, Any]:
+        async with self.session.post(
+            self.base + routes.ADD_FAULT.path, json=dict(spec), headers=AUTH
+        ) as r:
+            assert r.status == 201, await r.text()
+            fault: dict[str, Any] = await r.json()
+
+        async def active() -> bool:
+            async with self.session.get(self.base + routes.FAULTS.path, headers=AUTH) as r:
+                faults = (await r.json())["faults"]
+            return any(f["id"] == fault["id"] and f["state"] == "active" for f in faults)
+
+        await wait_until(active, f"{fault['id']} to be active")
+        return fault
+
+    async def clear(self) -> None:
+        async with self.session.delete(self.base + routes.CLEAR_FAULTS.path, headers=AUTH) as r:
+            assert r.status == 200
+
+    async def events(self) -> list[dict[str, Any]]:
+        async with self.session.get(self.base + routes.EVENTS.path, headers=AUTH) as r:
+            assert r.status == 200
+            return list((await r.json())["events"])
+
+
+StartServer = Callable[..., Awaitable[Server]]
+
+
+@pytest.fixture
+async def session() -> Any:
+    async with aiohttp.ClientSession() as s:
+        yield s
+
+
+@pytest.fixture
+def start_gateway(
+    aiohttp_server: AiohttpServer, session: aiohttp.ClientSession, tmp_path: Any
+) -> StartServer:
+    count = 0
+
+    async def start() -> Server:
+        nonlocal count
+        count += 1
+        config = GatewayConfig(
+            db=str(tmp_path / f"g{count}.db"),
+            accounts=ACCOUNTS,
+            merchants=MERCHANTS,
+            admin_token=TOKEN,
+            durable=False,
+            profile=fast_profile(),
+        )
+        server = await aiohttp_server(create_gateway(config))
+        return Server(str(server.make_url("")).rstrip("/"), session)
+
+    return start
+
+
+@pytest.fixture
+def start_proxy(aiohttp_server: AiohttpServer, session: aiohttp.ClientSession) -> StartServer:
+    async def start(upstream: str, **settings: Any) -> Server:
+        config = ProxyConfig(upstream=upstream, admin_token=TOKEN, **settings)
+        server = await aiohttp_server(create_proxy(config))
+        return Server(str(server.make_url("")).rstrip("/"), session)
+
+    return start
+
+
+@pytest.fixture
+def start_app(aiohttp_server: AiohttpServer, session: aiohttp.ClientSession) -> StartServer:
+    """Any small aiohttp app as an upstream."""
+
+    async def start(app: web.Application) -> Server:
+        server = await aiohttp_server(app)
+        return Server(str(server.make_url("")).rstrip("/"), session)
+
+    return start
