@@ -24,6 +24,7 @@
   };
   const pct = (v, digits = 1) => (v === null || v === undefined ? "–" : `${(100 * v).toFixed(digits)} %`);
   const num = (v) => (v === null || v === undefined ? "–" : Math.round(v).toLocaleString("en"));
+  const seconds = (v) => `${Math.round(v * 10) / 10} s`;
   const ms = (v) => (v === null || v === undefined ? "–" : `${Math.round(v).toLocaleString("en")} ms`);
 
   // ---- state -------------------------------------------------------------------------------
@@ -69,7 +70,7 @@
           h("table", { class: "ps-faults", id: "ps-faults" }),
           h("div", { style: "margin-top:6px" },
             h("button", { id: "ps-clear", type: "button", onclick: clearFaults }, "Clear all faults"))),
-        h("div", { class: "ps-box" }, h("h2", {}, "Add a fault"), h("form", { class: "ps-form", id: "ps-add" }),
+        h("div", { class: "ps-box" }, h("h2", {}, "Add a fault"), h("form", { class: "ps-form", id: "ps-add", novalidate: true }),
           h("div", { id: "ps-message", role: "status" })),
         h("div", { class: "ps-box ps-internals", id: "ps-internals" }))),
     h("div", { class: "ps-locust-note" }, "Locust's own request statistics and charts are below.",
@@ -225,6 +226,7 @@
       ? h("a", { href: data.results.report, target: "_blank", id: "ps-report-link" }, "Report")
       : data.results && !["running", "spawning"].includes(state) && data.started ? h("span", { class: "muted" }, "report being built…") : "");
     $("#ps-stop").disabled = !["running", "spawning"].includes(state);
+    $("#ps-new").hidden = state === "ready";
     $("#ps-objectives").replaceChildren(...data.objectives.map((o) =>
       h("span", { class: `ps-objective ${o.state}`, "data-objective": o.name, title: o.meaning },
         `${o.name}: ${o.state === "met" ? "met" : o.state === "failing" ? "failing" : o.state === "later" ? "at the end" : "not yet measured"} — ${o.words}`)));
@@ -348,7 +350,9 @@
     const p = last.palette;
     const now = last.started ? last.elapsed_s : 0;
     const xMax = Math.max(last.duration_s, now, ...rows.keys()) + 1;
-    const times = [...rows.keys()].sort((a, b) => a - b);
+    // While the run goes, its current second is still being counted: complete seconds only.
+    const running = ["running", "spawning"].includes(state);
+    const times = [...rows.keys()].filter((t) => !running || t < Math.floor(now)).sort((a, b) => a - b);
     const series = (f) => times.map((t) => [t, f(rows.get(t))]);
     const windows = last.gateway.windows;
     const common = { xMax, now, windows };
@@ -458,9 +462,10 @@
       ...(faults.length ? faults.map((f) => h("tr", { class: f.state, "data-fault": f.id },
         h("td", { class: "kind" }, f.kind),
         h("td", { class: "state" }, f.state),
-        h("td", {}, `+${f.start_in_s || 0} s, ${f.duration_s === null ? "until removed" : `for ${f.duration_s} s`}`),
-        h("td", { style: "font-family:monospace;word-break:break-all" }, JSON.stringify(f.params)),
-        h("td", {}, f.state === "expired" ? "" : h("button", { type: "button", onclick: () => removeFault(f.id) }, "remove"))))
+        h("td", {}, `+${seconds(f.start_in_s || 0)}, ${f.duration_s === null ? "until removed" : `for ${seconds(f.duration_s)}`}`),
+        h("td", { class: "params" }, Object.entries(f.params || {}).map(([k, v]) => `${k}=${v}`).join(" "),
+          f.target && f.target.route ? ` on ${f.target.route}` : "", f.target && f.target.channel ? ` on ${f.target.channel}` : ""),
+        h("td", {}, f.state === "expired" ? "" : h("button", { type: "button", title: `remove ${f.id}`, onclick: () => removeFault(f.id) }, "✕"))))
         : [h("tr", {}, h("td", { colspan: 5, class: "muted" }, "none"))]));
   }
 

@@ -17,34 +17,12 @@ import yaml
 
 from contract import runfolder
 from contract.columns import CODE_PREFIX, COUNT_COLUMNS, LATENCY_COLUMNS, REFUND_COLUMNS
-from tests.paystorm.ui_support import Ui, live, paystorm_ui, swarm
-
-# Short, with had-credit failures of a known cause inside a fault window, at a modest rate.
-SCENARIO = {
-    "name": "ui-live",
-    "description": "Sixty payments a second for eight seconds; the gateway answers a fifth of "
-    "them SYSTEM_BUSY from second 2 to second 5.",
-    "duration_s": 8,
-    "load": {"model": "arrival-rate", "stages": [{"until_s": 8, "rate": 60}]},
-    "mix": {"shopper": 90, "refund": 10},
-    "client": {"timeout_s": 2},
-    "population": {"accounts": 500, "merchants": 30},
-    "faults": [
-        {
-            "kind": "error",
-            "params": {"code": "SYSTEM_BUSY", "rate": 0.2},
-            "target": {"route": "pay"},
-            "start_in_s": 2,
-            "duration_s": 3,
-        }
-    ],
-    "slo": {"success_rate": 0.99, "p99_ms": 1500},
-}
+from tests.paystorm.ui_support import SCENARIO, Ui, live, paystorm_ui, swarm
 
 
 @pytest.fixture(scope="module")
 def scenario_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("ui-live") / "ui-live.yaml"
+    path = tmp_path_factory.mktemp("ui-live") / f"{SCENARIO['name']}.yaml"
     path.write_text(yaml.safe_dump(SCENARIO))
     return path
 

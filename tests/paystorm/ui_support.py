@@ -36,6 +36,28 @@ UI_LINE = re.compile(r"Locust web UI on (http://127\.0\.0\.1:\d+) ")
 GATEWAY_LINE = re.compile(r"gateway (http://127\.0\.0\.1:\d+)$", re.M)
 READY_LINE = "Ctrl-C stops both"
 
+# Short, with had-credit failures of a known cause inside a fault window, at a modest rate.
+SCENARIO = {
+    "name": "ui-live",
+    "description": "Sixty payments a second for eight seconds; the gateway answers a fifth of "
+    "them SYSTEM_BUSY from second 2 to second 5.",
+    "duration_s": 8,
+    "load": {"model": "arrival-rate", "stages": [{"until_s": 8, "rate": 60}]},
+    "mix": {"shopper": 90, "refund": 10},
+    "client": {"timeout_s": 2},
+    "population": {"accounts": 500, "merchants": 30},
+    "faults": [
+        {
+            "kind": "error",
+            "params": {"code": "SYSTEM_BUSY", "rate": 0.2},
+            "target": {"route": "pay"},
+            "start_in_s": 2,
+            "duration_s": 3,
+        }
+    ],
+    "slo": {"success_rate": 0.99, "p99_ms": 1500},
+}
+
 
 @dataclass
 class Ui:
