@@ -36,8 +36,9 @@ demo: $(STAMP) ## run the flagship promo-spike scenario end to end and print whe
 	$(BIN)/paystorm run flash-sale || [ $$? -eq 1 ]
 
 .PHONY: test
-test: $(STAMP) ## run the test suite (a few minutes)
-	$(BIN)/python -m pytest -q
+test: $(STAMP) ## run the test suite (about eight minutes): on every core, then the load runs alone
+	$(BIN)/python -m pytest -q -n auto --dist loadfile -m "not exclusive"
+	$(BIN)/python -m pytest -q -m exclusive
 
 .PHONY: lint
 lint: $(STAMP) ## ruff, mypy and the import layers

@@ -31,7 +31,9 @@ from paystorm.soak_verdict import FDS_SLACK, RSS_CACHE_BYTES, Verdict, judge
 from scenarios.chaos_timeline import CLIENT, chaos_scenario, chaos_timeline
 from scenarios.loader import load_scenario, parse_scenario
 
-pytestmark = pytest.mark.timeout(300)  # the soak: 60 s of load, start, settle and report
+# The soak: 60 s of load, start, settle and report; its lateness and memory need the
+# machine to themselves.
+pytestmark = [pytest.mark.timeout(300), pytest.mark.exclusive]
 
 SEED = 20261201
 DURATION_S = 60

@@ -16,6 +16,9 @@ import pytest
 
 from tests.paystorm.runs import Finished, Run
 
+# The offered rate and the lateness are measured: the generator needs the machine to itself.
+pytestmark = pytest.mark.exclusive
+
 ARRIVALS_PY = Path(__file__).parents[2] / "locustfiles" / "arrivals.py"
 LATENESS_ROUNDING_MS = 0.0005  # payments.jsonl keeps lateness_ms to three decimals
 START_RESOLUTION_S = 1e-4 + 1e-9  # … and start_s to four

@@ -20,6 +20,9 @@ import pytest
 
 from tests.paystorm.runs import Finished, Run
 
+# Two pools compared on their headline: another run beside them would measure its CPU too.
+pytestmark = pytest.mark.exclusive
+
 # 60 + 40 payments/s through the two banks (50 ms each); the fallback only on failover.
 SMALL_GATEWAY = {
     "capacity": {"max_inflight": 32, "queue": 64},
