@@ -65,6 +65,11 @@ distributed: $(STAMP) ## a scenario on Locust's master and N workers: make distr
 	@test -n "$(SCENARIO)" || { echo 'make distributed: give the scenario, e.g. make distributed SCENARIO=flash-sale WORKERS=2' >&2; exit 2; }
 	$(BIN)/paystorm run $(SCENARIO) --processes $(or $(WORKERS),2) $(ARGS) || [ $$? -eq 1 ]
 
+.PHONY: capacity
+capacity: $(STAMP) ## the highest rate at which a scenario's objectives hold: make capacity SCENARIO=steady [ARGS="--forecast 300"]
+	@test -n "$(SCENARIO)" || { echo 'make capacity: give the scenario, e.g. make capacity SCENARIO=steady' >&2; exit 2; }
+	$(BIN)/paystorm capacity $(SCENARIO) $(ARGS)
+
 .PHONY: compare
 compare: $(STAMP) ## overlay results folders: make compare RUNS="results/a results/b" [OUT=dir]
 	@test -n "$(RUNS)" || { echo 'make compare: give the runs, e.g. make compare RUNS="results/a results/b"' >&2; exit 2; }

@@ -16,6 +16,7 @@ commands:
   soak      a long run judged on the money and the gateway's resources (--chaos: every fault)
   report    rebuild the report of a results folder
   compare   overlay several runs on the same axes, with a table of deltas
+  capacity  find the highest rate at which a scenario's objectives hold
   chaos     add, list and clear faults on a running gateway
   ui        start the gateway and Locust's web UI (scenario picker, chaos panel)
   worker    join a run's Locust master as a worker (paystorm run … --workers N)
@@ -65,6 +66,12 @@ def _compare(argv: list[str]) -> int:
     return main(argv)
 
 
+def _capacity(argv: list[str]) -> int:
+    from paystorm.capacity_cli import main
+
+    return main(argv)
+
+
 def _chaos(argv: list[str]) -> int:
     from paystorm.chaos_cli import main
 
@@ -78,6 +85,7 @@ def _ui(argv: list[str]) -> int:
 
 
 COMMANDS: dict[str, Callable[[list[str]], int]] = {
+    "capacity": _capacity,
     "chaos": _chaos,
     "compare": _compare,
     "gateway": _gateway,

@@ -72,6 +72,9 @@ class RunOptions:
     time_cap_s: float | None = None
     """The hard cap on the whole run; None: the scenario's duration, the time its last
     payments may take and Locust's start."""
+    audit: bool = True
+    """Audit the ledger once PENDING payments settle; False: no audit.json (a capacity step
+    is judged on success and latency, and the audit costs seconds per step)."""
 
 
 @dataclass(frozen=True)
@@ -272,7 +275,8 @@ def execute(options: RunOptions) -> RunOutcome:
         if target is not None and scenario.faults:
             _leave_clean(admin)
         settle_s = apply_overrides(scenario.gateway).settle_delay_s if target is None else 15.0
-        _write_audit(admin, folder.audit, settle_s + 5.0)
+        if options.audit:
+            _write_audit(admin, folder.audit, settle_s + 5.0)
         _write_reconciliation(admin, folder)
     except SetupError as exc:
         # The folder says why it holds no results; the caller prints the same line.
