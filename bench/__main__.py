@@ -5,7 +5,8 @@
 Benchmarks: latency_fault (a latency fault's added delay), knee (peak throughput of the
 default profile against C/S, shedding off and on), fault_cost (the idle fault engine, and the
 gateway against a bare handler), gateway_cost (the gateway against a bare handler, its p99
-at half its peak, and what durability costs), arrival_rate (the arrival-rate executor),
+at half its peak, and what durability costs), proxy_cost (the fault proxy's added latency and
+throughput against a direct connection, no fault active), arrival_rate (the arrival-rate executor),
 hung_gateway (dropped arrivals when every request hangs 1 s), overload (600/s against the
 default profile with pools of 600, 6,000 and one sized from the scenario), report_scale
 (the report of a one-hour run: 3,600 s of outcomes and a million payment lines),
@@ -36,6 +37,7 @@ from bench import (
     knee,
     latency_fault,
     overload,
+    proxy_cost,
     report_scale,
     scaling,
 )
@@ -47,6 +49,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "knee": knee.section,
     "fault_cost": lambda quick, work: fault_cost.section(quick),
     "gateway_cost": lambda quick, work: gateway_cost.section(quick),
+    "proxy_cost": lambda quick, work: proxy_cost.section(quick),
     "arrival_rate": arrival_suite.section,
     "hung_gateway": hung_gateway.section,
     "overload": overload.section,

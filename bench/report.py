@@ -22,6 +22,7 @@ ORDER = (
     "knee",
     "fault_cost",
     "gateway_cost",
+    "proxy_cost",
     "arrival_rate",
     "hung_gateway",
     "overload",

@@ -29,6 +29,7 @@ LOCUST_STATS_PREFIX = "locust"  # Locust's --csv prefix: locust_stats.csv, locus
 LOCUST_STATS = "locust_stats.csv"
 LOCUST_FAILURES = "locust_failures.csv"
 GATEWAY_LOG = "gateway.log"
+PROXY_LOG = "proxy.log"  # the fault proxy's output, when the scenario puts one in the path
 LEDGER_DB = "ledger.db"  # the embedded gateway's database, in a temporary folder
 SUMMARY = "summary.json"
 REPORT_HTML = "report.html"

@@ -58,11 +58,12 @@ async def _streamed(request: web.Request, max_bytes: int) -> AsyncIterator[bytes
 
 def session(config: ProxyConfig) -> aiohttp.ClientSession:
     """One pool of keep-alive connections to the upstream; bodies as sent (no decompression),
-    no redirects followed: the client sees the upstream's answer as it was."""
+    no redirects followed, no cookies kept: the client sees the upstream's answer as it was."""
     connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, keepalive_timeout=30)
     timeout = aiohttp.ClientTimeout(total=config.upstream_timeout_s, sock_connect=5)
     return aiohttp.ClientSession(
         connector=connector,
+        cookie_jar=aiohttp.DummyCookieJar(),  # one client's cookies are never another's
         timeout=timeout,
         auto_decompress=False,
         skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),

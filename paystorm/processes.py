@@ -132,28 +132,52 @@ def start_gateway(
         # Orphaned, it stops as on SIGTERM: draining and committing, not cut off mid-write.
         death_signal=signal.SIGTERM,
     )
+    return child, _address(child, log_path)
+
+
+def start_proxy(
+    run_dir: Path, upstream: str, token: str, *, allow_remote: bool = False
+) -> tuple[Child, str]:
+    """The fault proxy in front of `upstream` (already checked against the loopback rule),
+    its chaos API behind `token`; returns it and its URL once it answers /healthz."""
+    log_path = run_dir / runfolder.PROXY_LOG
+    argv = [sys.executable, "-m", "fault_proxy", "--upstream", upstream]
+    argv += ["--host", "127.0.0.1", "--port", "0"]
+    child = spawn(
+        "proxy",
+        [*argv, *(["--allow-remote"] if allow_remote else [])],
+        log_path,
+        env={TOKEN_ENV: token},
+        death_signal=signal.SIGTERM,  # orphaned, it lets its held requests go and stops
+    )
+    return child, _address(child, log_path)
+
+
+def _address(child: Child, log_path: Path) -> str:
+    """The URL `child` announces in its log, once it answers /healthz; a child that does not
+    start is stopped, and the reason is one line."""
     try:
-        return child, _gateway_address(child, log_path)
+        return _announced(child, log_path)
     except BaseException:  # Ctrl-C or no start: the caller has no child to stop yet
         child.stop(signal.SIGKILL, grace_s=5)
         raise
 
 
-def _gateway_address(child: Child, log_path: Path) -> str:
+def _announced(child: Child, log_path: Path) -> str:
     deadline = time.monotonic() + GATEWAY_START_TIMEOUT_S
     while time.monotonic() < deadline:
         text = log_path.read_text(encoding="utf-8", errors="replace")
         for line in text.splitlines():
             if LISTENING in line:
-                url = line.split(LISTENING, 1)[1].strip()
+                url = line.split(LISTENING, 1)[1].split()[0]
                 wait_healthy(url, deadline)
                 return url
         if not child.alive():
             last = text.strip().splitlines()[-1:] or ["no output"]
-            raise SetupError(f"the gateway exited before serving: {last[0]} (see {log_path})")
+            raise SetupError(f"the {child.name} exited before serving: {last[0]} (see {log_path})")
         time.sleep(0.05)  # polling the log for the address line
     raise SetupError(
-        f"the gateway did not start within {GATEWAY_START_TIMEOUT_S:.0f} s (see {log_path})"
+        f"the {child.name} did not start within {GATEWAY_START_TIMEOUT_S:.0f} s (see {log_path})"
     )
 
 

@@ -29,6 +29,7 @@ from contract.profile import apply_overrides
 from contract.reconcile import reconcile
 from contract.runfolder import LEDGER_DB, RunFolder
 from contract.target import check_target, is_loopback
+from fault_proxy.kinds import refusal as proxy_refusal
 from paystorm.fdlimit import files_needed, raise_open_files
 from paystorm.processes import (
     Child,
@@ -37,6 +38,7 @@ from paystorm.processes import (
     locust_command,
     spawn,
     start_gateway,
+    start_proxy,
 )
 from paystorm.progress import Progress
 from paystorm.sampler import MetricsSampler
@@ -180,9 +182,8 @@ def execute(options: RunOptions) -> RunOutcome:
         if options.speed <= 0:
             raise SetupError(f"--speed {options.speed:g}: expected a number above 0")
         scenario = replace(scenario, speed=options.speed)
-    target = (
-        check_target(options.target, allow_remote=options.allow_remote) if options.target else None
-    )
+    target = _target(options, scenario)
+    _check_proxy_faults(options.scenario, scenario)
     distribution = _distribution(options)
     pool = _size_pool(scenario)
     run_dir = make_run_dir(options.out, scenario.name)
@@ -192,6 +193,7 @@ def execute(options: RunOptions) -> RunOutcome:
     # The ledger's folder; a run killed before its cleanup leaves it to the next run's sweep.
     scratch = TempFolder("paystorm-run-")
     gateway: Child | None = None
+    proxy: Child | None = None
     locust: Child | None = None
     sampler: MetricsSampler | None = None
     stop_reason, stop_detail = "completed", None
@@ -221,7 +223,12 @@ def execute(options: RunOptions) -> RunOutcome:
                     "the embedded gateway, not to --target",
                     flush=True,
                 )
-        sampler = MetricsSampler(url)
+        upstream = url
+        if scenario.target.proxy:
+            # The load and the fault timeline go through the proxy; the ledger's own routes
+            # (audit, export, metrics) are asked of the service behind it.
+            proxy, url = start_proxy(run_dir, upstream, token, allow_remote=options.allow_remote)
+        sampler = MetricsSampler(upstream)
         sampler.start()
         locust = spawn(
             "locust",
@@ -270,9 +277,10 @@ def execute(options: RunOptions) -> RunOutcome:
         if guard is not None and stop_reason == "completed":
             stop_reason, stop_detail = "guard", str(guard.get("reason"))
         t0 = float((_read_json(folder.clock) or {"t0_unix": started})["t0_unix"])
-        admin = AdminClient(url, token, timeout_s=120)
-        _write_fault_windows(admin, t0, folder.faults)
-        if target is not None and scenario.faults:
+        admin = AdminClient(upstream, token, timeout_s=120)
+        faulted = AdminClient(url, token, timeout_s=120)  # the proxy, when one is in the path
+        _write_fault_windows(faulted, t0, folder.faults)
+        if target is not None and scenario.faults and proxy is None:
             _leave_clean(admin)
         settle_s = apply_overrides(scenario.gateway).settle_delay_s if target is None else 15.0
         if options.audit:
@@ -292,6 +300,8 @@ def execute(options: RunOptions) -> RunOutcome:
                 sampler.stop()
             if locust is not None:
                 locust.stop(signal.SIGKILL, grace_s=5)
+            if proxy is not None:
+                proxy.stop(signal.SIGTERM, grace_s=10)
             if gateway is not None:
                 gateway.stop(signal.SIGTERM, grace_s=20)
             scratch.remove()
@@ -307,7 +317,8 @@ def execute(options: RunOptions) -> RunOutcome:
         "started_at": iso(t0),
         "ended_at": iso(ended),
         "duration_s": round(ended - t0, 2),
-        "target": url,
+        "target": upstream if proxy is not None else url,
+        "proxy": url if proxy is not None else None,
         "embedded_gateway": target is None,
         "stop_reason": stop_reason,
         "stop_detail": stop_detail,
@@ -317,6 +328,28 @@ def execute(options: RunOptions) -> RunOutcome:
     folder.run.write_text(json.dumps(run_info, indent=2) + "\n")
     code = EXIT_INTERRUPTED if stop_reason == "interrupted" else 0
     return RunOutcome(run_dir, stop_reason, code)
+
+
+def _target(options: RunOptions, scenario: Scenario) -> str | None:
+    """The service to load instead of the embedded gateway: --target, else the scenario's
+    `target.url`; each under the loopback rule."""
+    allow = options.allow_remote
+    if options.target:
+        return check_target(options.target, allow_remote=allow)
+    if scenario.target.url:
+        return check_target(scenario.target.url, allow_remote=allow, option="target.url")
+    return None
+
+
+def _check_proxy_faults(source: str, scenario: Scenario) -> None:
+    """With the proxy in the path, every fault must be one it can apply: one line naming the
+    fault that is not."""
+    if not scenario.target.proxy:
+        return
+    for i, fault in enumerate(scenario.faults):
+        reason = proxy_refusal(fault.kind)
+        if reason is not None:
+            raise SetupError(f"{source}: faults[{i}].kind: {reason}")
 
 
 def _size_pool(scenario: Scenario) -> Pool | None:

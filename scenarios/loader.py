@@ -3,6 +3,7 @@ expected, raised before any traffic is sent."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -11,6 +12,7 @@ import yaml
 
 from contract.problems import check
 from contract.profile import CHANNEL_NAMES, ProfileError, apply_overrides
+from contract.target import TargetError, check_target
 from contract.validate import InputError
 from faults import FaultSpec, FaultSpecError, FaultTarget, parse_fault
 from scenarios.model import Mix, Scenario
@@ -85,6 +87,7 @@ def parse_scenario(data: Any, source: str) -> Scenario:
         _fail(source, "name", "a non-empty string", scenario.name)
     _check_load(source, scenario)
     _check_mix(source, scenario.mix, raw.get("mix"))
+    _check_target(source, scenario)
     try:
         apply_overrides(scenario.gateway)
     except ProfileError as exc:
@@ -95,6 +98,22 @@ def parse_scenario(data: Any, source: str) -> Scenario:
         _fault(source, item, i, scenario.duration_s) for i, item in enumerate(faults_raw)
     )
     return msgspec.structs.replace(scenario, faults=faults)
+
+
+ADAPTER = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*$", re.ASCII)
+
+
+def _check_target(source: str, scenario: Scenario) -> None:
+    """The target's URL in the form the runner takes (the loopback rule is the run's, with
+    --allow-remote), and a client adapter named as `package.module:Name`."""
+    if scenario.target.url is not None:
+        try:
+            check_target(scenario.target.url, allow_remote=True, option="target.url")
+        except TargetError as exc:
+            raise ScenarioError(f"{source}: {exc}") from None
+    adapter = scenario.client.adapter
+    if adapter is not None and not ADAPTER.match(adapter):
+        _fail(source, "client.adapter", "package.module:Name", adapter)
 
 
 def _check_load(source: str, scenario: Scenario) -> None:

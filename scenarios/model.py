@@ -63,6 +63,20 @@ class ClientPolicy(_Section, frozen=True):
     weak_network_share: Share = 0.0
     """Share of people on a weak mobile link: slow round trips, a short deadline, and
     connections that drop after the request went out (see locustfiles/network.py)."""
+    adapter: str | None = None
+    """`package.module:Name`: a client adapter that speaks another payment API (see
+    docs/proxy.md); None: the mock gateway's own API."""
+
+
+class Target(_Section, frozen=True):
+    """Where the load goes instead of the embedded gateway, and whether the fault proxy sits
+    in front of it (the scenario's faults then go to the proxy)."""
+
+    url: str | None = None
+    """The service's base URL, `http://HOST:PORT` (loopback unless --allow-remote); None:
+    the embedded gateway. `paystorm run --target` overrides it."""
+    proxy: bool = False
+    """Start the fault proxy in front of the target and send the load through it."""
 
 
 class Population(_Section, frozen=True):
@@ -125,6 +139,7 @@ class Scenario(_Section, frozen=True):
     gateway: dict[str, Any] = field(default_factory=dict)
     """Overrides of the embedded gateway's profile (contract.profile checks them)."""
     population: Population = Population()
+    target: Target = Target()
     faults: tuple[FaultSpec[Any], ...] = ()
     """The fault timeline, each checked by its kind's own module (faults.parse_fault)."""
     slo: SLO = SLO()

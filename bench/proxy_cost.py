@@ -1,0 +1,169 @@
+"""The fault proxy's cost with no fault active: the same small JSON payment (bench/pay.lua)
+sent by wrk straight to a bare aiohttp handler, and through `paystorm proxy` in front of it,
+side by side. Two figures: the p50 latency the proxy adds at one connection (no queueing:
+the hop itself), and the throughput through it at 64 connections against direct.
+
+The handler is on core 0; wrk and the proxy on core 1 (a proxy is given a CPU of its own, as
+it would be in front of a real service; wrk drives both runs from the same core). Each round
+runs direct and proxied back to back, in a rotating order; ratios per round, then medians.
+
+    python -m bench.proxy_cost [--rounds 3] [--seconds 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from bench.common import WrkResult, cpu_seconds, median, python, serve, wrk
+from bench.report import Row, Section, table
+
+UPSTREAM_CORE, PROXY_CORE, WRK_CORE = 0, 1, 1
+CONNECTIONS = 64
+ADDED_P50_MAX_MS = 0.3
+RATIO_MIN = 0.5
+ROUTES = ("direct", "proxied")
+
+
+@dataclass(frozen=True)
+class Driven:
+    one: WrkResult  # one connection: latency
+    many: WrkResult  # CONNECTIONS connections: throughput
+    cpu_us: float  # CPU per request at CONNECTIONS: the handler's (direct), the proxy's
+
+
+@contextmanager
+def upstream() -> Iterator[tuple[str, int]]:
+    with serve([python(), "-m", "bench.bare_app", "0"], core=UPSTREAM_CORE) as served:
+        yield served
+
+
+@contextmanager
+def proxy(upstream_url: str) -> Iterator[tuple[str, int]]:
+    argv = [python(), "-m", "fault_proxy", "--upstream", upstream_url, "--port", "0"]
+    with serve([*argv, "--admin-token", "bench"], core=PROXY_CORE) as served:
+        yield served
+
+
+def drive(url: str, seconds: int, run_id: str, pid: int) -> Driven:
+    """wrk at one connection, then at CONNECTIONS, with the CPU per request of `pid`."""
+    env = {"PAYSTORM_RUN": run_id}
+    one = wrk(url, core=WRK_CORE, seconds=seconds, connections=1, env=env)
+    cpu, wall = cpu_seconds(pid), time.monotonic()
+    many = wrk(url, core=WRK_CORE, seconds=seconds, connections=CONNECTIONS, env=env)
+    used_s = cpu_seconds(pid) - cpu
+    return Driven(one, many, used_s / (many.requests_per_s * (time.monotonic() - wall)) * 1e6)
+
+
+def run(rounds: int, seconds: int) -> list[dict[str, Driven]]:
+    results = []
+    with upstream() as (up, up_pid), proxy(up) as (through, pid):
+        for n in range(rounds):
+            order = ROUTES if n % 2 == 0 else ROUTES[::-1]  # neither always first
+            got = {
+                route: drive(
+                    up if route == "direct" else through,
+                    seconds,
+                    f"p{n}{route[0]}",
+                    up_pid if route == "direct" else pid,
+                )
+                for route in order
+            }
+            results.append(got)
+            d, p = got["direct"], got["proxied"]
+            print(
+                f"round {n + 1}: p50 at 1 connection {d.one.p50_ms:.3f} → "
+                f"{p.one.p50_ms:.3f} ms; at {CONNECTIONS}: {d.many.requests_per_s:,.0f} → "
+                f"{p.many.requests_per_s:,.0f}/s",
+                flush=True,
+            )
+    return results
+
+
+def section(quick: bool) -> Section:
+    rounds, seconds = (2, 5) if quick else (3, 10)
+    started = time.monotonic()
+    results = run(rounds, seconds)
+    added = median([r["proxied"].one.p50_ms - r["direct"].one.p50_ms for r in results])
+    ratio = median(
+        [r["proxied"].many.requests_per_s / r["direct"].many.requests_per_s for r in results]
+    )
+    direct_p50 = median([r["direct"].one.p50_ms for r in results])
+    direct_rps = median([r["direct"].many.requests_per_s for r in results])
+    proxied_rps = median([r["proxied"].many.requests_per_s for r in results])
+    s = Section(
+        name="proxy_cost",
+        title="The fault proxy's cost, no fault active",
+        conditions=(
+            "A bare aiohttp handler (bench/bare_app.py: parse a JSON payment, answer JSON) on "
+            f"core 0; `paystorm proxy --upstream` in front of it on core 1, beside wrk "
+            f"(bench/pay.lua, -t1); {rounds} rounds of direct and proxied back to back in a "
+            f"rotating order, each wrk -c1 -d{seconds}s (latency) then -c{CONNECTIONS} "
+            f"-d{seconds}s (throughput); ratios and differences per round, then medians. The "
+            "machine is shared with other work: compare the figures within a round."
+        ),
+        quick=quick,
+    )
+    s.rows += [
+        Row(
+            figure="p50 latency the proxy adds (1 connection)",
+            measured=f"{added:+.3f} ms",
+            baseline=f"direct p50 {direct_p50:.3f} ms",
+            ratio=None,
+            target=f"< {ADDED_P50_MAX_MS} ms",
+            passed=added < ADDED_P50_MAX_MS,
+        ),
+        Row(
+            figure=f"throughput through the proxy / direct ({CONNECTIONS} connections)",
+            measured=f"{proxied_rps:,.0f}/s",
+            baseline=f"direct: {direct_rps:,.0f}/s",
+            ratio=ratio,
+            target=f"≥ {RATIO_MIN}",
+            passed=ratio >= RATIO_MIN,
+        ),
+    ]
+    s.details.append(
+        table(
+            [
+                "round",
+                "p50 direct, 1 conn.",
+                "p50 proxied, 1 conn.",
+                "direct /s",
+                "proxied /s",
+                "proxied / direct",
+                "handler CPU per request",
+                "proxy CPU per request",
+            ],
+            [
+                [
+                    str(i + 1),
+                    f"{r['direct'].one.p50_ms:.3f} ms",
+                    f"{r['proxied'].one.p50_ms:.3f} ms",
+                    f"{r['direct'].many.requests_per_s:,.0f}",
+                    f"{r['proxied'].many.requests_per_s:,.0f}",
+                    f"{r['proxied'].many.requests_per_s / r['direct'].many.requests_per_s:.3f}",
+                    f"{r['direct'].cpu_us:.0f} µs",
+                    f"{r['proxied'].cpu_us:.0f} µs",
+                ]
+                for i, r in enumerate(results)
+            ],
+        )
+    )
+    s.wall_s = time.monotonic() - started
+    return s
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(prog="python -m bench.proxy_cost")
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--seconds", type=int, default=10)
+    args = p.parse_args()
+    results = run(args.rounds, args.seconds)
+    print(f"{len(results)} rounds")
+
+
+if __name__ == "__main__":
+    main()
