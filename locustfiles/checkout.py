@@ -24,6 +24,7 @@ from locustfiles.outcomes import Payment
 from locustfiles.reversals import NAME as PENDING_NAME
 from locustfiles.reversals import PendingReversals
 from locustfiles.schedule import Ticket
+from scenarios.people import arrival_seed
 
 
 class PaystormUser(User):
@@ -92,6 +93,8 @@ class PaystormUser(User):
         ticket, self.ticket = self.ticket, None
         if ticket is None:
             return None
+        # Arrival k is the same person in every run of a seed, whichever user serves it.
+        self.rng.seed(arrival_seed(self.ctx.scenario.population.seed, ticket.k))
         return ticket.due_s, max(0.0, now_s - ticket.due_s) * 1000
 
     def finish(self, payment: Payment, code: str | None) -> None:

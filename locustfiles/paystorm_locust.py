@@ -75,6 +75,13 @@ def _arguments(parser: Any) -> None:
         help="where outcomes.csv and payments.jsonl go (none: nothing is written)",
     )
     parser.add_argument(
+        "--key-prefix",
+        default="",
+        include_in_web_ui=False,
+        help="what every idempotency key starts with (none: a fresh one per run, so runs "
+        "against one gateway never share keys)",
+    )
+    parser.add_argument(
         "--allow-remote",
         action="store_true",
         include_in_web_ui=False,
@@ -135,7 +142,7 @@ def use_scenario(environment: Environment, scenario: Scenario) -> RunContext:
     ctx = RunContext(scenario=scenario, results_dir=results)
     # Loaded now, not by the first person after second 0 (Faker's import costs 25 ms).
     ctx.city_names = cities(scenario.population.seed)
-    ctx.key_prefix = hashlib.blake2s(
+    ctx.key_prefix = (options and options.key_prefix) or hashlib.blake2s(
         f"{results or os.getpid()}:{time.time_ns()}".encode(), digest_size=4
     ).hexdigest()
     if isinstance(runner, MasterRunner):

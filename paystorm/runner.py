@@ -44,6 +44,7 @@ from paystorm.progress import Progress
 from paystorm.sampler import MetricsSampler
 from scenarios.loader import dump, load_scenario
 from scenarios.model import Scenario
+from scenarios.people import run_key_prefix
 from scenarios.pool import Pool, longest_person_of, pool_of
 
 STARTUP_GRACE_S = 60.0  # Locust's own start, on a loaded machine
@@ -151,6 +152,7 @@ def locust_argv(
     run_dir: Path,
     verbose: bool,
     distribution: Distribution = Distribution(),
+    key_prefix: str | None = None,
 ) -> list[str]:
     argv = locust_command(
         "--headless",
@@ -170,6 +172,8 @@ def locust_argv(
         "0",
     )
     argv += distribution.argv()
+    if key_prefix:
+        argv += ["--key-prefix", key_prefix]
     if not verbose:
         argv += ["--only-summary", "--loglevel", "WARNING"]
     return argv
@@ -232,7 +236,15 @@ def execute(options: RunOptions) -> RunOutcome:
         sampler.start()
         locust = spawn(
             "locust",
-            locust_argv(scenario, url, run_dir, options.verbose, distribution),
+            locust_argv(
+                scenario,
+                url,
+                run_dir,
+                options.verbose,
+                distribution,
+                # A fresh gateway: the seed's own keys, so every run starts the same payments.
+                run_key_prefix(scenario.population.seed) if target is None else None,
+            ),
             folder.locust_log,
             cwd=run_dir,
             echo=options.verbose,

@@ -16,8 +16,10 @@ import numpy as np
 from reports.internals import Internals, gateway_internals
 from reports.judge import STRETCH_OBJECTIVES, measure_stretches, split_by_link
 from reports.model import FloatArray, Run
+from reports.summary import LATE_P99_MS
 
 SATURATED_SHARE = 0.5  # of a step's samples with every slot busy: the channel was a limit
+BUSY_CPU_PCT = 80.0  # of one core: the gateway's event loop itself was near its limit
 NOTHING_MEASURED = "no_traffic"  # a step whose window held no payment to judge
 
 
@@ -98,12 +100,29 @@ def what_broke(run: Run, start_s: float, end_s: float, setup: GatewaySetup) -> d
         )
     internals = _internals(run, start_s, end_s, setup)
     found += internals.pop("findings")
+    late = _lateness_p99(run, start_s, end_s)
+    if late is not None and late > LATE_P99_MS:
+        # Latency counts from the intended start: a starved generator's delay is in it.
+        found.append(
+            f"the load generator began payments late (p99 {late:,.0f} ms after their intended "
+            "start): this machine, not only the gateway, was short of CPU"
+        )
     return {
         "had_credit_failures": failures,
         "causes": [{"code": c, "payments": n, "share": n / failures} for c, n in top],
         **internals,
+        "lateness_p99_ms": late,
         "findings": found,
     }
+
+
+def _lateness_p99(run: Run, start_s: float, end_s: float) -> float | None:
+    log = run.payments
+    if log is None or log.lateness_ms is None:
+        return None
+    inside = (log.start_s >= start_s) & (log.start_s < end_s) & np.isfinite(log.lateness_ms)
+    values = log.lateness_ms[inside]
+    return float(np.percentile(values, 99)) if values.size else None
 
 
 def _window(
@@ -157,6 +176,9 @@ def _internals(run: Run, start_s: float, end_s: float, setup: GatewaySetup) -> d
                 + ("past" if past else "within")
                 + f" the clients' {setup.client_timeout_s:g} s timeout"
             )
+    cpu = _window(t, data.cpu_pct, start_s, end_s)
+    if cpu.size and cpu.mean() >= BUSY_CPU_PCT:
+        found.append(f"the gateway's process used {cpu.mean():.0f} % of a core on average")
     shed = _window(t, data.shed_per_s, start_s, end_s)
     if shed.size and shed.mean() >= 0.5:
         found.append(f"shedding {shed.mean():,.0f} requests/s (SYSTEM_BUSY)")
@@ -188,6 +210,7 @@ def _internals(run: Run, start_s: float, end_s: float, setup: GatewaySetup) -> d
         "waiting_peak": float(waiting.max()) if waiting.size else None,
         "wait_s": wait_s,
         "shed_per_s": float(shed.mean()) if shed.size else None,
+        "cpu_pct": float(cpu.mean()) if cpu.size else None,
         "channel_saturated_share": saturated,
         "breakers": breakers,
         "findings": found,

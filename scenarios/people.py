@@ -8,6 +8,8 @@ not the typical one, because the worst case is exactly what a spike past the kne
 
 from __future__ import annotations
 
+import hashlib
+
 from scenarios.model import ClientPolicy
 
 WEAK_TIMEOUT_S = 3.0
@@ -64,3 +66,17 @@ def longest_person_s(client: ClientPolicy, kind: str, *, weak: bool, retry_after
         refund = pay + (client.resolve_deadline_s + one if client.resolve_uncertain else 0.0)
         return max(refund, shopper)
     return shopper
+
+
+def arrival_seed(seed: int, k: int) -> str:
+    """The seed of the open model's arrival `k`: who arrives, their link, basket, key and every
+    later draw of theirs (back-off, the weak link's round trips) come from it, so two runs of a
+    scenario and seed start the same payments whichever Locust user serves each one."""
+    return f"{seed}:a{k}"
+
+
+def run_key_prefix(seed: int) -> str:
+    """The idempotency keys' prefix of a run against a fresh embedded gateway: the same for
+    every run of a seed, so the same payments carry the same keys and draw the same seeded
+    faults (the draws are keyed by the payment's key)."""
+    return hashlib.blake2s(f"paystorm:{seed}".encode(), digest_size=4).hexdigest()
