@@ -57,8 +57,18 @@ gateway: $(STAMP) ## start the mock gateway on 127.0.0.1:8080 (Ctrl-C stops it)
 	$(BIN)/paystorm gateway --port 8080 --db gateway.db
 
 .PHONY: ui
-ui: $(STAMP) ## start the gateway and Locust's web UI (scenario picker and chaos tab) on http://127.0.0.1:8089
+ui: $(STAMP) ## start the gateway and Locust's web UI (scenario first, live payments, chaos beside them) on http://127.0.0.1:8089
 	$(BIN)/paystorm ui
+
+.PHONY: ui-screenshots
+ui-screenshots: $(STAMP) ## retake docs/web-ui-start.png and docs/web-ui-live.png with the browser test
+	PAYSTORM_SCREENSHOTS=docs $(BIN)/python -m pytest -q tests/paystorm/test_ui_browser.py
+
+.PHONY: monitoring-check
+monitoring-check: $(STAMP) ## promtool check and test the alert rules, then a live outage under Prometheus (1 min)
+	promtool check rules monitoring/alerts.yml
+	cd monitoring && promtool test rules alerts_test.yml
+	PAYSTORM_LIVE_ALERTS=1 $(BIN)/python -m pytest -q -s tests/monitoring
 
 .PHONY: distributed
 distributed: $(STAMP) ## a scenario on Locust's master and N workers: make distributed SCENARIO=flash-sale WORKERS=2

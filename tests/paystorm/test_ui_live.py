@@ -40,10 +40,8 @@ def _csv_rows(path: Path) -> dict[int, dict[str, str]]:
 
 def _same(live_row: dict[str, Any], csv_row: dict[str, str]) -> dict[str, tuple[Any, Any]]:
     """Every column of outcomes.csv the live row differs in: {column: (live, csv)}."""
-    differ = {}
+    differ: dict[str, tuple[Any, Any]] = {}
     for column in (*COUNT_COLUMNS, *REFUND_COLUMNS):
-        if column == "users":
-            continue  # sampled by the executor each second, not counted from payments
         if int(csv_row[column]) != live_row[column]:
             differ[column] = (live_row[column], csv_row[column])
     for column in LATENCY_COLUMNS:
