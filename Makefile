@@ -80,6 +80,11 @@ capacity: $(STAMP) ## the highest rate at which a scenario's objectives hold: ma
 	@test -n "$(SCENARIO)" || { echo 'make capacity: give the scenario, e.g. make capacity SCENARIO=steady' >&2; exit 2; }
 	$(BIN)/paystorm capacity $(SCENARIO) $(ARGS)
 
+.PHONY: remedies
+remedies: $(STAMP) ## measure the remedies for a scenario's top causes: make remedies SCENARIO=channel-outage-no-failover [ARGS="--repeats 5"]
+	@test -n "$(SCENARIO)" || { echo 'make remedies: give the scenario, e.g. make remedies SCENARIO=channel-outage-no-failover' >&2; exit 2; }
+	$(BIN)/paystorm remedies $(SCENARIO) $(ARGS)
+
 .PHONY: compare
 compare: $(STAMP) ## overlay results folders: make compare RUNS="results/a results/b" [OUT=dir]
 	@test -n "$(RUNS)" || { echo 'make compare: give the runs, e.g. make compare RUNS="results/a results/b"' >&2; exit 2; }

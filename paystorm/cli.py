@@ -17,6 +17,7 @@ commands:
   report    rebuild the report of a results folder
   compare   overlay several runs on the same axes, with a table of deltas
   capacity  find the highest rate at which a scenario's objectives hold
+  remedies  measure what each remedy for the top causes wins back, on the same traffic
   chaos     add, list and clear faults on a running gateway
   ui        start the gateway and Locust's web UI (scenario picker, chaos panel)
   worker    join a run's Locust master as a worker (paystorm run … --workers N)
@@ -72,6 +73,12 @@ def _capacity(argv: list[str]) -> int:
     return main(argv)
 
 
+def _remedies(argv: list[str]) -> int:
+    from paystorm.remedies_cli import main
+
+    return main(argv)
+
+
 def _chaos(argv: list[str]) -> int:
     from paystorm.chaos_cli import main
 
@@ -91,6 +98,7 @@ COMMANDS: dict[str, Callable[[list[str]], int]] = {
     "gateway": _gateway,
     "proxy": _proxy,
     "run": _run,
+    "remedies": _remedies,
     "report": _report,
     "soak": _soak,
     "ui": _ui,

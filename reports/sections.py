@@ -14,6 +14,7 @@ from contract import runfolder
 from reports import wording
 from reports.causes import cause_table
 from reports.model import Run
+from reports.remedies import remedies_for
 
 CHART_TITLES = {
     "success_vs_load": "Success rate versus offered load",
@@ -221,6 +222,29 @@ def _run_section(run: Run, summary: Mapping[str, Any]) -> str:
     return "<h2>Run</h2>" + table(["", ""], rows) + link
 
 
+def _remedies_section(summary: Mapping[str, Any]) -> str:
+    """The remedies that address the top causes (`paystorm remedies` measures them)."""
+    named = remedies_for(summary.get("had_credit_failures_by_cause") or {})
+    rows = [
+        [
+            text(code),
+            "<br>".join(
+                text(r.title + ("" if r.measurable else " (advice)") + ": " + r.how)
+                for r in remedies
+            )
+            or "&ndash;",
+        ]
+        for code, remedies in named
+    ]
+    if not rows:
+        return ""
+    return (
+        f"<h2>Remedies for the top causes</h2>{table(['cause', 'remedies'], rows)}"
+        '<p class="muted"><code>paystorm remedies &lt;scenario&gt;</code> measures each one '
+        "the lab can switch on, on the same traffic.</p>"
+    )
+
+
 def sections(run: Run, summary: Mapping[str, Any], charts_png: Mapping[str, bytes]) -> list[str]:
     out: list[str] = []
     if summary.get("slo"):
@@ -230,7 +254,8 @@ def sections(run: Run, summary: Mapping[str, Any], charts_png: Mapping[str, byte
         title = CHART_TITLES.get(name, name.replace("_", " ").capitalize())
         uri = "data:image/png;base64," + base64.b64encode(data).decode("ascii")
         out.append(f'<h2>{text(title)}</h2><img src="{uri}" alt="{text(title)} chart">')
-    out += [_causes_section(run, summary), _totals_section(summary), _bins_section(summary)]
+    out += [_causes_section(run, summary), _remedies_section(summary)]
+    out += [_totals_section(summary), _bins_section(summary)]
     out.append(_locust_section(run))
     out += [_faults_section(run), _audit_section(run), _run_section(run, summary)]
     if summary.get("notes"):
