@@ -7,6 +7,7 @@ request names use; the admin and chaos routes need the bearer token.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
@@ -54,3 +55,19 @@ PROTECTED_PREFIXES = ("/_admin/", "/_chaos/")
 ALL_ROUTES = (*PAYMENT_ROUTES, HEALTHZ, METRICS, OPENAPI, *ADMIN_ROUTES)
 # (method, pattern) to the payment route's name, as the app's router matches it.
 NAME_OF = {(r.method, r.path): r.name for r in PAYMENT_ROUTES}
+
+_PATTERNS = tuple(
+    (r, re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", r.path) + "$"))
+    for r in PAYMENT_ROUTES
+)
+
+
+def match(method: str, path: str) -> tuple[Route | None, dict[str, str]]:
+    """The payment route a request is for, with its path params (`payment_id`, `user_id` …);
+    (None, {}) for any other request."""
+    for route, pattern in _PATTERNS:
+        if route.method == method:
+            m = pattern.match(path)
+            if m is not None:
+                return route, m.groupdict()
+    return None, {}

@@ -55,6 +55,7 @@ class Fault(Generic[P]):
                     ("channel", t.channel),
                     ("merchant_id", t.merchant_id),
                     ("user_id", t.user_id),
+                    ("path", t.path),
                 )
                 if v is not None
             }
@@ -182,6 +183,8 @@ class FaultEngine:
         if t.merchant_id is not None and t.merchant_id != facts.merchant_id:
             return False
         if t.user_id is not None and t.user_id != facts.user_id:
+            return False
+        if t.path is not None and not facts.path.startswith(t.path):
             return False
         if t.min_inflight and self._inflight() < t.min_inflight:
             return False

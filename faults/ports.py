@@ -29,6 +29,8 @@ class RequestFacts:
     key: str
     user_id: str | None = None
     merchant_id: str | None = None
+    path: str = ""
+    """The request's path, for a `target.path`."""
     fault_ids: list[str] = field(default_factory=list)
 
     def shaped_by(self, fault_id: str) -> None:

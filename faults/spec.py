@@ -52,6 +52,9 @@ class FaultTarget(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """A payment channel of the gateway's profile."""
     merchant_id: Id | None = None
     user_id: Id | None = None
+    path: Annotated[str, msgspec.Meta(pattern="^/", max_length=2048)] | None = None
+    """Requests whose path starts with this (`/v1/payment_intents`): for a service behind the
+    fault proxy that does not speak the gateway's routes."""
     probability: Share = 1.0
     min_inflight: Annotated[int, msgspec.Meta(ge=0)] = 0
     """Armed only while at least this many requests are in flight."""

@@ -14,7 +14,6 @@ import gevent
 from locust import User
 from locust.exception import CatchResponseError
 
-from locustfiles.client.classify import classify
 from locustfiles.client.gateway import GatewayClient
 from locustfiles.client.gevent_transport import GeventTransport
 from locustfiles.client.transport import Answer, Request
@@ -52,12 +51,13 @@ class PaystormUser(User):
             weak_transport=WeakLink(self.transport, self.rng, gevent.sleep),
             # ctx.recorder is replaced when the test starts: looked up at each attempt.
             attempted=lambda payment: ctx.recorder.attempted(payment),
+            adapter=ctx.adapter,
         )
 
     def _report(self, request: Request, answer: Answer) -> None:
         """Every request in Locust's stats, by route name; a legitimate decline is a success
         there (the gateway did its job), any other code a failure named by it."""
-        failure = classify(answer).failure_text
+        failure = self.ctx.adapter.read(answer).failure_text
         self.environment.events.request.fire(
             request_type=request.method,
             name=request.name,
@@ -117,6 +117,11 @@ class PaystormUser(User):
 
         transport = GeventTransport(self.host or "", on_request=report)
         client = GatewayClient(
-            transport, self.ctx.scenario.client, rng, sleep=gevent.sleep, clock=time.monotonic
+            transport,
+            self.ctx.scenario.client,
+            rng,
+            sleep=gevent.sleep,
+            clock=time.monotonic,
+            adapter=self.ctx.adapter,
         )
         return client, transport.close

@@ -14,6 +14,7 @@ from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from contract.admin import AdminClient, AdminError
 from contract.population import POPULAR_MERCHANTS, merchant_id
+from locustfiles.client.adapter import MOCK, Adapter
 from locustfiles.outcomes import Recorder
 from locustfiles.schedule import Ticket
 from scenarios.loader import load_scenario
@@ -84,6 +85,7 @@ class RunContext:
     worker_index: int | None = None  # Locust's index of this worker in a distributed run
     city_names: tuple[str, ...] = ()  # filled once per run, from the population's seed
     reversals: PendingReversals | None = None  # made when a first payment is left pending
+    adapter: Adapter = MOCK  # the API the people speak: the scenario's client.adapter
 
     def now_s(self) -> float:
         return time.time() - self.t0

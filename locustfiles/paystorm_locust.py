@@ -27,6 +27,8 @@ from locust.runners import MasterRunner, WorkerRunner
 from contract import lifeline, runfolder
 from locustfiles import connections
 from locustfiles.arrivals import ArrivalExecutor, wait_for_arrival
+from locustfiles.client.adapter import AdapterError
+from locustfiles.client.adapter import load as load_adapter
 from locustfiles.context import RunContext, cities, context_of, target_population
 from locustfiles.customers import Customer
 from locustfiles.distributed import Master, Worker
@@ -140,6 +142,10 @@ def use_scenario(environment: Environment, scenario: Scenario) -> RunContext:
     worker = isinstance(runner, WorkerRunner)
     results = Path(options.results_dir) if options and options.results_dir and not worker else None
     ctx = RunContext(scenario=scenario, results_dir=results)
+    try:
+        ctx.adapter = load_adapter(scenario.client.adapter)
+    except AdapterError as exc:
+        raise ScenarioError(f"{scenario.name}: {exc}") from None
     # Loaded now, not by the first person after second 0 (Faker's import costs 25 ms).
     ctx.city_names = cities(scenario.population.seed)
     ctx.key_prefix = (options and options.key_prefix) or hashlib.blake2s(

@@ -78,6 +78,7 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
                 route=route,
                 key=request.headers.get(IDEMPOTENCY_HEADER) or request.path,
                 user_id=request.match_info.get("user_id"),
+                path=request.path,
             )
             request[FACTS] = facts
             chaos = app[chaos_key]

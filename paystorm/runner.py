@@ -30,6 +30,8 @@ from contract.reconcile import reconcile
 from contract.runfolder import LEDGER_DB, RunFolder
 from contract.target import check_target, is_loopback
 from fault_proxy.kinds import refusal as proxy_refusal
+from locustfiles.client.adapter import Adapter
+from paystorm.adapted import adapter_of, captured
 from paystorm.fdlimit import files_needed, raise_open_files
 from paystorm.processes import (
     Child,
@@ -188,6 +190,7 @@ def execute(options: RunOptions) -> RunOutcome:
         scenario = replace(scenario, speed=options.speed)
     target = _target(options, scenario)
     _check_proxy_faults(options.scenario, scenario)
+    adapter = adapter_of(options.scenario, scenario)
     distribution = _distribution(options)
     pool = _size_pool(scenario)
     run_dir = make_run_dir(options.out, scenario.name)
@@ -297,7 +300,7 @@ def execute(options: RunOptions) -> RunOutcome:
         settle_s = apply_overrides(scenario.gateway).settle_delay_s if target is None else 15.0
         if options.audit:
             _write_audit(admin, folder.audit, settle_s + 5.0)
-        _write_reconciliation(admin, folder)
+        _write_reconciliation(admin, folder, adapter)
     except SetupError as exc:
         # The folder says why it holds no results; the caller prints the same line.
         failed = {"scenario": scenario.name, "stop_reason": "error", "stop_detail": str(exc)}
@@ -462,8 +465,9 @@ def _write_audit(admin: AdminClient, dest: Path, settle_s: float) -> None:
     dest.write_text(json.dumps(audit, indent=2) + "\n")
 
 
-def _write_reconciliation(admin: AdminClient, folder: RunFolder) -> None:
-    """ledger.jsonl (this run's payments as the ledger has them) and reconcile.json."""
+def _write_reconciliation(admin: AdminClient, folder: RunFolder, adapter: Adapter) -> None:
+    """ledger.jsonl (this run's payments as the ledger, or the adapter's API, has them) and
+    reconcile.json; it says why when there is nothing to cross-check with."""
     keys = [line.key for line in read_lines(folder.payments)]
     if not keys:
         return
@@ -471,12 +475,12 @@ def _write_reconciliation(admin: AdminClient, folder: RunFolder) -> None:
     prefix = os.path.commonprefix(keys)  # noqa: RUF071  (characters, on purpose)
     ledger: dict[str, LedgerLine] = {}
     try:
-        with admin.export(prefix) as rows, folder.ledger.open("wb") as out:
+        with captured(adapter, admin, prefix) as rows, folder.ledger.open("wb") as out:
             for raw in rows:
                 out.write(raw)
                 row = decode_ledger_line(raw)
                 ledger[row.key] = row
-    except (AdminError, OSError, LineError) as exc:
+    except (AdminError, OSError, LineError, LookupError) as exc:
         folder.reconcile.write_text(
             json.dumps({"error": f"could not read the ledger: {exc}"}) + "\n"
         )

@@ -19,7 +19,8 @@ from typing import Any
 from contract import routes
 from contract.codes import BAD_RESPONSE, REVERSED_BY_CLIENT, UNCERTAIN
 from contract.reconcile import CHARGED
-from locustfiles.client.classify import Exchange, classify
+from locustfiles.client.adapter import MOCK, Adapter
+from locustfiles.client.classify import Exchange
 from locustfiles.client.transport import Request, Transport
 from locustfiles.client.weak import person_deadline_s
 from locustfiles.outcomes import Payment
@@ -49,6 +50,7 @@ class GatewayClient:
         clock: Callable[[], float] = time.monotonic,
         weak_transport: Transport | None = None,
         attempted: Callable[[Payment], object] = lambda payment: None,
+        adapter: Adapter = MOCK,
     ) -> None:
         self._transport = transport
         self._weak_transport = weak_transport
@@ -57,6 +59,7 @@ class GatewayClient:
         self._sleep = sleep
         self._clock = clock
         self._attempted = attempted  # the recorder counts every attempt at a payment
+        self._adapter = adapter  # the API actually spoken: the mock's own by default
         self.weak = False
         """The person now served is on a weak mobile link."""
         self.deadline_s = policy.timeout_s
@@ -78,7 +81,7 @@ class GatewayClient:
         request = Request(method, path, name, body, headers, self.deadline_s)
         link = self._weak_transport if self.weak else self._transport
         assert link is not None
-        return classify(link.send(request))
+        return self._adapter.exchange(link, request)
 
     def account(self, payment: Payment, name: str = ACCOUNT_NAME) -> Exchange:
         """The page that shows the person their available credit before they pay."""

@@ -93,7 +93,7 @@ def test_resolved_dump_loads_back_to_the_same_scenario() -> None:
         (("client", {"timeout_s": 0}), "client.timeout_s", "> 0"),
         (("slo", {"success_rate": 1.5}), "slo.success_rate", "<= 1"),
         (("slo", {"p99_ms": "fast"}), "slo.p99_ms", "a number"),
-        (("faults", [{"kind": "meteor"}]), "faults[0].kind", "one of capacity"),
+        (("faults", [{"kind": "meteor"}]), "faults[0].kind", "one of blackhole, capacity"),
         (("faults", [{"kind": "latency", "params": {"ms": -1}}]), "faults[0].params.ms", ">= 0"),
         (
             ("faults", [{"kind": "latency", "params": {"ms": 5}, "target": {"route": "x"}}]),
