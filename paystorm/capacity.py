@@ -135,18 +135,19 @@ def search_capacity(
     runner: Runner = run_step_file,
     progress: Callable[[str], None] = print,
     on_step: Callable[[Outcome], None] = lambda _: None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> Outcome:
     """Run the ladder, then the bisection, into `folder`/steps/."""
     steps_dir = folder / "steps"
     steps_dir.mkdir(parents=True, exist_ok=True)
-    started = time.monotonic()
+    started = clock()
     load_s = step_seconds(scenario, search)
     result = Outcome()
     start = search.start_rate or peak_rate(scenario)
     rate = float(round(min(max(start, search.min_rate), search.max_rate)))
     phase = "ladder"
     while True:
-        spent = time.monotonic() - started
+        spent = clock() - started
         walls = [s["wall_s"] for s in result.steps]
         estimate = max(walls) if walls else load_s + STEP_OVERHEAD_S
         if spent + estimate > search.budget_s:
@@ -160,9 +161,9 @@ def search_capacity(
         n = len(result.steps) + 1
         scenario_file = steps_dir / f"{n:02d}-{rate:g}.yaml"
         scenario_file.write_text(dump(plan.scenario), encoding="utf-8")
-        began = time.monotonic()
+        began = clock()
         run_dir, stop = runner(scenario_file, steps_dir)
-        wall = time.monotonic() - began
+        wall = clock() - began
         try:
             run = load_run(run_dir)
         except RunError as exc:
