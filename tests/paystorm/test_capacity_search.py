@@ -56,7 +56,7 @@ def _search(tmp_path: Path, breaks_above: float, **search: float) -> tuple[Outco
     rates, runner = fake_runner(breaks_above, clock)
     result = search_capacity(
         parse_scenario(BASE, "fake.yaml"),
-        Search(**search),  # type: ignore[arg-type]
+        Search(**search),
         tmp_path,
         runner=runner,
         progress=lambda _: None,
