@@ -11,7 +11,8 @@ hung_gateway (dropped arrivals when every request hangs 1 s), overload (600/s ag
 default profile with pools of 600, 6,000 and one sized from the scenario), report_scale
 (the report of a one-hour run: 3,600 s of outcomes and a million payment lines),
 generator_cost (our shoppers against a bare FastHttpUser, per Locust process), scaling (one
-Locust process against two workers). A full run takes about 18 to 23 minutes,
+Locust process against two workers), ui_cost (Locust's CPU with the web UI's live view
+open, against a headless run). A full run takes about 18 to 23 minutes,
 `--quick` about 6. growth (1,000 versus 1,000,000 accounts, a ledger of 10 million payments,
 memory after a million payments: about 8 minutes and 8 GB of temporary disk) runs only when
 named: `--only growth` (`make bench-growth`). Every process is started here and stopped
@@ -40,6 +41,7 @@ from bench import (
     proxy_cost,
     report_scale,
     scaling,
+    ui_cost,
 )
 from bench.report import ORDER, RESULTS, Section, write
 
@@ -56,6 +58,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "report_scale": report_scale.section,
     "generator_cost": generator_cost.section,
     "scaling": scaling.section,
+    "ui_cost": ui_cost.section,
     "growth": growth.section,
 }
 assert tuple(BENCHMARKS) == ORDER

@@ -29,6 +29,7 @@ ORDER = (
     "report_scale",
     "generator_cost",
     "scaling",
+    "ui_cost",
     "growth",
 )
 _BLOCK = re.compile(r"<!-- bench:(\w+) -->\n(.*?)<!-- /bench:\1 -->\n", re.S)

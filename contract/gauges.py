@@ -26,9 +26,20 @@ _PER_CHANNEL = {
 }
 
 
+_WANTED = (*_SUMS, *_PER_CHANNEL)
+_TYPE = "# TYPE "
+
+
 def parse_sample(text: str) -> dict[str, float]:
+    """The sample's values; families not listed here are never parsed (the request-duration
+    histograms are most of the text, and the web UI reads a sample every second)."""
     values = dict.fromkeys(_SUMS.values(), 0.0)
-    for family in text_string_to_metric_families(text):
+    wanted = "\n".join(
+        line
+        for line in text.splitlines()
+        if line.startswith(_WANTED) or (line.startswith(_TYPE) and line[7:].startswith(_WANTED))
+    )
+    for family in text_string_to_metric_families(wanted + "\n"):
         column = _SUMS.get(family.name)
         per_channel = _PER_CHANNEL.get(family.name)
         if column is None and per_channel is None:

@@ -58,17 +58,22 @@ class LatencySoFar:
             self.count += len(values) - seen
             self._seen[sec] = len(values)
 
-    def quantile(self, q: float) -> float | None:
-        """The upper edge of the bucket holding the q-th (0..1) latency; None when empty."""
+    def quantiles(self, *qs: float) -> list[float | None]:
+        """The upper edge of the bucket holding each q-th (0..1) latency, in one pass over the
+        buckets; None when there are none."""
         if not self.count:
-            return None
-        rank = max(1, math.ceil(q * self.count))
+            return [None for _ in qs]
+        ranks = [max(1, math.ceil(q * self.count)) for q in qs]
+        found: list[float | None] = [None for _ in qs]
         running = 0
         for index in sorted(self.buckets):
             running += self.buckets[index]
-            if running >= rank:
-                return round(math.expm1((index + 1) * _LOG_RATIO), 1)
-        return None  # unreachable: the counts add up to `count`
+            for i, rank in enumerate(ranks):
+                if found[i] is None and running >= rank:
+                    found[i] = round(math.expm1((index + 1) * _LOG_RATIO), 1)
+            if found[-1] is not None and all(f is not None for f in found):
+                break
+        return found
 
 
 def live_row(recorder: Recorder, sec: int, in_flight: int = 0) -> dict[str, Any]:
@@ -105,6 +110,7 @@ class LiveRun:
         first = max(0, min(since, last + 1))
         totals = self.totals()
         open_by_second = recorder.open_by_second()
+        p50, p95, p99 = self.latency.quantiles(0.50, 0.95, 0.99)
         return {
             "scenario": ctx.scenario.name,
             "started": ctx.started,
@@ -120,8 +126,8 @@ class LiveRun:
             ],
             "totals": totals,
             "cause_colours": cause_colours(totals["causes"]),
-            "latency_ms": {f"p{q}": self.latency.quantile(q / 100) for q in (50, 95, 99)},
-            "objectives": self.objectives(totals),
+            "latency_ms": {"p50": p50, "p95": p95, "p99": p99},
+            "objectives": self.objectives(totals, p95, p99),
             "palette": PALETTE,
         }
 
@@ -154,7 +160,9 @@ class LiveRun:
             "causes": dict(sorted(causes.items(), key=lambda kv: (-kv[1], kv[0]))),
         }
 
-    def objectives(self, totals: dict[str, Any]) -> list[dict[str, Any]]:
+    def objectives(
+        self, totals: dict[str, Any], p95: float | None, p99: float | None
+    ) -> list[dict[str, Any]]:
         """Each objective of the scenario, judged on what has finished so far, in words."""
         slo = {name: getattr(self.ctx.scenario.slo, name, None) for name in OBJECTIVES}
         chosen, implicit = objectives_for(slo, self.ctx.scenario.load.model == "arrival-rate")
@@ -163,8 +171,8 @@ class LiveRun:
             "success_rate": rate,
             "had_credit_failure_rate": None if rate is None else 1 - rate,
             "dropped_rate": totals["dropped_rate"],
-            "p95_ms": self.latency.quantile(0.95),
-            "p99_ms": self.latency.quantile(0.99),
+            "p95_ms": p95,
+            "p99_ms": p99,
         }
         judged = []
         for name, target in chosen.items():

@@ -33,6 +33,7 @@ class GatewayWatch:
         self.events: list[dict[str, Any]] = []
         self.error: str | None = None
         self._last_shed: tuple[float, float] | None = None  # (unix time, shed_total)
+        self._windows_t0: float | None = None  # the run the events were last read for
 
     def refresh(self, host: str, t0_unix: float | None, *, sample: bool = True) -> None:
         """Look at the gateway if the last look is older than REFRESH_S; `sample`: keep what
@@ -52,10 +53,15 @@ class GatewayWatch:
             values = None
         answer = self._proxy.call(host, routes.FAULTS, timeout_s=TIMEOUT_S)
         if answer.status == 200 and isinstance(answer.body, dict):
-            self.faults = list(answer.body.get("faults") or [])
-        answer = self._proxy.call(host, routes.EVENTS, timeout_s=TIMEOUT_S)
-        if answer.status == 200 and isinstance(answer.body, dict):
-            self.events = list(answer.body.get("events") or [])
+            faults = list(answer.body.get("faults") or [])
+            changed = _states(faults) != _states(self.faults)
+            self.faults = faults
+            if changed or t0_unix != self._windows_t0:
+                # A window opens or closes only when a fault's state does.
+                answer = self._proxy.call(host, routes.EVENTS, timeout_s=TIMEOUT_S)
+                if answer.status == 200 and isinstance(answer.body, dict):
+                    self.events = list(answer.body.get("events") or [])
+                    self._windows_t0 = t0_unix
         if values is not None and t0_unix is not None and sample:
             self._keep(now, t0_unix, values)
 
@@ -110,3 +116,7 @@ class GatewayWatch:
             "windows": self.windows(t0_unix),
             "error": self.error,
         }
+
+
+def _states(faults: list[dict[str, Any]]) -> set[tuple[Any, Any]]:
+    return {(f.get("id"), f.get("state")) for f in faults}
