@@ -94,12 +94,12 @@ def success_vs_load(run: Run) -> Figure:
     _scatter_series(ax, run, handles)
 
     knee = find_knee(run)
-    rates = [(b.mean_offered, b.success_rate) for b in knee.bins]
+    rates = [(b.mean_offered, b.success_rate) for b in knee.bins if b.level]
     judged = [(x, 100 * rate) for x, rate in rates if rate is not None]
     if judged:
         x, y = zip(*judged, strict=True)
         ax.plot(x, y, color=SUCCESS, lw=1.2, alpha=0.8, gid="bins:success")
-        handles.append(Line2D([], [], color=SUCCESS, lw=1.2, label="success rate per load bin"))
+        handles.append(Line2D([], [], color=SUCCESS, lw=1.2, label="success rate per load level"))
 
     target = run.scenario.slo.get("success_rate") if run.scenario else None
     if target is not None:
@@ -110,7 +110,7 @@ def success_vs_load(run: Run) -> Figure:
         ax.axvline(knee.offered_per_s, color="black", ls=":", lw=1.5, gid="knee")
         # Near the right edge the label goes to the line's left, inside the axes.
         right_side = knee.offered_per_s > 0.7 * max(s.offered for s in run.seconds)
-        text = f"knee {wording.knee_text(knee.as_dict())}"
+        text = f"knee {wording.knee_label(knee.as_dict())}"
         ax.annotate(
             text,
             (knee.offered_per_s, 0.5),
@@ -129,7 +129,7 @@ def success_vs_load(run: Run) -> Figure:
         ax.text(
             0.02,
             0.04,
-            f"knee {wording.knee_text(knee.as_dict())}",
+            f"knee {wording.knee_label(knee.as_dict())}",
             transform=ax.transAxes,
             fontsize=10,
             fontweight="bold",

@@ -110,6 +110,21 @@ def knee_text(knee: Mapping[str, Any] | None) -> str:
     return f"{per_s(offered)}: held, {broke} at {per_s(knee.get('broke_at_per_s'))}"
 
 
+def knee_label(knee: Mapping[str, Any]) -> str:
+    """The knee in a few words, for a chart."""
+    status, offered = knee.get("status"), knee.get("offered_per_s")
+    if status == "one_rate":
+        verdict = "held" if knee.get("held_at_rate") else "broke"
+        return f"n/a: one rate, objectives {verdict} at {per_s(knee.get('rate_per_s'))}"
+    if status == "broke_at_lowest":
+        return f"below {per_s(knee.get('broke_at_per_s'))}: broke at the lowest load"
+    if offered is None:
+        return "n/a"
+    if knee.get("held_to_max"):
+        return f"≥ {per_s(offered)} (held to max load)"
+    return f"{per_s(offered)} (broke at {per_s(knee.get('broke_at_per_s'))})"
+
+
 def headline(summary: Mapping[str, Any]) -> list[tuple[str, str, str]]:
     """(label, value, detail) for the numbers a reader looks at first."""
     latency = summary.get("latency_ms") or {}

@@ -125,7 +125,7 @@ def test_success_vs_load_marks_the_knee(run_dir: Path) -> None:
     write_run(run_dir, ladder(rates, {r: 0.8 for r in rates if r > 200}))
     fig = charts.success_vs_load(load_run(run_dir))
     assert _line(fig, "knee")[0] == [200.0, 200.0]
-    assert "knee 200/s: held, broke (success_rate) at 220/s" in _texts(fig)
+    assert "knee 200/s (broke at 220/s)" in _texts(fig)
     assert _line(fig, "bins:success")[1] == pytest.approx([100.0] * 10 + [80.0] * 10)
 
 
