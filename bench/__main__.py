@@ -15,7 +15,9 @@ Locust process against two workers), ui_cost (Locust's CPU with the web UI's liv
 open, against a headless run). A full run takes about 18 to 23 minutes,
 `--quick` about 6. growth (1,000 versus 1,000,000 accounts, a ledger of 10 million payments,
 memory after a million payments: about 8 minutes and 8 GB of temporary disk) runs only when
-named: `--only growth` (`make bench-growth`). Every process is started here and stopped
+named: `--only growth` (`make bench-growth`). schemathesis (schemathesis
+over the whole API document, every phase and check, a fresh seed: about 2 minutes) runs
+with the others. Every process is started here and stopped
 before the next benchmark; all traffic stays on loopback.
 """
 
@@ -41,6 +43,7 @@ from bench import (
     proxy_cost,
     report_scale,
     scaling,
+    schemathesis_fuzz,
     ui_cost,
 )
 from bench.report import ORDER, RESULTS, Section, write
@@ -55,6 +58,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "arrival_rate": arrival_suite.section,
     "hung_gateway": hung_gateway.section,
     "overload": overload.section,
+    "schemathesis": schemathesis_fuzz.section,
     "report_scale": report_scale.section,
     "generator_cost": generator_cost.section,
     "scaling": scaling.section,

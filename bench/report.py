@@ -26,6 +26,7 @@ ORDER = (
     "arrival_rate",
     "hung_gateway",
     "overload",
+    "schemathesis",
     "report_scale",
     "generator_cost",
     "scaling",

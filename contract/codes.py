@@ -103,6 +103,25 @@ _SPECS = (
         "Wait a moment, then replay with the same Idempotency-Key. 请稍后重试",
     ),
     ErrorSpec(
+        "PAYMENT_NOT_REFUNDABLE",
+        409,
+        False,
+        "The payment is in a state that cannot be refunded.",
+        "该订单当前状态不可退款。",
+        "Query the payment: only a SUCCEEDED or PARTIALLY_REFUNDED one can be refunded; a PENDING "
+        "one can once it settles, a REFUNDED one has nothing left, a FAILED or REVERSED one was "
+        "never charged.",
+    ),
+    ErrorSpec(
+        "REFUND_EXCEEDS_PAYMENT",
+        409,
+        False,
+        "The refund is larger than what is left of the payment.",
+        "退款金额超过可退金额。",
+        "Query the payment and refund at most its amount minus what was already refunded; "
+        "error.fields gives what is left.",
+    ),
+    ErrorSpec(
         "PAYLOAD_TOO_LARGE",
         413,
         False,

@@ -53,17 +53,48 @@ def convert(raw: Any, kind: type[T], *, prefix: str = "") -> T:
 
 
 def decode_json(body: bytes, kind: type[T], *, prefix: str = "") -> T:
-    """A JSON body as a `kind`: one pass, parse and check."""
+    """A JSON body as a `kind`: one pass, parse and check. A whole number written with a
+    fraction of zero (`100.0`) is taken where a whole number is expected, as JSON Schema,
+    and so the OpenAPI document, counts it (see `whole_numbers`)."""
     try:
         return msgspec.json.decode(body, type=kind, strict=True)
     except msgspec.ValidationError as exc:
-        try:
-            raw = msgspec.json.decode(body)
-        except msgspec.DecodeError:
-            raw = None
-        raise explain(str(exc), raw, kind, prefix) from None
+        message = str(exc)
     except msgspec.DecodeError as exc:
         raise InputError(prefix, f"expected a JSON object ({exc})") from None
+    try:
+        raw = msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        raw = None
+    whole = whole_numbers(raw)
+    if whole is not raw:
+        try:
+            return msgspec.convert(whole, kind, strict=True)
+        except msgspec.ValidationError as exc:
+            message = str(exc)
+    raise explain(message, raw, kind, prefix)
+
+
+EXACT = 2**53
+
+
+def whole_numbers(raw: Any) -> Any:
+    """`raw` with every float that is a whole number (`100.0`, `1e3`) as an int, or `raw`
+    itself when it has none. JSON has one number type and JSON Schema counts 100.0 as an
+    integer, so a JSON input means 100 by it; a fraction (`100.5`) is still refused where a
+    whole number is expected, and a float field takes an int as it is."""
+    if isinstance(raw, float):
+        # Past 2**53 a float is not exact: such a number was not written as this integer.
+        return int(raw) if raw.is_integer() and abs(raw) <= EXACT else raw
+    if isinstance(raw, dict):
+        items = {key: whole_numbers(value) for key, value in raw.items()}
+        changed = any(items[key] is not value for key, value in raw.items())
+        return items if changed else raw
+    if isinstance(raw, list):
+        values = [whole_numbers(value) for value in raw]
+        changed = any(new is not old for new, old in zip(values, raw, strict=True))
+        return values if changed else raw
+    return raw
 
 
 def explain(message: str, raw: Any, kind: Any, prefix: str = "") -> InputError:

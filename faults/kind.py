@@ -46,6 +46,10 @@ class Kind(Generic[P]):
     """A fault of this kind as the chaos API takes it, without `kind`: the web UI's chaos
     panel starts its form from it, and docs/faults.md shows it."""
 
+    rules: ClassVar[dict[str, Any]] = {}
+    """What `check` enforces between fields, as JSON Schema keywords added to the params'
+    schema, so that the API document refuses what the kind refuses."""
+
     def parse(self, raw: Any) -> P:
         """The params from their JSON form; FaultSpecError names the first bad field."""
         try:

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import msgspec
 
 from contract.routes import ROUTE_NAMES
-from contract.validate import InputError, convert
+from contract.validate import InputError, convert, whole_numbers
 from faults.kind import REGISTRY
 from faults.spec import (
     MAX_DURATION_S,
@@ -22,7 +22,10 @@ from faults.spec import (
 )
 
 
-class _Envelope(msgspec.Struct, forbid_unknown_fields=True):
+class Envelope(msgspec.Struct, forbid_unknown_fields=True):
+    """A spec's fields beside its kind's params; faults/schema.py builds the document's
+    fault spec from them, so the document and this parser keep one set of rules."""
+
     kind: Any = None
     params: Any = None
     target: FaultTarget | None = None
@@ -34,8 +37,8 @@ class _Envelope(msgspec.Struct, forbid_unknown_fields=True):
 
 def parse_fault(raw: Any, channels: tuple[str, ...]) -> FaultSpec[Any]:
     """A fault from its JSON form; raises FaultSpecError naming the first bad field."""
-    if raw is None:
-        raw = {}
+    # 100.0 is a whole number to JSON Schema, and so to the chaos API's document.
+    raw = {} if raw is None else whole_numbers(raw)
     if not isinstance(raw, dict):
         raise FaultSpecError("body", f"expected an object, got {shown(raw)}")
     kind_name = raw.get("kind")
@@ -48,7 +51,7 @@ def parse_fault(raw: Any, channels: tuple[str, ...]) -> FaultSpec[Any]:
     params_raw = {} if params_raw is None else params_raw  # a list or 0 is no object either
     params = kind.parse(params_raw)
     try:
-        envelope = convert(raw, _Envelope)
+        envelope = convert(raw, Envelope)
     except InputError as exc:
         raise FaultSpecError(exc.field, exc.reason) from None
     target = envelope.target or FaultTarget()

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 import msgspec
 
+from contract.profile import CHANNEL_NAMES
 from contract.routes import ROUTE_NAMES
 from contract.validate import InputError
 
@@ -48,15 +49,17 @@ class FaultTarget(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Which requests a fault applies to; every given field must match."""
 
     route: Annotated[str, msgspec.Meta(extra_json_schema={"enum": list(ROUTE_NAMES)})] | None = None
-    channel: str | None = None
-    """A payment channel of the gateway's profile."""
+    channel: (
+        Annotated[str, msgspec.Meta(extra_json_schema={"enum": list(CHANNEL_NAMES)})] | None
+    ) = None
+    """A payment channel of the gateway's profile (every profile has them all)."""
     merchant_id: Id | None = None
     user_id: Id | None = None
     path: Annotated[str, msgspec.Meta(pattern="^/", max_length=2048)] | None = None
     """Requests whose path starts with this (`/v1/payment_intents`): for a service behind the
     fault proxy that does not speak the gateway's routes."""
     probability: Share = 1.0
-    min_inflight: Annotated[int, msgspec.Meta(ge=0)] = 0
+    min_inflight: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)] = 0
     """Armed only while at least this many requests are in flight."""
 
 

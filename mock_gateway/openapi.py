@@ -1,6 +1,10 @@
 """The OpenAPI 3.1 document of the gateway, generated from what it enforces: the paths from the
-route table, the body schemas from the Structs requests are decoded with, the error answers
-from the catalogue."""
+route table, the body schemas from the Structs requests are decoded with (the fault spec from
+the kinds' own, in openapi_faults), the error answers from the catalogue.
+
+Each operation declares the codes it answers by itself, by status, and on the payment routes
+the ones an `error` fault may inject too; links lead from the answers that name a payment, a
+refund's payment or a fault to the operations that take its id, for stateful testing."""
 
 from __future__ import annotations
 
@@ -12,9 +16,10 @@ from typing import Any
 import msgspec
 
 from contract import bodies, routes
+from contract.bodies import MAX_ID_LEN
 from contract.codes import CATALOGUE
 from contract.routes import Route
-from faults import REGISTRY, kind_schemas
+from mock_gateway.openapi_faults import fault_schemas
 from mock_gateway.requests import IDEMPOTENCY_HEADER, MAX_KEY_LEN
 
 Schema = dict[str, Any]
@@ -48,109 +53,20 @@ _KEY_PREFIX = {
     "required": False,
     "schema": {"type": "string", "maxLength": MAX_KEY_LEN},
 }
+# No id the gateway hands out or takes in a body is longer: a longer one is simply not found.
+_PATH_ID = {"type": "string", "minLength": 1, "maxLength": MAX_ID_LEN}
 
-# Any route may refuse a request over the size limits (mock_gateway.limits) before reading
-# it, and any may fail unexpectedly.
+# Any route may refuse a request over the size limits (contract.limits) before reading it,
+# and any may fail unexpectedly.
 _EDGE = ("PAYLOAD_TOO_LARGE", "URI_TOO_LONG", "HEADERS_TOO_LARGE", "INTERNAL_ERROR")
 _ADMIN = ("INVALID_REQUEST", "METHOD_NOT_ALLOWED", *_EDGE)
-# The error fault may answer any catalogue error on a payment route (and admission sheds
-# with 503); the bearer token guards only the admin and chaos routes.
-_V1 = tuple(
+# Every payment route: shed by admission control (503), looked up and not found.
+_V1 = ("METHOD_NOT_ALLOWED", "NOT_FOUND", "SYSTEM_BUSY", *_EDGE)
+# The error fault may answer any catalogue error on a payment route; the bearer token guards
+# only the admin and chaos routes.
+INJECTABLE = tuple(
     code for code, spec in CATALOGUE.items() if spec.http_status >= 400 and code != "UNAUTHORIZED"
 )
-
-
-# -- the fault specs -------------------------------------------------------------------------
-
-_TIME = {"type": ["string", "null"], "format": "date-time"}
-
-
-def fault_params_schemas() -> tuple[Schema, dict[str, Schema]]:
-    """How a fault spec's `params` depend on its `kind`, from the kinds' own params Structs
-    (faults.kind_schemas): a `oneOf` with one branch per kind and the kinds' examples, to sit
-    beside the spec's properties, and the components the branches refer to (with the
-    target's, `FaultTarget`)."""
-    kinds = kind_schemas(REF)
-    components = dict(kinds.components)
-    branches = [
-        {"properties": {"kind": {"const": name}, "params": ref}}
-        for name, ref in sorted(kinds.params.items())
-    ]
-    return {"oneOf": branches, "examples": list(kinds.examples.values())}, components
-
-
-def _fault_schemas() -> dict[str, Schema]:
-    by_kind, components = fault_params_schemas()
-    # Inline, so that the spec's fields and the target's read at one level.
-    target = components.pop("FaultTarget")
-    return {
-        **components,
-        "FaultSpec": {
-            "type": "object",
-            "additionalProperties": False,
-            "required": ["kind"],
-            "properties": {
-                "kind": {"enum": sorted(REGISTRY)},
-                "params": {"type": "object", "description": "per kind: see the oneOf"},
-                "target": target,
-                "start_in_s": {"type": "number", "minimum": 0},
-                "duration_s": {"type": ["number", "null"], "exclusiveMinimum": 0},
-                "seed": {"type": "integer"},
-            },
-            **by_kind,
-        },
-        "Fault": {
-            "type": "object",
-            "required": [
-                *("id", "kind", "params", "target", "start_in_s", "duration_s", "seed"),
-                *("state", "created_at", "started_at", "ended_at"),
-            ],
-            "properties": {
-                "id": {"type": "string"},
-                "kind": {"enum": sorted(REGISTRY)},
-                "params": {"type": "object"},
-                "target": {"type": "object"},
-                "start_in_s": {"type": "number"},
-                "duration_s": {"type": ["number", "null"]},
-                "seed": {"type": "integer"},
-                "state": {"enum": ["scheduled", "active", "expired"]},
-                "created_at": {"type": "string", "format": "date-time"},
-                "started_at": _TIME,
-                "ended_at": _TIME,
-            },
-        },
-        "FaultList": {
-            "type": "object",
-            "required": ["faults"],
-            "properties": {"faults": {"type": "array", "items": _ref("Fault")}},
-        },
-        "Removed": {
-            "type": "object",
-            "required": ["removed"],
-            "properties": {"removed": {"type": "integer"}},
-        },
-        "Events": {
-            "type": "object",
-            "required": ["events"],
-            "properties": {
-                "events": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "required": ["id", "kind", "started_at", "ended_at"],
-                        "properties": {
-                            "id": {"type": "string"},
-                            "kind": {"type": "string"},
-                            "started_at": _TIME,
-                            "ended_at": _TIME,
-                            "started_unix": {"type": ["number", "null"]},
-                            "ended_unix": {"type": ["number", "null"]},
-                        },
-                    },
-                }
-            },
-        },
-    }
 
 
 # -- the error body ----------------------------------------------------------------------------
@@ -186,15 +102,22 @@ def _error_schema() -> Schema:
     }
 
 
-def _errors(codes: tuple[str, ...]) -> dict[str, Any]:
-    """Responses for these catalogue codes, grouped by HTTP status."""
-    by_status: dict[int, list[str]] = {}
-    for code in codes:
-        by_status.setdefault(CATALOGUE[code].http_status, []).append(code)
-    return {
-        str(status): {"description": ", ".join(names), "content": _json_content(_ref("Error"))}
-        for status, names in sorted(by_status.items())
-    }
+def _errors(own: tuple[str, ...], injected: tuple[str, ...]) -> dict[str, Any]:
+    """Responses for catalogue codes, by HTTP status: the operation's own codes, then those
+    only an error fault sends there; the body's code is one of that status's."""
+    by_status: dict[int, tuple[list[str], list[str]]] = {}
+    for code in dict.fromkeys((*own, *injected)):
+        mine, faults = by_status.setdefault(CATALOGUE[code].http_status, ([], []))
+        (mine if code in own else faults).append(code)
+    answers = {}
+    for status, (mine, faults) in sorted(by_status.items()):
+        said = ", ".join(mine)
+        if faults:
+            said += ("; " if said else "") + "injected by an error fault: " + ", ".join(faults)
+        codes = {"properties": {"error": {"properties": {"code": {"enum": mine + faults}}}}}
+        schema = {"allOf": [_ref("Error"), codes]}
+        answers[str(status)] = {"description": said, "content": _json_content(schema)}
+    return answers
 
 
 # -- the operations ----------------------------------------------------------------------------
@@ -204,12 +127,18 @@ def _link(operation_id: str, parameter: str, pointer: str) -> Schema:
     return {"operationId": operation_id, "parameters": {parameter: f"$response.body#{pointer}"}}
 
 
-def _payment_links(pointer: str) -> Schema:
-    """From an answer that names a payment to what can be done with it."""
-    return {
+def _payment_links(pointer: str, *, people: bool = False) -> Schema:
+    """From an answer that names a payment to what can be done with it (and, from a payment
+    itself, to its payer's account and its merchant)."""
+    links = {
         op: _link(op, "payment_id", pointer)
         for op in ("getPayment", "reversePayment", "refundPayment")
     }
+    if people:
+        base = pointer.removesuffix("payment_id")
+        links["getAccount"] = _link("getAccount", "user_id", base + "user_id")
+        links["getMerchant"] = _link("getMerchant", "merchant_id", base + "merchant_id")
+    return links
 
 
 @dataclass(frozen=True)
@@ -217,7 +146,7 @@ class Operation:
     operation_id: str
     description: str  # of the success answer
     answer: Schema  # its schema
-    errors: tuple[str, ...]  # catalogue codes it may answer with (UNAUTHORIZED is added)
+    errors: tuple[str, ...]  # catalogue codes it answers by itself (UNAUTHORIZED is added)
     status: int = 200
     summary: str | None = None
     body: str | None = None  # the request body's schema name
@@ -227,33 +156,52 @@ class Operation:
 
 
 _TEXT = {"type": "string"}
+_DECLINED = _payment_links("/error/payment_id")  # a decline is recorded: its id comes back
 OPERATIONS: dict[Route, Operation] = {
     routes.PAY: Operation(
         "createPayment",
         "succeeded (or the stored response, replayed)",
         _ref("Payment"),
-        ("PAYMENT_PENDING", *_V1),
+        (
+            *("PAYMENT_PENDING", "INVALID_REQUEST", "INSUFFICIENT_CREDIT", "TXN_LIMIT_EXCEEDED"),
+            *("RISK_DECLINED", "ACCOUNT_FROZEN", "MERCHANT_NOT_SUPPORTED"),
+            *("IDEMPOTENCY_IN_PROGRESS", "IDEMPOTENCY_MISMATCH", "CHANNEL_UNAVAILABLE"),
+            *("CHANNEL_TIMEOUT", "DB_TIMEOUT", *_V1),
+        ),
         summary="Pay from credit",
         body="PaymentRequest",
         parameters=(_IDEMPOTENCY_KEY,),
-        links={200: _payment_links("/payment_id"), 202: _payment_links("/error/payment_id")},
+        links={
+            200: _payment_links("/payment_id", people=True),
+            202: _payment_links("/error/payment_id"),
+            402: _DECLINED,
+            403: _DECLINED,
+        },
     ),
     routes.QUERY: Operation("getPayment", "the payment", _ref("Payment"), _V1),
     routes.REVERSE: Operation(
         "reversePayment",
         "the payment",
         _ref("Payment"),
-        _V1,
-        summary="Cancel a PENDING or SUCCEEDED payment and release its credit; "
-        "idempotent (other states are returned unchanged)",
+        ("IDEMPOTENCY_IN_PROGRESS", "DB_TIMEOUT", *_V1),
+        summary="Cancel a PENDING, SUCCEEDED or PARTIALLY_REFUNDED payment and release what it "
+        "still holds; idempotent: a payment with nothing left to release (REVERSED, FAILED, "
+        "REFUNDED) is returned unchanged",
+        links={200: _payment_links("/payment_id")},
     ),
     routes.REFUND: Operation(
         "refundPayment",
         "the refund, with the updated payment",
         _ref("Refund"),
-        _V1,
+        (
+            *("INVALID_REQUEST", "IDEMPOTENCY_IN_PROGRESS", "PAYMENT_NOT_REFUNDABLE"),
+            *("REFUND_EXCEEDS_PAYMENT", "IDEMPOTENCY_MISMATCH", "DB_TIMEOUT", *_V1),
+        ),
+        summary="Refund part or all of a SUCCEEDED or PARTIALLY_REFUNDED payment; any other "
+        "state, or more than is left, is a conflict (409)",
         body="RefundRequest",
         parameters=(_IDEMPOTENCY_KEY,),
+        links={200: _payment_links("/payment_id")},
     ),
     routes.ACCOUNT: Operation("getAccount", "the account", _ref("Account"), _V1),
     routes.MERCHANT: Operation("getMerchant", "the merchant", _ref("Merchant"), _V1),
@@ -293,11 +241,13 @@ OPERATIONS: dict[Route, Operation] = {
 def _operation(route: Route, op: Operation) -> Schema:
     guarded = route.path.startswith(routes.PROTECTED_PREFIXES)
     path_params = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        {"name": name, "in": "path", "required": True, "schema": _PATH_ID}
         for name in re.findall(r"\{(\w+)\}", route.path)
     ]
     ok: Schema = {"description": op.description, "content": {op.media: {"schema": op.answer}}}
-    responses = {str(op.status): ok, **_errors((*op.errors, *(("UNAUTHORIZED",) * guarded)))}
+    own = (*op.errors, *(("UNAUTHORIZED",) * guarded))
+    injected = INJECTABLE if route in routes.PAYMENT_ROUTES else ()
+    responses = {str(op.status): ok, **_errors(own, injected)}
     for status, links in op.links.items():
         responses[str(status)] = {**responses[str(status)], "links": links}
     built: Schema = {"operationId": op.operation_id}
@@ -318,7 +268,7 @@ def schemas() -> dict[str, Schema]:
     _, generated = msgspec.json.schema_components(
         (*bodies.REQUESTS, *bodies.ANSWERS), ref_template=REF
     )
-    return {**generated, "Error": _error_schema(), **_fault_schemas()}
+    return {**generated, "Error": _error_schema(), **fault_schemas()}
 
 
 @cache
@@ -333,8 +283,9 @@ def document() -> dict[str, Any]:
         "info": {
             "title": "paystorm mock credit-pay gateway",
             "version": "1",
-            "description": "Amounts are integers in fen. Every response has X-Request-Id. "
-            "Every error body comes from one catalogue of codes.",
+            "description": "Amounts are integers in fen (100.0 counts as 100, as in JSON "
+            "Schema). Every response has X-Request-Id. Every error body comes from one "
+            "catalogue of codes.",
         },
         "paths": paths,
         "components": {

@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from contract.clock import utc_now_iso
-from contract.codes import GatewayError, error_body, invalid, not_found
+from contract.codes import FieldError, GatewayError, error_body, not_found
 from faults import RISK_RULE, Chaos, RequestFacts, Rule, draw
 from mock_gateway.channels import ChannelFailed, ChannelTimedOut, Router
 from mock_gateway.keyfilter import PRELOAD_MAX, KeyFilter
@@ -449,15 +449,15 @@ class PaymentService:
 
     async def _refund(self, payment_id: str, key: str, req: RefundRequest) -> Reply:
         view = payment_view(self._settled_row(payment_id))
+        # Conflicts with the payment as it stands, not malformed requests: 409, so that a
+        # well-formed refund is never answered 400.
         if view["status"] not in REFUNDABLE:
-            raise invalid(
-                "payment_id",
-                f"payment is {view['status']}; only SUCCEEDED or "
-                "PARTIALLY_REFUNDED payments can be refunded",
-            )
+            reason = f"payment is {view['status']}; only SUCCEEDED or PARTIALLY_REFUNDED"
+            raise _conflict("PAYMENT_NOT_REFUNDABLE", payment_id, "payment_id", reason)
         refundable = view["amount"] - view["refunded"]
         if req.amount > refundable:
-            raise invalid("amount", f"exceeds the refundable {refundable} fen")
+            reason = f"expected at most the refundable {refundable} fen, got {req.amount}"
+            raise _conflict("REFUND_EXCEEDS_PAYMENT", payment_id, "amount", reason)
         refunded = view["refunded"] + req.amount
         status = "REFUNDED" if refunded == view["amount"] else "PARTIALLY_REFUNDED"
         refund_id = new_id("ref")
@@ -485,6 +485,10 @@ class PaymentService:
         await self._commit(unit)
         self.accounts[view["user_id"]].used -= req.amount
         return Reply(200, body, payment_id)
+
+
+def _conflict(code: str, payment_id: str, field: str, reason: str) -> GatewayError:
+    return GatewayError(code, fields=(FieldError(field, reason),), payment_id=payment_id)
 
 
 def _release(

@@ -13,7 +13,7 @@ import msgspec
 from contract import bodies
 from contract.codes import FieldError, GatewayError
 from contract.problems import every_problem
-from contract.validate import InputError, decode_json
+from contract.validate import InputError, decode_json, whole_numbers
 
 MAX_KEY_LEN = 64
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -73,7 +73,7 @@ def _every_problem(raw: bytes, kind: type[Body], first: InputError) -> list[Inpu
         value = msgspec.json.decode(raw)
     except msgspec.DecodeError:
         return [first]  # not JSON: decode_json said where
-    return every_problem(value, kind) or [first]
+    return every_problem(whole_numbers(value), kind) or [first]
 
 
 def _invalid(problems: list[FieldError]) -> GatewayError:

@@ -37,6 +37,14 @@ class MerchantUnsupported(Kind[MerchantUnsupportedParams]):
         "duration_s": 40,
     }
 
+    # Exactly one of the two, given and not null.
+    rules: ClassVar[dict[str, Any]] = {
+        "oneOf": [
+            {"required": ["share"], "properties": {"share": {"type": "number"}}},
+            {"required": ["merchant_ids"], "properties": {"merchant_ids": {"type": "array"}}},
+        ]
+    }
+
     def check(self, params: MerchantUnsupportedParams) -> None:
         if (params.share is None) == (params.merchant_ids is None):
             raise FaultSpecError("params.share", "expected exactly one of share or merchant_ids")

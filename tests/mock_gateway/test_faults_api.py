@@ -42,7 +42,7 @@ BAD: list[tuple[str, Any, str]] = [
     ("rate above 1", _kind("error", code="INTERNAL_ERROR", rate=1.5), "params.rate"),
     ("unknown channel", _kind("channel_outage", channel="bank_z"), "params.channel"),
     ("unknown mode", _kind("channel_outage", channel="bank_a", mode="flaky"), "params.mode"),
-    ("every below hold", _kind("db_stall", hold_ms=500, every_ms=100), "params.every_ms"),
+    ("every below a ms", _kind("db_stall", hold_ms=500, every_ms=0.5), "params.every_ms"),
     ("neither share nor ids", _kind("merchant_unsupported"), "params.share"),
     ("both", _kind("merchant_unsupported", share=0.5, merchant_ids=["m00001"]), "params.share"),
     ("empty ids", _kind("merchant_unsupported", merchant_ids=[]), "params.merchant_ids"),
@@ -58,6 +58,8 @@ BAD: list[tuple[str, Any, str]] = [
     ("unknown target channel", _with(target={"channel": "bank_z"}), "target.channel"),
     ("probability above 1", _with(target={"probability": 1.5}), "target.probability"),
     ("negative min_inflight", _with(target={"min_inflight": -1}), "target.min_inflight"),
+    ("huge min_inflight", _with(target={"min_inflight": 10**7}), "target.min_inflight"),
+    ("seed past int64", _with(seed=-(2**63) - 1), "seed"),
     ("user_id a number", _with(target={"user_id": 5}), "target.user_id"),
     ("target a string", _with(target="pay"), "target"),
     ("start in the past", _with(start_in_s=-1), "start_in_s"),
@@ -82,6 +84,10 @@ async def test_a_bad_fault_is_400_naming_the_field(api: Api, spec: Any, field: s
     assert reply.fields[0] == field, reply.error
     assert await chaos.faults() == before, "nothing scheduled"
     assert await chaos.events() == []
+    # The document refuses it too: a generator that follows it never sends it.
+    if isinstance(spec, dict):
+        with pytest.raises(AssertionError):
+            api.contract.validate_named("FaultSpec", spec)
 
 
 @pytest.mark.parametrize("data", [b"{", b"", b"null", b"\xff"])

@@ -181,10 +181,12 @@ async def _refund(api: Api, model: Model, step: Refund) -> None:
             assert (reply.status, reply.error["code"]) == (422, "IDEMPOTENCY_MISMATCH")
         return
     if payment.status not in ("SUCCEEDED", "PARTIALLY_REFUNDED"):
-        assert reply.status == 400 and reply.fields == ["payment_id"], reply.body
+        assert reply.status == 409 and reply.fields == ["payment_id"], reply.body
+        assert reply.error["code"] == "PAYMENT_NOT_REFUNDABLE"
         return
     if amount > payment.amount - payment.refunded:
-        assert reply.status == 400 and reply.fields == ["amount"], reply.body
+        assert reply.status == 409 and reply.fields == ["amount"], reply.body
+        assert reply.error["code"] == "REFUND_EXCEEDS_PAYMENT"
         return
     assert reply.status == 200, reply.body
     payment.refunded += amount

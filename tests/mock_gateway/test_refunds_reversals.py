@@ -54,15 +54,17 @@ async def test_over_refund_is_refused_and_changes_nothing(api: Api, db_path: Pat
 
     reply = await api.refund(payment_id, "r-2", 4_001)
 
-    assert reply.status == 400
-    assert reply.error["code"] == "INVALID_REQUEST"
+    assert reply.status == 409
+    assert reply.error["code"] == "REFUND_EXCEEDS_PAYMENT"
+    assert reply.error["payment_id"] == payment_id
     assert reply.fields == ["amount"]
+    assert "4000 fen" in reply.error["fields"][0]["reason"]
     assert await api.available(user) == available
     assert db_counts(db_path) == counts
     # The refused key was not spent: the right amount with it now works.
     assert (await api.refund(payment_id, "r-2", 4_000)).json()["payment"]["status"] == "REFUNDED"
     again = await api.refund(payment_id, "r-3", 1)
-    assert again.status == 400
+    assert (again.status, again.error["code"]) == (409, "PAYMENT_NOT_REFUNDABLE")
     assert again.fields == ["payment_id"]
     assert (await api.audit())["ok"] is True
 
@@ -76,8 +78,8 @@ async def test_refund_of_a_failed_payment_is_refused(api: Api, db_path: Path) ->
 
     reply = await api.refund(payment_id, "r-1", 100)
 
-    assert reply.status == 400
-    assert reply.error["code"] == "INVALID_REQUEST"
+    assert reply.status == 409
+    assert reply.error["code"] == "PAYMENT_NOT_REFUNDABLE"
     assert reply.fields == ["payment_id"]
     assert "FAILED" in reply.error["fields"][0]["reason"]
     assert db_counts(db_path) == counts
@@ -111,7 +113,7 @@ async def test_concurrent_refunds_never_exceed_the_amount(api: Api) -> None:
         *(api.refund(payment_id, f"r-{n}", AMOUNT // 4) for n in range(10))
     )
     statuses = sorted(r.status for r in replies)
-    assert statuses == [200] * 4 + [400] * 6
+    assert statuses == [200] * 4 + [409] * 6
     payment = await api.payment(payment_id)
     assert (payment["status"], payment["refunded"]) == ("REFUNDED", AMOUNT)
     assert await api.available(user) == available
@@ -138,7 +140,7 @@ async def test_reverse_releases_credit_once(api: Api, db_path: Path) -> None:
     assert db_counts(db_path) == counts
 
     refund = await api.refund(payment_id, "r-after-reverse", 1)
-    assert refund.status == 400
+    assert (refund.status, refund.error["code"]) == (409, "PAYMENT_NOT_REFUNDABLE")
     assert (await api.audit())["ok"] is True
 
 
@@ -192,7 +194,7 @@ async def test_refund_racing_a_reverse_settles_the_credit_once(api: Api) -> None
         api.refund(payment_id, "r-race", AMOUNT), api.reverse(payment_id)
     )
     assert reverse.status == 200
-    assert refund.status in (200, 400)
+    assert refund.status in (200, 409)
     final = await api.payment(payment_id)
     assert final["status"] == ("REFUNDED" if refund.status == 200 else "REVERSED")
     assert await api.available(user) == available

@@ -36,7 +36,12 @@ def _refusal(body: Any, headers: dict[str, str] = KEY) -> list[tuple[str, str]]:
             "amount",
             "expected a whole number <= 50000000, got 50000001",
         ),
-        ({**VALID, "amount": 100.0}, "amount", "expected a whole number, got 100.0"),
+        ({**VALID, "amount": 100.5}, "amount", "expected a whole number, got 100.5"),
+        (
+            {**VALID, "amount": 1e10},
+            "amount",
+            "expected a whole number <= 50000000, got 10000000000",
+        ),
         ({**VALID, "amount": True}, "amount", "expected a whole number, got true"),
         ({**VALID, "amount": "100"}, "amount", "expected a whole number, got '100'"),
         ({**VALID, "amount": None}, "amount", "expected a whole number, got null"),
@@ -74,6 +79,22 @@ def test_a_refusal_names_the_field_what_it_expected_and_what_it_got(
     body: Any, field: str, reason: str
 ) -> None:
     assert _refusal(body) == [(field, reason)]
+
+
+def test_a_whole_number_with_a_zero_fraction_is_that_number() -> None:
+    """JSON Schema, and so the OpenAPI document, counts 100.0 as the integer 100: the
+    gateway does too, and it is the same payment as 100 (same fingerprint)."""
+    assert _fingerprint({**VALID, "amount": 1999.0}) == _fingerprint(VALID)
+    assert parse_payment(KEY, json.dumps({**VALID, "amount": 1999.0}).encode())[1].amount == 1999
+    refund = parse_refund(KEY, b'{"amount": 5e2}', "pay_1")[1]
+    assert (refund.amount, refund.fingerprint) == (
+        500,
+        parse_refund(KEY, b'{"amount": 500}', "pay_1")[1].fingerprint,
+    )
+    # Beside another bad field, it is not named as a problem.
+    assert _refusal({**VALID, "amount": 100.0, "currency": "USD"}) == [
+        ("currency", "expected one of CNY, got 'USD'")
+    ]
 
 
 def test_a_client_that_is_not_an_object_is_refused() -> None:
