@@ -56,6 +56,21 @@ format: $(STAMP) ## apply ruff's formatting and safe fixes
 gateway: $(STAMP) ## start the mock gateway on 127.0.0.1:8080 (Ctrl-C stops it)
 	$(BIN)/paystorm gateway --port 8080 --db gateway.db
 
+.PHONY: proxy
+proxy: $(STAMP) ## the fault proxy on 127.0.0.1:8090 in front of a service: make proxy UPSTREAM=http://127.0.0.1:8080
+	@test -n "$(UPSTREAM)" || { echo 'make proxy: give the service, e.g. make proxy UPSTREAM=http://127.0.0.1:8080' >&2; exit 2; }
+	$(BIN)/paystorm proxy --upstream $(UPSTREAM) --port 8090
+
+.PHONY: localstripe-example
+localstripe-example: $(STAMP) ## docs/proxy.md's worked example: flash-sale's shape against localstripe through the fault proxy (40 s)
+	@# localstripe on a free loopback port for the run's length; exit 1 is an SLO the faults broke.
+	@log=$$(mktemp); \
+	$(BIN)/python -m fault_proxy.localstripe --port 0 > $$log 2>&1 & pid=$$!; \
+	trap 'kill $$pid 2>/dev/null; rm -f $$log' EXIT; \
+	for i in $$(seq 300); do url=$$(grep -o 'http://127.0.0.1:[0-9]*' $$log); [ -n "$$url" ] && break; sleep 0.1; done; \
+	test -n "$$url" || { cat $$log >&2; exit 2; }; \
+	$(BIN)/paystorm run docs/examples/localstripe-flash-sale.yaml --target $$url || [ $$? -eq 1 ]
+
 .PHONY: ui
 ui: $(STAMP) ## start the gateway and Locust's web UI (scenario first, live payments, chaos beside them) on http://127.0.0.1:8089
 	$(BIN)/paystorm ui

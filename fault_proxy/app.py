@@ -24,7 +24,7 @@ from fault_proxy.keys import (
     chaos_key,
     config_key,
     metrics_key,
-    session_key,
+    upstream_key,
 )
 from faults import Answer, Chaos, Dropped, FaultEngine, Gateway, RequestFacts
 from faults import api as chaos_api
@@ -132,7 +132,7 @@ async def metrics(request: web.Request) -> web.Response:
 
 async def faults_ctx(app: web.Application) -> AsyncIterator[None]:
     """The upstream's connection pool, the fault engine and admission; on exit every held
-    request is let go and the pool closed."""
+    request is let go and the pool's connections closed."""
     config = app[config_key]
     admission = Admission(config.profile.capacity)
     engine = FaultEngine(
@@ -143,10 +143,10 @@ async def faults_ctx(app: web.Application) -> AsyncIterator[None]:
     registry = app[metrics_key].registry
     registry.register(AdmissionCollector(admission))
     registry.register(FaultCollector(engine))
-    session = forward.session(config)
+    pool = forward.upstream(config)
     app[admission_key] = admission
     app[chaos_key] = chaos
-    app[session_key] = session
+    app[upstream_key] = pool
     channels = tuple(
         c.name for c in config.profile.channels
     )  # a target's channel is never met here
@@ -156,7 +156,7 @@ async def faults_ctx(app: web.Application) -> AsyncIterator[None]:
     finally:
         engine.clear()
         await chaos.close()
-        await session.close()
+        pool.close()
 
 
 def create_app(config: ProxyConfig) -> web.Application:

@@ -1,23 +1,26 @@
 """Forwarding one request to the upstream and its answer back: keep-alive connections to the
-upstream, bodies streamed both ways unless a fault needs the whole answer, sizes bounded."""
+upstream (fault_proxy/upstream.py), bodies streamed both ways unless a fault needs the whole
+answer, sizes bounded."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from urllib.parse import urlsplit
 
-import aiohttp
 from aiohttp import web
-from multidict import CIMultiDict, MultiMapping
+from multidict import MultiMapping
 
 from contract import limits
 from contract.codes import GatewayError
 from fault_proxy.config import ProxyConfig
-from fault_proxy.keys import REQUEST_ID, config_key, session_key
+from fault_proxy.keys import REQUEST_ID, config_key, upstream_key
+from fault_proxy.upstream import Reply, Streamed, Unreachable, Upstream, UpstreamBroken
 from faults import Dropped
 
-# Headers of one hop (RFC 9110 section 7.6.1), never passed on; the lengths are set anew.
+# Headers of one hop (RFC 9110 section 7.6.1), never passed on; the lengths are set anew, and
+# an Expect was answered by the proxy's own server already.
 HOP_BY_HOP = frozenset(
     {
         "connection",
@@ -31,6 +34,7 @@ HOP_BY_HOP = frozenset(
         "upgrade",
         "host",
         "content-length",
+        "expect",
     }
 )
 WHOLE_BYTES = 64 * 1024
@@ -38,12 +42,14 @@ WHOLE_BYTES = 64 * 1024
 small JSON answer costs one buffer, not a stream."""
 
 
-def passed_on(headers: MultiMapping[str]) -> CIMultiDict[str]:
-    out: CIMultiDict[str] = CIMultiDict()
-    for name, value in headers.items():
-        if name.lower() not in HOP_BY_HOP:
-            out.add(name, value)
-    return out
+def upstream(config: ProxyConfig) -> Upstream:
+    parts = urlsplit(config.upstream)
+    return Upstream(parts.hostname or "", parts.port or 80)
+
+
+def passed_on(headers: MultiMapping[str] | list[tuple[str, str]]) -> list[tuple[str, str]]:
+    pairs = headers.items() if isinstance(headers, MultiMapping) else headers
+    return [(name, value) for name, value in pairs if name.lower() not in HOP_BY_HOP]
 
 
 async def _streamed(request: web.Request, max_bytes: int) -> AsyncIterator[bytes]:
@@ -56,20 +62,6 @@ async def _streamed(request: web.Request, max_bytes: int) -> AsyncIterator[bytes
         yield chunk
 
 
-def session(config: ProxyConfig) -> aiohttp.ClientSession:
-    """One pool of keep-alive connections to the upstream; bodies as sent (no decompression),
-    no redirects followed, no cookies kept: the client sees the upstream's answer as it was."""
-    connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, keepalive_timeout=30)
-    timeout = aiohttp.ClientTimeout(total=config.upstream_timeout_s, sock_connect=5)
-    return aiohttp.ClientSession(
-        connector=connector,
-        cookie_jar=aiohttp.DummyCookieJar(),  # one client's cookies are never another's
-        timeout=timeout,
-        auto_decompress=False,
-        skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
-    )
-
-
 async def exchange(request: web.Request, body: bytes | None, *, whole: bool) -> web.StreamResponse:
     """Send the request upstream (its `body` if already read, else streamed) and return the
     answer: whole (a `web.Response`, for faults that reshape it) when `whole`, else streamed
@@ -77,65 +69,60 @@ async def exchange(request: web.Request, body: bytes | None, *, whole: bool) -> 
     UPSTREAM_UNAVAILABLE; too slow: 504 CHANNEL_TIMEOUT; the upstream's answer broken or too
     large once under way: the client's connection is cut (`Dropped`), as it was."""
     config = request.app[config_key]
-    headers = passed_on(request.headers)
-    data: bytes | AsyncIterator[bytes] | None = body
+    sent: bytes | Streamed | None = body
     if body is None and request.body_exists:
-        data = _streamed(request, config.max_body_bytes)
-        if request.content_length is not None:
-            headers["Content-Length"] = str(request.content_length)
-    url = config.upstream + request.raw_path
+        sent = Streamed(_streamed(request, config.max_body_bytes), request.content_length)
     try:
-        async with request.app[session_key].request(
-            request.method, url, headers=headers, data=data, allow_redirects=False
-        ) as up:
-            return await _answer(request, up, config, whole=whole)
-    except aiohttp.ClientConnectorError as exc:
-        raise GatewayError(
-            "UPSTREAM_UNAVAILABLE", detail=f"({exc.os_error.strerror or exc.os_error})"
-        ) from None
+        async with asyncio.timeout(config.upstream_timeout_s):
+            reply = await request.app[upstream_key].send(
+                request.method,
+                request.raw_path,
+                passed_on(request.headers),
+                sent,
+                whole_up_to=config.max_response_bytes if whole else WHOLE_BYTES,
+            )
+            if reply.length is not None and reply.length > config.max_response_bytes:
+                raise Dropped  # nothing of it is read or sent
+            if whole or reply.body is not None:
+                body_back = await reply.read(config.max_response_bytes)
+                return web.Response(
+                    status=reply.status,
+                    reason=reply.reason or None,
+                    body=body_back,
+                    headers=passed_on(reply.headers),
+                )
+    except Unreachable as exc:
+        raise GatewayError("UPSTREAM_UNAVAILABLE", detail=f"({exc})") from None
     except TimeoutError:
-        raise GatewayError(
-            "CHANNEL_TIMEOUT",
-            detail=f"(no answer from upstream in {config.upstream_timeout_s:g} s)",
-        ) from None
-    except (aiohttp.ClientError, ConnectionError):
+        detail = f"(no answer from upstream in {config.upstream_timeout_s:g} s)"
+        raise GatewayError("CHANNEL_TIMEOUT", detail=detail) from None
+    except UpstreamBroken:
         raise Dropped from None
+    return await _stream_back(request, reply, config)
 
 
-async def _answer(
-    request: web.Request, up: aiohttp.ClientResponse, config: ProxyConfig, *, whole: bool
+async def _stream_back(
+    request: web.Request, reply: Reply, config: ProxyConfig
 ) -> web.StreamResponse:
-    headers = passed_on(up.headers)
-    length = up.content_length
-    if length is not None and length > config.max_response_bytes:
-        raise Dropped  # nothing of it is read or sent
-    if whole or (length is not None and length <= WHOLE_BYTES):
-        body = await _read_whole(up, config.max_response_bytes)
-        return web.Response(status=up.status, reason=up.reason, body=body, headers=headers)
-    resp = web.StreamResponse(status=up.status, reason=up.reason, headers=headers)
+    """A large or open-ended answer, passed on as it arrives (bounded at max_response_bytes)."""
+    resp = web.StreamResponse(
+        status=reply.status, reason=reply.reason or None, headers=passed_on(reply.headers)
+    )
     resp.headers.setdefault("X-Request-Id", request[REQUEST_ID])  # now: sent with prepare()
-    if length is not None:
-        resp.content_length = length
+    if reply.length is not None:
+        resp.content_length = reply.length
     await resp.prepare(request)
     sent = 0
-    async for chunk in up.content.iter_any():
-        sent += len(chunk)
-        if sent > config.max_response_bytes:
-            raise Dropped
-        await resp.write(chunk)
+    try:
+        async for chunk in reply.chunks():
+            sent += len(chunk)
+            if sent > config.max_response_bytes:
+                raise Dropped
+            await resp.write(chunk)
+    except UpstreamBroken:
+        raise Dropped from None
     await resp.write_eof()
     return resp
-
-
-async def _read_whole(up: aiohttp.ClientResponse, max_bytes: int) -> bytes:
-    chunks: list[bytes] = []
-    seen = 0
-    async for chunk in up.content.iter_any():
-        seen += len(chunk)
-        if seen > max_bytes:
-            raise Dropped
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 async def slowly(request: web.Request, body: bytes | None, hang_s: float) -> None:

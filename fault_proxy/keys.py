@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import aiohttp
 from aiohttp import web
 
 from fault_proxy.config import ProxyConfig
+from fault_proxy.upstream import Upstream
 from faults import Chaos
 from faults.admission import Admission
 from faults.metrics import Metrics
@@ -14,6 +14,6 @@ config_key = web.AppKey("config", ProxyConfig)
 metrics_key = web.AppKey("metrics", Metrics)
 chaos_key = web.AppKey("chaos", Chaos)
 admission_key = web.AppKey("admission", Admission)
-session_key = web.AppKey("session", aiohttp.ClientSession)
+upstream_key = web.AppKey("upstream", Upstream)
 
 REQUEST_ID = web.RequestKey("request_id", str)

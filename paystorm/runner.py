@@ -298,7 +298,7 @@ def execute(options: RunOptions) -> RunOutcome:
         if target is not None and scenario.faults and proxy is None:
             _leave_clean(admin)
         settle_s = apply_overrides(scenario.gateway).settle_delay_s if target is None else 15.0
-        if options.audit:
+        if options.audit and scenario.client.adapter is None:  # only the mock has an audit
             _write_audit(admin, folder.audit, settle_s + 5.0)
         _write_reconciliation(admin, folder, adapter)
     except SetupError as exc:
