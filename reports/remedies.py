@@ -54,7 +54,8 @@ CATALOGUE: tuple[Remedy, ...] = (
     Remedy(
         "backoff",
         "backoff that honours Retry-After",
-        QUEUEING | {"CONNECTION_ERROR"},
+        # An immediate retry finds its own first attempt still holding the key.
+        QUEUEING | {"CONNECTION_ERROR", "IDEMPOTENCY_IN_PROGRESS"},
         True,
         "retry with exponential backoff and full jitter, never sooner than Retry-After, up to "
         "two retries (client.retry: backoff)",
