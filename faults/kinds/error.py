@@ -10,8 +10,8 @@ from contract.codes import CATALOGUE, GatewayError
 from contract.routes import PAY
 from faults.engine import Active, Fault
 from faults.kind import Kind, Params, register
-from faults.ports import RequestFacts, Verdict
-from faults.spec import Share, not_one_of
+from faults.ports import Answer, RequestFacts, Verdict
+from faults.spec import FaultSpecError, Share, not_one_of
 
 # A success or a pending result is not an error to inject.
 INJECTABLE = tuple(code for code, spec in CATALOGUE.items() if spec.http_status >= 400)
@@ -24,11 +24,19 @@ DECISIONS = frozenset(code for code in INJECTABLE if CATALOGUE[code].http_status
 WITH_RETRY_AFTER = ("SYSTEM_BUSY", "RATE_LIMITED")
 
 
-class ErrorParams(Params, frozen=True):
-    """`code` from the catalogue (HTTP status 400 or above); `rate` the share of matching
-    requests that get it."""
+JSON = "application/json"
 
-    code: Annotated[str, msgspec.Meta(extra_json_schema={"enum": list(INJECTABLE)})]
+
+class ErrorParams(Params, frozen=True):
+    """Exactly one of: `code` from the catalogue (HTTP status 400 or above), answered with the
+    catalogue's body; or `status` (400 to 599), answered with `body` and `content_type` as
+    given, for a service of another API behind the fault proxy. `rate`: the share of
+    matching requests that get it."""
+
+    code: Annotated[str, msgspec.Meta(extra_json_schema={"enum": list(INJECTABLE)})] | None = None
+    status: Annotated[int, msgspec.Meta(ge=400, le=599)] | None = None
+    body: Annotated[str, msgspec.Meta(max_length=65_536)] = ""
+    content_type: Annotated[str, msgspec.Meta(pattern=r"^[\x20-\x7e]{1,200}$")] = JSON
     rate: Share = 1.0
 
 
@@ -47,9 +55,28 @@ class Error(Kind[ErrorParams]):
         "duration_s": 30,
     }
 
+    # Exactly one of code and status, given and not null; a body of its own only with status.
+    rules: ClassVar[dict[str, Any]] = {
+        "oneOf": [
+            {
+                "required": ["code"],
+                "properties": {
+                    "code": {"type": "string"},
+                    "body": {"maxLength": 0},
+                    "content_type": {"const": JSON},
+                },
+            },
+            {"required": ["status"], "properties": {"status": {"type": "integer"}}},
+        ]
+    }
+
     def check(self, params: ErrorParams) -> None:
-        if params.code not in INJECTABLE:
+        if (params.code is None) == (params.status is None):
+            raise FaultSpecError("params.code", "expected exactly one of code or status")
+        if params.code is not None and params.code not in INJECTABLE:
             raise not_one_of("params.code", INJECTABLE, params.code)
+        if params.code is not None and (params.body or params.content_type != JSON):
+            raise FaultSpecError("params.body", "expected body and content_type only with status")
 
     async def edge(self, faults: Active[ErrorParams], facts: RequestFacts) -> None:
         fault = _first(faults, facts, decisions=False)
@@ -57,6 +84,8 @@ class Error(Kind[ErrorParams]):
             return
         params = fault.params
         if _drawn(faults, fault, facts):
+            if params.code is None:
+                raise Answer(params.status or 500, params.body.encode(), params.content_type)
             capacity = faults.gateway.profile.capacity
             retry_after = capacity.retry_after_s if params.code in WITH_RETRY_AFTER else None
             raise GatewayError(params.code, retry_after_s=retry_after, detail="(injected)")

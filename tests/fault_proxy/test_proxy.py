@@ -175,3 +175,31 @@ async def test_bounds_and_an_upstream_that_is_gone(
     ) as r:
         assert r.status == 502
         assert (await r.json())["error"]["code"] == "UPSTREAM_UNAVAILABLE"
+
+
+async def test_an_error_of_the_services_own_api_is_answered_as_given(
+    start_app: StartServer, start_proxy: StartServer, session: aiohttp.ClientSession
+) -> None:
+    seen: list[str] = []
+    upstream = await start_app(upstream_app(seen))
+    proxy = await start_proxy(upstream.base)
+    stripe_busy = '{"error": {"type": "api_error", "message": "busy"}}'
+    await proxy.add_active(
+        {"kind": "error", "params": {"status": 503, "body": stripe_busy}, "target": {"path": "/p"}}
+    )
+    async with session.post(proxy.base + "/p/1") as r:
+        assert r.status == 503 and await r.text() == stripe_busy
+        assert r.headers["Content-Type"] == "application/json"
+        assert r.headers["X-Paystorm-Fault"] == "f1"
+    async with session.post(proxy.base + "/q") as r:
+        assert r.status == 200  # outside the fault's path
+    assert seen == ["POST /q"]
+    for params, field in (
+        ({"code": "SYSTEM_BUSY", "status": 503}, "params.code"),
+        ({}, "params.code"),
+        ({"code": "SYSTEM_BUSY", "body": "x"}, "params.body"),
+    ):
+        spec = {"kind": "error", "params": params}
+        async with session.post(proxy.base + routes.ADD_FAULT.path, json=spec, headers=AUTH) as r:
+            assert r.status == 400
+            assert [f["field"] for f in (await r.json())["error"]["fields"]] == [field]
