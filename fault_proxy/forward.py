@@ -71,7 +71,11 @@ async def exchange(request: web.Request, body: bytes | None, *, whole: bool) -> 
     config = request.app[config_key]
     sent: bytes | Streamed | None = body
     if body is None and request.body_exists:
-        sent = Streamed(_streamed(request, config.max_body_bytes), request.content_length)
+        length = request.content_length
+        if length is not None and length <= WHOLE_BYTES:
+            sent = await request.read()  # small: head and body go out in one write
+        else:
+            sent = Streamed(_streamed(request, config.max_body_bytes), length)
     try:
         async with asyncio.timeout(config.upstream_timeout_s):
             reply = await request.app[upstream_key].send(
