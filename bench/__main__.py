@@ -12,8 +12,10 @@ default profile with pools of 600, 6,000 and one sized from the scenario), repor
 (the report of a one-hour run: 3,600 s of outcomes and a million payment lines),
 generator_cost (our shoppers against a bare FastHttpUser, per Locust process), scaling (one
 Locust process against two workers), ui_cost (Locust's CPU with the web UI's live view
-open, against a headless run). A full run takes about 18 to 23 minutes,
-`--quick` about 6. growth (1,000 versus 1,000,000 accounts, a ledger of 10 million payments,
+open, against a headless run), capacity (`paystorm capacity` at full scale, and against
+the capacity-ladder's knee) and spread (the headline's spread over five repeats of steady and
+of flash-sale). A full run takes about 50 minutes (capacity and spread about 30 of them),
+`--quick` about 15. growth (1,000 versus 1,000,000 accounts, a ledger of 10 million payments,
 memory after a million payments: about 8 minutes and 8 GB of temporary disk) runs only when
 named: `--only growth` (`make bench-growth`). schemathesis (schemathesis
 over the whole API document, every phase and check, a fresh seed: about 2 minutes) runs
@@ -32,6 +34,7 @@ from pathlib import Path
 
 from bench import (
     arrival_suite,
+    capacity,
     fault_cost,
     gateway_cost,
     generator_cost,
@@ -44,6 +47,7 @@ from bench import (
     report_scale,
     scaling,
     schemathesis_fuzz,
+    spread,
     ui_cost,
 )
 from bench.report import ORDER, RESULTS, Section, write
@@ -63,6 +67,8 @@ BENCHMARKS: dict[str, Benchmark] = {
     "generator_cost": generator_cost.section,
     "scaling": scaling.section,
     "ui_cost": ui_cost.section,
+    "capacity": capacity.section,
+    "spread": spread.section,
     "growth": growth.section,
 }
 assert tuple(BENCHMARKS) == ORDER

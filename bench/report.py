@@ -31,6 +31,8 @@ ORDER = (
     "generator_cost",
     "scaling",
     "ui_cost",
+    "capacity",
+    "spread",
     "growth",
 )
 _BLOCK = re.compile(r"<!-- bench:(\w+) -->\n(.*?)<!-- /bench:\1 -->\n", re.S)
