@@ -9,14 +9,19 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
+import pytest
 import yaml
 
+from contract.admin import AdminClient
 from contract.argparsing import EXIT_USAGE
 from contract.reconcile import CHARGED
+from locustfiles.client.adapter import Adapter
+from paystorm.adapted import captured
 from tests.paystorm.runs import run_all
 
-SCENARIO = {
+SCENARIO: dict[str, Any] = {
     "name": "through-proxy",
     "duration_s": 6,
     "load": {"model": "arrival-rate", "max_users": 120, "stages": [{"until_s": 6, "rate": 30}]},
@@ -83,3 +88,28 @@ def test_a_fault_the_proxy_cannot_apply_is_one_line_and_exit_2(tmp_path: Path) -
     (line,) = done.stderr.splitlines()
     assert line.startswith(f"paystorm run: {path}: faults[1].kind: db_stall acts inside")
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_a_bad_adapter_name_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    path = tmp_path / "adapter.yaml"
+    bad = "locustfiles.client.adapters.stripe_intents:Stripe"
+    path.write_text(yaml.safe_dump({**SCENARIO, "client": {"adapter": bad}}))
+    done = subprocess.run(
+        [sys.executable, "-m", "paystorm", "run", str(path), "--out", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == EXIT_USAGE
+    (line,) = done.stderr.splitlines()
+    assert line.startswith(f"paystorm run: {path}: client.adapter {bad}: expected a subclass")
+
+
+def test_an_adapter_that_cannot_list_leaves_the_cross_check_out(tmp_path: Path) -> None:
+    class Blind(Adapter):
+        pass
+
+    admin = AdminClient("http://127.0.0.1:9", "t")
+    refused = pytest.raises(LookupError, match="Blind cannot list what the API captured")
+    with refused, captured(Blind(), admin, "k"):
+        pass
