@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections.abc import AsyncIterator
 
 import aiohttp
 from aiohttp import web
@@ -52,10 +53,17 @@ async def test_a_request_and_its_answer_pass_through_unchanged(
         assert r.status == 200
         assert r.headers["X-Upstream"] == "yes"
         assert await r.json() == {"path": "/any/path?q=1", "body": "hello", "key": None}
-    # Streamed both ways: 1 MiB of answer arrives whole.
+    # Streamed both ways: a chunked upload arrives whole, and 1 MiB of answer.
+
+    async def upload() -> AsyncIterator[bytes]:
+        for part in (b"one,", b"two,", b"three"):
+            yield part
+
+    async with session.post(proxy.base + "/up", data=upload()) as r:
+        assert (await r.json())["body"] == "one,two,three"
     async with session.get(proxy.base + "/big") as r:
         assert len(await r.read()) == 16 * 65536
-    assert seen == ["PUT /any/path?q=1", "GET /big"]
+    assert seen == ["PUT /any/path?q=1", "POST /up", "GET /big"]
 
 
 async def test_its_own_health_metrics_and_chaos_api(
