@@ -82,6 +82,7 @@ async def serve(config: ProxyConfig, host: str, port: int) -> int:
         app, access_log=None, shutdown_timeout=10.0, **limits.runner_kwargs("fault_proxy.http")
     )
     await runner.setup()
+    serving.collect_less()  # a request allocates many short-lived objects, none cyclic
     return await serving.serve_until_stopped(
         runner,
         host,
