@@ -7,6 +7,7 @@ Exit 0 when stopped with Ctrl-C or SIGTERM, 2 on a usage or setup error (one lin
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import signal
@@ -168,7 +169,7 @@ def serve(options: UiOptions) -> None:
         )
         children.append((locust, signal.SIGINT))
         ui = f"http://{WEB_HOST}:{port}"
-        wait_for_ui(ui, locust)
+        wait_for_ui(ui, locust, options.processes if options.processes > 1 else 0)
         print(
             f"{PROG}: Locust web UI on {ui} (pick a scenario, press Start)\n"
             f"{PROG}: live payments and chaos controls on the same page, gateway {url}\n"
@@ -252,19 +253,25 @@ def free_port(port: int) -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for_ui(ui: str, locust: Child) -> None:
+def wait_for_ui(ui: str, locust: Child, workers: int = 0) -> None:
+    """Until the UI answers and, with workers, every one has connected to the master (Locust
+    refuses to start a distributed test before)."""
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if not locust.alive():
             raise SetupError(f"Locust exited before its web UI served: {_last_line(locust)}")
         try:
-            with urllib.request.urlopen(f"{ui}/", timeout=2) as resp:
-                if resp.status == 200:
-                    return
-        except OSError:
+            with urllib.request.urlopen(f"{ui}/stats/requests", timeout=2) as resp:
+                stats = json.load(resp)
+            if resp.status == 200 and int(stats.get("worker_count") or 0) >= workers:
+                return
+        except (OSError, ValueError):
             pass
         time.sleep(0.1)  # polling the UI's port
-    raise SetupError(f"Locust's web UI did not answer within {START_TIMEOUT_S:.0f} s")
+    raise SetupError(
+        f"Locust's web UI did not answer, or its {workers} workers did not connect, "
+        f"within {START_TIMEOUT_S:.0f} s"
+    )
 
 
 def _last_line(child: Child) -> str:

@@ -16,6 +16,8 @@ from contract.profile import apply_overrides
 from contract.runfolder import RunFolder
 
 # The runner's own steps after Locust, so both leave the same files.
+from paystorm.adapted import adapter_of
+from paystorm.processes import SetupError
 from paystorm.runner import (
     _read_json,
     _write_audit,
@@ -56,7 +58,10 @@ class UiRuns:
             if path.stat().st_mtime < self.since:
                 continue  # a folder of an earlier session or of `paystorm run`
             self.finished.add(path)
-            done.append((path, self.finish(folder)))
+            try:
+                done.append((path, self.finish(folder)))
+            except Exception as exc:  # one run's files must not end the UI's session
+                done.append((path, f"not reported: {type(exc).__name__}: {exc}"))
         return done
 
     def finish(self, folder: RunFolder) -> str:
@@ -67,11 +72,16 @@ class UiRuns:
             scenario = load_scenario(str(folder.scenario))
         except ScenarioError as exc:
             return f"not reported: {exc}"
+        try:
+            adapter = adapter_of(str(folder.scenario), scenario)
+        except SetupError as exc:
+            return f"not reported: {exc}"
         admin = AdminClient(self.url, self.token, timeout_s=120)
         _write_fault_windows(admin, t0, folder.faults)
         settle_s = apply_overrides(scenario.gateway).settle_delay_s if self.embedded else 15.0
-        _write_audit(admin, folder.audit, settle_s + 5.0)
-        _write_reconciliation(admin, folder)
+        if scenario.client.adapter is None:  # only the mock gateway has an audit
+            _write_audit(admin, folder.audit, settle_s + 5.0)
+        _write_reconciliation(admin, folder, adapter)
         samples = [(at, values) for at, values in self.sampler.samples if at <= ended]
         keep, self.sampler.samples = self.sampler.samples, samples
         try:

@@ -1,6 +1,6 @@
 """`paystorm ui` in Debian's headless Chromium, as a new user meets it: the scenario first,
 one click to start, the live payments view within seconds, a fault added beside the charts and
-seen active, Stop, and the run's report linked. Screenshots of the start page and the live view
+seen active, Stop, and the report being built. Screenshots of the start page and the live view
 are taken; with PAYSTORM_SCREENSHOTS=<folder> (`make ui-screenshots`) they are kept there."""
 
 from __future__ import annotations
@@ -105,10 +105,9 @@ def test_a_person_starts_a_scenario_watches_it_live_and_injects_a_fault(
             page.locator("#ps-state", has_text="stopped").wait_for()
             page.locator("#ps-clear").click()
             page.locator("#ps-message", has_text="cleared").wait_for()
-            # The run is finished as paystorm run finishes its own, and its report linked.
-            report = page.locator("#ps-report-link")
-            report.wait_for(timeout=60_000)
-            assert report.get_attribute("href", timeout=1000).endswith("/report.html")
+            # The folder is finished and its report linked meanwhile (about half a minute
+            # here; test_ui_live.py waits for it).
+            assert "report being built" in page.locator("#ps-report").inner_text(timeout=5000)
         finally:
             browser.close()
     assert ui.gateway_faults() == []
