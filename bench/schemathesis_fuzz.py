@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from prometheus_client.parser import text_string_to_metric_families
+
 from bench.common import BENCH, python, server
 from bench.report import Row, Section, table
 
@@ -63,6 +65,10 @@ class FuzzRun:
     warnings: dict[str, list[str]] = field(default_factory=dict)
     documented: set[str] = field(default_factory=set)
     """The document's operations (`METHOD /path`)."""
+    answered: Counter[int] = field(default_factory=Counter)
+    """The gateway's own count of its answers by status (/metrics), after the run."""
+    audit_ok: bool | None = None
+    """The ledger audit after the run."""
     output: str = ""
 
     @property
@@ -129,7 +135,24 @@ def run(
     }
     _read_events(events, result)
     _read_report(report, result)
+    _read_gateway(url, token, result)
     return result
+
+
+def _read_gateway(url: str, token: str, result: FuzzRun) -> None:
+    """What the gateway itself says of the run, beside schemathesis's word for it."""
+    with urllib.request.urlopen(f"{url}/metrics", timeout=30) as resp:
+        text = resp.read().decode()
+    for family in text_string_to_metric_families(text):
+        if family.name == "paystorm_http_requests":
+            for sample in family.samples:
+                if sample.name.endswith("_total"):
+                    result.answered[int(sample.labels["status"])] += int(sample.value)
+    audit = urllib.request.Request(
+        f"{url}/_admin/audit", headers={"Authorization": f"Bearer {token}"}
+    )
+    with urllib.request.urlopen(audit, timeout=120) as resp:
+        result.audit_ok = json.load(resp)["ok"] is True
 
 
 def _read_events(path: Path, result: FuzzRun) -> None:
@@ -168,7 +191,9 @@ def section(quick: bool, work: Path) -> Section:
     seed = int.from_bytes(os.urandom(4), "big")
     examples = QUICK_MAX_EXAMPLES if quick else MAX_EXAMPLES
     argv = [python(), "-m", "mock_gateway", "--port", "0", "--db", str(work / "ledger.db")]
-    argv += ["--admin-token", TOKEN]
+    # A small population: the audit scans every account, and at the default 10,000 it takes
+    # 3 s of CPU, over schemathesis's 10 s response-time check on a busy host.
+    argv += ["--accounts", "1000", "--merchants", "100", "--admin-token", TOKEN]
     print(f"   schemathesis seed {seed}, {examples} examples per operation", flush=True)
     with server(argv, core=0) as url:
         fuzz = run(
@@ -188,7 +213,8 @@ def _section(fuzz: FuzzRun, examples: int, quick: bool) -> Section:
     s = Section(
         "schemathesis",
         "schemathesis over the whole API document",
-        f"`schemathesis run` over a live gateway's `/openapi.json` (default profile, seed "
+        f"`schemathesis run` over a live gateway's `/openapi.json` (default profile, 1,000 "
+        f"accounts, seed "
         f"**{fuzz.seed}**, fresh each run: replay with `--seed`), phases "
         f"{', '.join(PHASES)}, `--checks all`, up to {examples} examples per operation, one "
         "worker; the admin token for the bearer scheme; valid data may get any status the "
@@ -197,6 +223,7 @@ def _section(fuzz: FuzzRun, examples: int, quick: bool) -> Section:
         wall_s=fuzz.wall_s,
         quick=quick,
     )
+    errors_5xx = sum(n for status, n in fuzz.answered.items() if status >= 500)
     s.rows = [
         Row(
             "failures (every check)",
@@ -205,6 +232,22 @@ def _section(fuzz: FuzzRun, examples: int, quick: bool) -> Section:
             None,
             "0",
             fuzz.passed,
+        ),
+        Row(
+            "5xx answers, by the gateway's own count",
+            f"{errors_5xx} of {sum(fuzz.answered.values()):,} answers",
+            "/metrics",
+            None,
+            "0",
+            errors_5xx == 0,
+        ),
+        Row(
+            "ledger audit after the run",
+            "holds" if fuzz.audit_ok else "fails",
+            "/_admin/audit",
+            None,
+            "holds",
+            fuzz.audit_ok is True,
         ),
         Row(
             "operations reached (coverage and fuzzing)",

@@ -104,7 +104,8 @@ def _error_schema() -> Schema:
 
 def _errors(own: tuple[str, ...], injected: tuple[str, ...]) -> dict[str, Any]:
     """Responses for catalogue codes, by HTTP status: the operation's own codes, then those
-    only an error fault sends there; the body's code is one of that status's."""
+    only a fault makes it send (the `error` kind can inject any); the body's code is one of
+    that status's."""
     by_status: dict[int, tuple[list[str], list[str]]] = {}
     for code in dict.fromkeys((*own, *injected)):
         mine, faults = by_status.setdefault(CATALOGUE[code].http_status, ([], []))
@@ -113,7 +114,7 @@ def _errors(own: tuple[str, ...], injected: tuple[str, ...]) -> dict[str, Any]:
     for status, (mine, faults) in sorted(by_status.items()):
         said = ", ".join(mine)
         if faults:
-            said += ("; " if said else "") + "injected by an error fault: " + ", ".join(faults)
+            said += ("; " if said else "") + "only under a fault: " + ", ".join(faults)
         codes = {"properties": {"error": {"properties": {"code": {"enum": mine + faults}}}}}
         schema = {"allOf": [_ref("Error"), codes]}
         answers[str(status)] = {"description": said, "content": _json_content(schema)}

@@ -121,6 +121,18 @@ async def test_the_contract_check_can_fail(api: Api) -> None:
         contract.check(_reply(200, {k: v for k, v in account.items() if k != "txn_limit"}))
     with pytest.raises(AssertionError):
         contract.check(_reply(500, {"error": {"code": "NOT_FOUND"}}, path="/nowhere"))
+    # An error's code must be one of its status's.
+    error = {
+        "code": "NOT_FOUND",
+        "message": "No such resource.",
+        "message_zh": "资源不存在。",
+        "action": "Check the id in the request.",
+        "retryable": False,
+        "request_id": "r1",
+    }
+    contract.check(_reply(404, {"error": error}))
+    with pytest.raises(AssertionError):
+        contract.check(_reply(409, {"error": error}))
 
 
 VALID = payment_body("u000001", "m00001", 100, order_id="o-1")
@@ -255,6 +267,23 @@ async def test_links_resolve_on_real_answers(api: Api) -> None:
     assert fault.status == 201
     removed = await api.call("DELETE", _follow(fault, "addFault", "removeFault"), headers=auth)
     assert removed.status == 200
+
+
+async def test_a_declines_links_lead_to_its_conflicts(api: Api) -> None:
+    """A decline is recorded: its id leads to the payment (FAILED), to a reversal that has
+    nothing to release, and to a refund refused as the conflict it is."""
+    frozen = (await api.find_account(lambda a: a["status"] == "FROZEN"))["user_id"]
+    declined = await api.pay("k-declined", payment_body(frozen, await api.shop(), 100))
+    assert declined.status == 403
+    assert (await api.get(_follow(declined, "createPayment", "getPayment"))).json()[
+        "status"
+    ] == "FAILED"
+    reversed_ = await api.post(_follow(declined, "createPayment", "reversePayment"))
+    assert (reversed_.status, reversed_.json()["status"]) == (200, "FAILED")
+    refund = await api.post(
+        _follow(declined, "createPayment", "refundPayment"), key="r-declined", body={"amount": 1}
+    )
+    assert (refund.status, refund.error["code"]) == (409, "PAYMENT_NOT_REFUNDABLE")
 
 
 def test_fault_params_are_checked_by_kind() -> None:
