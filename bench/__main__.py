@@ -18,7 +18,7 @@ of flash-sale). A full run takes about 50 minutes (capacity and spread about 30 
 `--quick` about 15. growth (1,000 versus 1,000,000 accounts, a ledger of 10 million payments,
 memory after a million payments: about 8 minutes and 8 GB of temporary disk) runs only when
 named: `--only growth` (`make bench-growth`). schemathesis (schemathesis
-over the whole API document, every phase and check, a fresh seed: about 2 minutes) runs
+over the whole API document, every phase and check, a fresh seed: about 3 minutes) runs
 with the others. Every process is started here and stopped
 before the next benchmark; all traffic stays on loopback.
 """
