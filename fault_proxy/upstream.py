@@ -201,10 +201,11 @@ class Upstream:
                 writer.write(head)
                 if body is not None:
                     await _stream(writer, body)
-            raw = await reader.readuntil(b"\r\n\r\n")
+            reply = _parse(await reader.readuntil(b"\r\n\r\n"), method)
+            while reply.status < 200:  # 1xx: an interim answer, the final one follows
+                reply = _parse(await reader.readuntil(b"\r\n\r\n"), method)
         except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, OSError) as exc:
             raise UpstreamBroken(f"no answer ({type(exc).__name__})") from None
-        reply = _parse(raw, method)
         reply._conn, reply._pool = conn, self
         if reply.length is not None and reply.length <= whole_up_to and not reply.chunked:
             reply.body = await reply.read(whole_up_to)

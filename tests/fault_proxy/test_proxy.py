@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -211,3 +212,17 @@ async def test_an_error_of_the_services_own_api_is_answered_as_given(
         async with session.post(proxy.base + routes.ADD_FAULT.path, json=spec, headers=AUTH) as r:
             assert r.status == 400
             assert [f["field"] for f in (await r.json())["error"]["fields"]] == [field]
+
+
+async def test_a_keep_alive_connection_the_upstream_let_go_is_replaced(
+    aiohttp_server: Any, start_proxy: StartServer, session: aiohttp.ClientSession
+) -> None:
+    seen: list[str] = []
+    # The upstream closes an idle connection after 50 ms; the proxy's pool still holds it.
+    server = await aiohttp_server(upstream_app(seen), keepalive_timeout=0.05)
+    proxy = await start_proxy(str(server.make_url("")).rstrip("/"))
+    for i in range(3):
+        async with session.post(proxy.base + f"/p{i}", data=b"x") as r:
+            assert r.status == 200, await r.text()
+        await asyncio.sleep(0.2)  # longer than the upstream keeps an idle connection
+    assert seen == ["POST /p0", "POST /p1", "POST /p2"]  # each sent once
