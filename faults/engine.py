@@ -119,10 +119,6 @@ class FaultEngine:
         fault: Fault[Any] = Fault(id=f"f{next(self._ids)}", spec=spec, created_at=self.now_iso())
         self.faults[fault.id] = fault
         fault.handles.append(loop.call_later(spec.start_in_s, self._activate, fault))
-        if spec.duration_s is not None:
-            fault.handles.append(
-                loop.call_later(spec.start_in_s + spec.duration_s, self._expire, fault)
-            )
         return fault
 
     def remove(self, fault_id: str) -> Fault[Any] | None:
@@ -144,6 +140,11 @@ class FaultEngine:
             return
         fault.state = ACTIVE
         fault.started_at, fault.started_unix = self.now_iso(), self.now_unix()
+        if fault.spec.duration_s is not None:
+            # From the start it really had: a loop busy past both deadlines would otherwise
+            # open and close the window in one turn, and the fault would hit nothing.
+            loop = asyncio.get_running_loop()
+            fault.handles.append(loop.call_later(fault.spec.duration_s, self._expire, fault))
         self.active_list(fault.spec.kind).append(fault)
         self.active_total += 1
         self.windows.append(fault)
