@@ -28,6 +28,21 @@ def headline(doc: Mapping[str, Any]) -> str:
     return said
 
 
+STARVED_MS = 1000.0  # a run whose generator began payments this late (p99) was starved
+
+
+def starved(doc: Mapping[str, Any]) -> list[str]:
+    """The variants some of whose runs began payments a second or more late: on a machine
+    short of CPU their differences may be the machine's."""
+    return [
+        v["label"]
+        for v in doc.get("variants") or ()
+        if any(
+            x >= STARVED_MS for x in (v["measures"].get("lateness_p99_ms") or {}).get("values", ())
+        )
+    ]
+
+
 def _advice_lines(doc: Mapping[str, Any]) -> list[str]:
     lines = []
     for item in doc.get("advice") or ():
@@ -58,6 +73,14 @@ def render_markdown(doc: Mapping[str, Any]) -> str:
         "|" + " --- |" * len(TABLE_HEAD),
     ]
     lines += ["| " + " | ".join(row) + " |" for row in table_rows(doc)]
+    late = starved(doc)
+    if late:
+        lines += [
+            "",
+            f"**The load generator was starved in some runs of: {', '.join(late)}** "
+            "(payments began a second or more after their intended start): read their "
+            "differences as partly the machine's.",
+        ]
     lines += ["", "Top had-credit causes and what addresses them:", ""]
     lines += [f"- {line}" for line in _advice_lines(doc)]
     lines += ["", "The comparison charts: `compare/compare.html`.", ""]
@@ -84,6 +107,11 @@ def render_html(doc: Mapping[str, Any]) -> str:
             f'<p class="muted">{doc.get("repeats")} repeats of each variant on the same traffic '
             f"(seed {text(doc.get('seed'))}); mean ± standard deviation of the repeats. A "
             "remedy whose points won back are within their spread has not shown an effect.</p>",
+            f'<p class="bad">The load generator was starved in some runs of: '
+            f"{text(', '.join(starved(doc)))} (payments began a second or more late): their "
+            "differences may be partly the machine's.</p>"
+            if starved(doc)
+            else "",
             f"<h2>What each remedy switched on</h2><ul>{how}</ul>" if how else "",
             f"<h2>Top causes and their remedies</h2><ul>{advice}</ul>",
             '<p><a href="compare/compare.html">The comparison charts</a> (paystorm compare, '
