@@ -1,10 +1,10 @@
 """The fault spec as JSON Schema, generated from the kinds and from the parser's own types: for
-the gateway's OpenAPI document (a union tagged by `kind`, each branch a kind's whole spec
-with its params and example) and for anyone checking a spec before sending it.
+the gateway's OpenAPI document (a union tagged by `kind`, each branch a kind's params, with
+every kind's example) and for anyone checking a spec before sending it.
 
-The branches are built from what `parse_fault` decodes with (its `Envelope` and each kind's
-params Struct), and a kind's rules between fields come as JSON Schema too (`Kind.rules`), so
-a spec fits the schema exactly when the chaos API accepts it."""
+It is built from what `parse_fault` decodes with (its `Envelope` and each kind's params
+Struct), and a kind's rules between fields come as JSON Schema too (`Kind.rules`), so a spec
+fits the schema exactly when the chaos API accepts it."""
 
 from __future__ import annotations
 
@@ -31,9 +31,8 @@ class KindSchemas:
     target: dict[str, Any]
     """The `target` object's schema (a $ref into `components`)."""
     components: dict[str, dict[str, Any]]
-    """The schemas the refs point to, by name: each kind's params Struct and spec, and
+    """The schemas the refs point to, by name: each kind's params Struct and branch, and
     `FaultTarget`."""
-
     envelope: dict[str, Any]
     """The fields every spec has beside its params (`kind`, `target`, `start_in_s`, …), as
     the parser's Envelope is decoded."""
@@ -76,7 +75,7 @@ def _needs_params(kind: Kind[Any]) -> bool:
 
 
 def kind_schemas(ref_template: str = REF_TEMPLATE) -> KindSchemas:
-    """Every kind's params schema, whole-spec schema and example, in pipeline order."""
+    """Every kind's params schema, branch and example, in pipeline order, and the envelope."""
     every = every_kind()
     specs = [spec_type(k) for k in every]
     refs, components = msgspec.json.schema_components(

@@ -62,11 +62,15 @@ class Error(Kind[ErrorParams]):
                 "required": ["code"],
                 "properties": {
                     "code": {"type": "string"},
+                    "status": {"type": "null"},
                     "body": {"maxLength": 0},
                     "content_type": {"const": JSON},
                 },
             },
-            {"required": ["status"], "properties": {"status": {"type": "integer"}}},
+            {
+                "required": ["status"],
+                "properties": {"status": {"type": "integer"}, "code": {"type": "null"}},
+            },
         ]
     }
 

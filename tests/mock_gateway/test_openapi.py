@@ -336,6 +336,10 @@ async def test_the_chaos_api_takes_exactly_what_the_document_allows(api: Api) ->
         {"kind": "latency", "params": {"ms": 1.0}, "seed": 3.0},
         {"kind": "capacity", "params": {"max_inflight": 4.0}},
         {"kind": "db_stall", "params": {"hold_ms": 500, "every_ms": 100}},
+        # Exactly one of code and status (schemathesis found both let through by the document).
+        {"kind": "error", "params": {"code": "SYSTEM_BUSY", "status": 451.0, "body": "x"}},
+        {"kind": "error", "params": {"code": "SYSTEM_BUSY", "status": None}},
+        {"kind": "error", "params": {"status": 451, "body": "x"}},
     ]
     for spec in specs:
         try:
