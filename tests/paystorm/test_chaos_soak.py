@@ -10,8 +10,10 @@ run's self-check must pass."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterable
@@ -47,6 +49,10 @@ class Soak:
     output: str
     run_dir: Path
     verdict: dict[str, Any]
+    left_in_tmp: list[str]
+    """What the soak left in its own TMPDIR (its ledger's temporary folder, if not removed)."""
+    left_running: list[str]
+    """Processes still mentioning the soak's folders once it exited."""
 
     def check(self, start: str) -> dict[str, Any]:
         found: list[dict[str, Any]] = [
@@ -59,18 +65,35 @@ class Soak:
 @pytest.fixture(scope="module")
 def soak(tmp_path_factory: pytest.TempPathFactory) -> Soak:
     out = tmp_path_factory.mktemp("soak")
+    tmpdir = tmp_path_factory.mktemp("soak-tmp")
     argv = ["--chaos", "--seed", str(SEED), "--duration-s", str(DURATION_S), "--rate", str(RATE)]
     done = subprocess.run(
         [sys.executable, "-m", "paystorm", "soak", *argv, "--out", str(out)],
         capture_output=True,
         text=True,
         timeout=280,
+        env={**os.environ, "TMPDIR": str(tmpdir)},
     )
     output = done.stdout + done.stderr
     assert done.returncode in (0, 1), output
     (run_dir,) = out.iterdir()
     verdict = json.loads((run_dir / "soak.json").read_text())
-    return Soak(done.returncode, output, run_dir, verdict)
+    left_in_tmp = sorted(p.name for p in tmpdir.iterdir())
+    running = [c for c in _command_lines() if str(out) in c or str(tmpdir) in c]
+    return Soak(done.returncode, output, run_dir, verdict, left_in_tmp, running)
+
+
+def _command_lines() -> list[str]:
+    lines = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        with contextlib.suppress(OSError):
+            lines.append(cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace"))
+    return lines
+
+
+def test_the_soak_leaves_no_process_and_no_temporary_folder(soak: Soak) -> None:
+    assert soak.left_running == []
+    assert soak.left_in_tmp == []
 
 
 def test_the_soak_ran_the_seeds_timeline_with_every_kind_overlapping(soak: Soak) -> None:
