@@ -110,7 +110,8 @@ def _check_target(source: str, scenario: Scenario) -> None:
         try:
             check_target(scenario.target.url, allow_remote=True, option="target.url")
         except TargetError as exc:
-            raise ScenarioError(f"{source}: {exc}") from None
+            expected = str(exc).partition(": expected ")[2] or "http://HOST:PORT"
+            _fail(source, "target.url", expected, scenario.target.url)
     adapter = scenario.client.adapter
     if adapter is not None and not ADAPTER.match(adapter):
         _fail(source, "client.adapter", "package.module:Name", adapter)

@@ -117,6 +117,10 @@ def test_resolved_dump_loads_back_to_the_same_scenario() -> None:
             ">= 1",
         ),
         (("guard", {"for_s": True}), "guard.for_s", "a number"),
+        (("target", {"url": "ftp://127.0.0.1"}), "target.url", "http://HOST:PORT"),
+        (("target", {"url": "http://127.0.0.1:1/v1"}), "target.url", "no path or query"),
+        (("target", {"proxy": "yes"}), "target.proxy", "true or false"),
+        (("client", {"adapter": "no_colon"}), "client.adapter", "package.module:Name"),
     ],
 )
 def test_bad_field_names_file_field_and_expectation(
