@@ -94,6 +94,8 @@ def section(quick: bool) -> Section:
     direct_p50 = median([r["direct"].one.p50_ms for r in results])
     direct_rps = median([r["direct"].many.requests_per_s for r in results])
     proxied_rps = median([r["proxied"].many.requests_per_s for r in results])
+    handler_cpu = median([r["direct"].cpu_us for r in results])
+    proxy_cpu = median([r["proxied"].cpu_us for r in results])
     s = Section(
         name="proxy_cost",
         title="The fault proxy's cost, no fault active",
@@ -123,6 +125,14 @@ def section(quick: bool) -> Section:
             ratio=ratio,
             target=f"≥ {RATIO_MIN}",
             passed=ratio >= RATIO_MIN,
+        ),
+        Row(
+            figure="CPU per request: the proxy's / the handler's",
+            measured=f"{proxy_cpu:.0f} µs",
+            baseline=f"handler: {handler_cpu:.0f} µs",
+            ratio=proxy_cpu / handler_cpu,
+            target="reported (steadier than requests/s on a shared host)",
+            passed=None,
         ),
     ]
     s.details.append(
