@@ -101,10 +101,12 @@ class LiveRun:
         self.ctx = ctx
         self.latency = LatencySoFar()
         self.settle_s = math.ceil(longest_person_of(ctx.scenario)) + 1
+        self.ended_s: float | None = None  # when the run's load stopped, run seconds
 
-    def snapshot(self, since: int, ended_s: float | None = None) -> dict[str, Any]:
-        """The view from second `since` on; `ended_s`: when the run's load stopped, if it has."""
+    def snapshot(self, since: int) -> dict[str, Any]:
+        """The view from second `since` on."""
         ctx, recorder = self.ctx, self.ctx.recorder
+        ended_s = self.ended_s
         self.latency.update(recorder)
         last = recorder.last_second
         first = max(0, min(since, last + 1))
@@ -121,6 +123,9 @@ class LiveRun:
             "duration_s": ctx.scenario.run_duration_s,
             "settle_s": self.settle_s,
             "in_flight": recorder.open_payments,
+            # Before second 0 an open-model run connects its whole pool (workers' counts
+            # are the master's to sum; 0 here then).
+            "pool": {"users": ctx.pool_users, "connected": ctx.connected},
             "seconds": [
                 live_row(recorder, sec, open_by_second[sec]) for sec in range(first, last + 1)
             ],

@@ -66,12 +66,16 @@ def install(
     results_base = Path(options.results_dir) if options and options.results_dir else None
     context_of(environment).results_dir = None  # each test writes into a folder of its own
     live: list[LiveRun] = []  # the view of the current context, rebuilt when a test starts
-    ended: dict[int, float] = {}  # a run context's id -> when its load stopped, run seconds
+
+    def view_of(ctx: RunContext) -> LiveRun:
+        if not live or live[0].ctx is not ctx:
+            live[:] = [LiveRun(ctx)]
+        return live[0]
 
     def load_stopped(**_: object) -> None:
         ctx = context_of(environment)
         if ctx.started:
-            ended[id(ctx)] = ctx.now_s()
+            view_of(ctx).ended_s = ctx.now_s()
 
     environment.events.test_stopping.add_listener(load_stopped)
 
@@ -161,17 +165,15 @@ def install(
     @app.route("/paystorm/live")
     def live_view() -> Response:
         ctx = context_of(environment)
-        if not live or live[0].ctx is not ctx:
-            live[:] = [LiveRun(ctx)]
+        view = view_of(ctx)
         try:
             since = max(0, int(request.args.get("since", "0")))
         except ValueError:
             return _send(problem(400, "since: expected a whole number of seconds"))
         t0 = ctx.t0 if ctx.started else None
-        ended_s = ended.get(id(ctx))
-        watch.refresh(host(), t0, sample=ended_s is None)
+        watch.refresh(host(), t0, sample=view.ended_s is None)
         runner = environment.runner
-        snapshot = live[0].snapshot(since, ended_s)
+        snapshot = view.snapshot(since)
         snapshot["state"] = runner.state if runner is not None else "ready"
         snapshot["gateway"] = watch.view(since, t0)
         snapshot["host"] = host()

@@ -158,9 +158,9 @@
       if (!answer.success) throw new Error(answer.message || "Locust refused to start");
       wantStart = false;
       // Locust's page takes its running state from a fresh load, once the runner has it.
-      for (let i = 0; i < 50; i++) {
+      for (let i = 0; i < 100; i++) {
         const live = await (await fetch("./paystorm/live?since=999999999")).json();
-        if (live.state !== "ready") break;
+        if (["running", "spawning"].includes(live.state)) break;
         await new Promise((r) => setTimeout(r, 100));
       }
       window.location.reload();
@@ -171,7 +171,7 @@
   }
 
   async function stopRun() {
-    await fetch("./stop");
+    await fetch("./stop", { method: "POST" });
     poll();
   }
 
@@ -204,11 +204,13 @@
     for (const sample of data.gateway.samples) gateway.set(sample.time, sample);
     document.body.classList.toggle("ps-ready", wantStart || state === "ready");
     const el = document.getElementById("ps-state");
-    el.textContent = state;
+    el.textContent = state === "cleanup" ? "stopping" : state;
     el.className = `ps-state ${state}`;
     $("#ps-scenario").textContent = data.scenario;
     const clock = $("#ps-clock .v");
-    clock.textContent = data.started ? `${Math.floor(data.elapsed_s)} / ${Math.round(data.duration_s)} s` : "not started";
+    const connecting = ["running", "spawning"].includes(state) && data.pool.users
+      ? `connecting ${num(data.pool.connected)} / ${num(data.pool.users)} users` : "not started";
+    clock.textContent = data.started ? `${Math.floor(data.elapsed_s)} / ${Math.round(data.duration_s)} s` : connecting;
     const totals = data.totals;
     const objective = data.objectives.find((o) => o.name === "success_rate");
     setStat("ps-success", pct(totals.success_rate, 2), objective ? (objective.state === "met" ? "good" : objective.state === "failing" ? "bad" : "") : "");

@@ -103,6 +103,9 @@ def test_a_person_starts_a_scenario_watches_it_live_and_injects_a_fault(
 
             page.locator("#ps-stop").click()
             page.locator("#ps-state", has_text="stopped").wait_for()
+            # Stopped by the button, before the scenario's end (the clock stops with the load).
+            elapsed, planned = page.locator("#ps-clock .v").inner_text().split(" s")[0].split(" / ")
+            assert int(elapsed) < int(planned) == SCENARIO["duration_s"]
             page.locator("#ps-clear").click()
             page.locator("#ps-message", has_text="cleared").wait_for()
             # The folder is finished and its report linked meanwhile (about half a minute
