@@ -9,6 +9,7 @@ and change faults through `/paystorm/faults`; the admin token never leaves this 
 
 from __future__ import annotations
 
+import csv
 import json
 import logging
 import os
@@ -21,10 +22,13 @@ from urllib.parse import quote, urlsplit
 
 from flask import Response, abort, jsonify, request, send_from_directory
 from locust.env import Environment
+from locust.html import get_html_report
 from locust.runners import STATE_CLEANUP, STATE_RUNNING, STATE_SPAWNING
+from locust.stats import PERCENTILES_TO_REPORT, StatsCSV
 
 from contract import routes, runfolder
 from contract.admin import TOKEN_ENV
+from contract.runfolder import RunFolder
 from contract.target import TargetError, check_target
 from locustfiles.chaos_proxy import Answer, ChaosProxy, kind_forms, problem
 from locustfiles.context import RunContext, context_of
@@ -78,6 +82,15 @@ def install(
             view_of(ctx).ended_s = ctx.now_s()
 
     environment.events.test_stopping.add_listener(load_stopped)
+
+    def locust_files(**_: object) -> None:
+        ctx = context_of(environment)
+        if ctx.results_dir is not None and ctx.started:
+            _write_locust_files(environment, RunFolder(ctx.results_dir))
+
+    # After the locustfile's own test_stop hook (registered at its import): the run's
+    # folder then holds Locust's statistics and page as a headless run's does.
+    environment.events.test_stop.add_listener(locust_files)
 
     def host() -> str:
         return environment.host or ""
@@ -225,6 +238,18 @@ def _run_folder(base: Path, scenario: Scenario) -> Path:
     folder.mkdir()
     (folder / runfolder.SCENARIO).write_text(dump(scenario), encoding="utf-8")
     return folder
+
+
+def _write_locust_files(environment: Environment, folder: RunFolder) -> None:
+    """locust_stats.csv, locust_failures.csv and locust.html, as `--csv` and `--html` write
+    them in a headless run."""
+    stats = StatsCSV(environment, PERCENTILES_TO_REPORT)
+    with folder.locust_stats.open("w", newline="", encoding="utf-8") as fh:
+        stats.requests_csv(csv.writer(fh))
+    with (folder / runfolder.LOCUST_FAILURES).open("w", newline="", encoding="utf-8") as fh:
+        stats.failures_csv(csv.writer(fh))
+    page = get_html_report(environment, show_download_link=False)
+    folder.locust_html.write_text(page, encoding="utf-8")
 
 
 def _results_of(ctx: RunContext) -> dict[str, str | None] | None:

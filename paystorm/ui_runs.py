@@ -5,6 +5,7 @@ run from the web UI can be compared with a headless one."""
 
 from __future__ import annotations
 
+import csv
 import json
 import time
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from scenarios.loader import ScenarioError, load_scenario
 from scenarios.pool import pool_of
 
 ENDED_EARLY_S = 1.0  # stopped this long before its planned end: the person pressed Stop
+LOCUST_FILES_WAIT_S = 10.0  # Locust writes its statistics just after the outcomes
 
 
 @dataclass
@@ -57,6 +59,9 @@ class UiRuns:
                 continue
             if path.stat().st_mtime < self.since:
                 continue  # a folder of an earlier session or of `paystorm run`
+            written_s = time.time() - folder.outcomes.stat().st_mtime
+            if not folder.locust_html.exists() and written_s < LOCUST_FILES_WAIT_S:
+                continue
             self.finished.add(path)
             try:
                 done.append((path, self.finish(folder)))
@@ -93,9 +98,10 @@ class UiRuns:
         stop_reason, detail = "completed", None
         if guard is not None:
             stop_reason, detail = "guard", str(guard.get("reason"))
-        elif measured_s < scenario.run_duration_s - ENDED_EARLY_S:
+        elif (load_s := _load_seconds(folder)) < scenario.run_duration_s - ENDED_EARLY_S:
+            # Payments in flight may finish well after Stop: the load's last second says when.
             stop_reason = "interrupted"
-            detail = f"stopped from the web UI after {measured_s:.0f} s"
+            detail = f"stopped from the web UI after {load_s:.0f} s of load"
         info: dict[str, Any] = {
             "scenario": scenario.name,
             "started_at": iso(t0),
@@ -115,3 +121,10 @@ class UiRuns:
         except (RunError, OSError) as exc:
             return f"not reported: {exc}"
         return str(report.html_path)
+
+
+def _load_seconds(folder: RunFolder) -> float:
+    """Seconds of the run that offered load: up to the last second with an arrival."""
+    with folder.outcomes.open(newline="", encoding="utf-8") as fh:
+        busy = [int(row["time"]) for row in csv.DictReader(fh) if int(row["offered"] or 0) > 0]
+    return float(max(busy) + 1) if busy else 0.0

@@ -126,7 +126,8 @@ def test_the_live_view_agrees_with_outcomes_csv(
     assert (judged["success_rate"]["state"] == "met") == verdicts["success_rate"]
 
     # The folder is what `paystorm run` leaves, and the view links its report.
-    for name in (runfolder.RUN, runfolder.AUDIT, runfolder.RECONCILE, runfolder.REPORT_HTML):
+    finished = (runfolder.RUN, runfolder.AUDIT, runfolder.RECONCILE, runfolder.REPORT_HTML)
+    for name in (*finished, runfolder.LOCUST_STATS, runfolder.LOCUST_HTML):
         assert (folder / name).is_file(), name
     assert json.loads((folder / runfolder.RUN).read_text())["stop_reason"] == "completed"
     report = live(ui)["results"]["report"]
