@@ -25,6 +25,8 @@ UPSTREAM_CORE, PROXY_CORE, WRK_CORE = 0, 1, 1
 CONNECTIONS = 64
 ADDED_P50_MAX_MS = 0.3
 RATIO_MIN = 0.5
+RATIO_NOISE_MAX = 0.2
+"""Per-round throughput ratios further apart than this say more about the host than the proxy."""
 ROUTES = ("direct", "proxied")
 
 
@@ -96,6 +98,15 @@ def section(quick: bool) -> Section:
     proxied_rps = median([r["proxied"].many.requests_per_s for r in results])
     handler_cpu = median([r["direct"].cpu_us for r in results])
     proxy_cpu = median([r["proxied"].cpu_us for r in results])
+    # A verdict only when the host let the baseline hold still: the direct p50 must vary less
+    # across rounds than the latency to be resolved, the per-round ratios less than
+    # RATIO_NOISE_MAX. Otherwise the figures are reported with no verdict, never a pass.
+    p50_spread = _spread([r["direct"].one.p50_ms for r in results])
+    ratio_spread = _spread(
+        [r["proxied"].many.requests_per_s / r["direct"].many.requests_per_s for r in results]
+    )
+    latency_ok = None if p50_spread >= ADDED_P50_MAX_MS else added < ADDED_P50_MAX_MS
+    ratio_ok = None if ratio_spread >= RATIO_NOISE_MAX else ratio >= RATIO_MIN
     s = Section(
         name="proxy_cost",
         title="The fault proxy's cost, no fault active",
@@ -115,16 +126,22 @@ def section(quick: bool) -> Section:
             measured=f"{added:+.3f} ms",
             baseline=f"direct p50 {direct_p50:.3f} ms",
             ratio=None,
-            target=f"< {ADDED_P50_MAX_MS} ms",
-            passed=added < ADDED_P50_MAX_MS,
+            target=f"< {ADDED_P50_MAX_MS} ms"
+            + (
+                ""
+                if latency_ok is not None
+                else f" (no verdict: direct p50 varied {p50_spread:.2f} ms)"
+            ),
+            passed=latency_ok,
         ),
         Row(
             figure=f"throughput through the proxy / direct ({CONNECTIONS} connections)",
             measured=f"{proxied_rps:,.0f}/s",
             baseline=f"direct: {direct_rps:,.0f}/s",
             ratio=ratio,
-            target=f"≥ {RATIO_MIN}",
-            passed=ratio >= RATIO_MIN,
+            target=f"≥ {RATIO_MIN}"
+            + ("" if ratio_ok is not None else f" (no verdict: ratios {ratio_spread:.2f} apart)"),
+            passed=ratio_ok,
         ),
         Row(
             figure="CPU per request: the proxy's / the handler's",
@@ -132,6 +149,14 @@ def section(quick: bool) -> Section:
             baseline=f"handler: {handler_cpu:.0f} µs",
             ratio=proxy_cpu / handler_cpu,
             target="reported (steadier than requests/s on a shared host)",
+            passed=None,
+        ),
+        Row(
+            figure="throughput a core of its own would give the proxy, from CPU per request",
+            measured=f"{min(1.0, handler_cpu / proxy_cpu):.2f} of direct",
+            baseline="direct: the handler's core saturated",
+            ratio=min(1.0, handler_cpu / proxy_cpu),
+            target=f"≥ {RATIO_MIN} (reported: a projection, not a run)",
             passed=None,
         ),
     ]
@@ -164,6 +189,10 @@ def section(quick: bool) -> Section:
     )
     s.wall_s = time.monotonic() - started
     return s
+
+
+def _spread(values: list[float]) -> float:
+    return max(values) - min(values)
 
 
 def main() -> None:
