@@ -17,10 +17,12 @@ adds a week out, so that no fault acts while the run goes on.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections import Counter
@@ -34,7 +36,7 @@ from bench.common import BENCH, python, server
 from bench.report import Row, Section, table
 
 TOKEN = "bench-schemathesis"
-WORKERS = os.environ.get("ST_WORKERS", "1")
+WORKERS = "1"  # two cores, shared with the gateway: a second worker only adds contention
 PHASES = ("examples", "coverage", "fuzzing", "stateful")
 # Never an answer to data that fits the document: malformed, too large, or a bug.
 NOT_FOR_VALID_DATA = {"400", "413", "414", "431", "500"}
@@ -187,8 +189,9 @@ def _read_report(path: Path, result: FuzzRun) -> None:
 # -- the benchmark -------------------------------------------------------------------------
 
 
-def section(quick: bool, work: Path) -> Section:
-    seed = int.from_bytes(os.urandom(4), "big")
+def section(quick: bool, work: Path, seed: int | None = None) -> Section:
+    """The benchmark's block: a fresh seed unless one is given (to replay a failure)."""
+    seed = int.from_bytes(os.urandom(4), "big") if seed is None else seed
     examples = QUICK_MAX_EXAMPLES if quick else MAX_EXAMPLES
     argv = [python(), "-m", "mock_gateway", "--port", "0", "--db", str(work / "ledger.db")]
     # A small population: the audit scans every account, and at the default 10,000 it takes
@@ -214,8 +217,8 @@ def _section(fuzz: FuzzRun, examples: int, quick: bool) -> Section:
         "schemathesis",
         "schemathesis over the whole API document",
         f"`schemathesis run` over a live gateway's `/openapi.json` (default profile, 1,000 "
-        f"accounts, seed "
-        f"**{fuzz.seed}**, fresh each run: replay with `--seed`), phases "
+        f"accounts, seed **{fuzz.seed}**, fresh each run: replay with `python -m "
+        "bench.schemathesis_fuzz --seed`), phases "
         f"{', '.join(PHASES)}, `--checks all`, up to {examples} examples per operation, one "
         "worker; the admin token for the bearer scheme; valid data may get any status the "
         "operation declares but 400, 413, 414, 431 and 500. Faults the run adds are "
@@ -289,11 +292,16 @@ def _section(fuzz: FuzzRun, examples: int, quick: bool) -> Section:
 
 
 def main() -> int:
-    from bench.common import print_section
-
-    return print_section(
-        "schemathesis_fuzz", __doc__, section, "25 examples per operation instead of 100"
-    )
+    p = argparse.ArgumentParser(prog="python -m bench.schemathesis_fuzz", description=__doc__)
+    p.add_argument("--quick", action="store_true", help="25 examples per operation, not 100")
+    p.add_argument("--seed", type=int, default=None, help="replay this seed (default: fresh)")
+    p.add_argument("--keep", type=Path, default=None, help="keep the run's files here")
+    args = p.parse_args()
+    with tempfile.TemporaryDirectory(prefix="paystorm-bench-") as tmp:
+        work = args.keep or Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        print(section(args.quick, work, args.seed).markdown())
+    return 0
 
 
 if __name__ == "__main__":
