@@ -214,10 +214,16 @@
     const totals = data.totals;
     const objective = data.objectives.find((o) => o.name === "success_rate");
     setStat("ps-success", pct(totals.success_rate, 2), objective ? (objective.state === "met" ? "good" : objective.state === "failing" ? "bad" : "") : "");
+    // The latest complete second whose payments have all ended: its achieved count is final
+    // (a later second's would still grow as its payments in flight end).
     const lastFull = Math.floor(data.elapsed_s) - 1;
-    const row = rows.get(lastFull);
+    const settledAt = [...rows.keys()].filter((t) => t <= lastFull && rows.get(t).in_flight === 0)
+      .reduce((a, b) => Math.max(a, b), -1);
+    const row = rows.get(settledAt);
     setStat("ps-offered", row ? num(row.offered) : "–");
     setStat("ps-achieved", row ? num(row.succeeded) : "–");
+    $("#ps-offered .k").textContent = row ? `offered /s, at ${settledAt} s` : "offered /s";
+    $("#ps-achieved .k").textContent = row ? `achieved /s, at ${settledAt} s` : "achieved /s";
     setStat("ps-dropped", num(totals.dropped), totals.dropped ? "bad" : "");
     setStat("ps-inflight", num(data.in_flight));
     setStat("ps-p99", ms(data.latency_ms.p99));
