@@ -37,7 +37,7 @@ demo: $(STAMP) ## run the flagship promo-spike scenario end to end and print whe
 
 .PHONY: test
 test: $(STAMP) ## run the test suite (about eight minutes): on every core, then the load runs alone
-	$(BIN)/python -m pytest -q -n auto --dist loadfile -m "not exclusive"
+	$(BIN)/python -m pytest -q -n auto --maxprocesses 4 --dist loadfile -m "not exclusive"
 	$(BIN)/python -m pytest -q -m exclusive
 
 .PHONY: lint
