@@ -55,7 +55,7 @@ async def _no_peek(request: web.Request, facts: RequestFacts) -> None:
 def main(argv: list[str]) -> int:
     if "--no-peek" in argv:
         argv = [a for a in argv if a != "--no-peek"]
-        mock_gateway.app.peek_payment = _no_peek
+        mock_gateway.app.peek_payment = _no_peek  # type: ignore[attr-defined]
     # ledger_ctx looks the class up in its module when the app starts.
     mock_gateway.app.Chaos = IdleChaos  # type: ignore[attr-defined]
     return cli.main(argv)
