@@ -13,8 +13,10 @@ default profile with pools of 600, 6,000 and one sized from the scenario), repor
 generator_cost (our shoppers against a bare FastHttpUser, per Locust process), scaling (one
 Locust process against two workers), ui_cost (Locust's CPU with the web UI's live view
 open, against a headless run), capacity (`paystorm capacity` at full scale, and against
-the capacity-ladder's knee) and spread (the headline's spread over five repeats of steady and
-of flash-sale). A full run takes about 50 minutes (capacity and spread about 30 of them),
+the capacity-ladder's knee), spread (the headline's spread over five repeats of steady and
+of flash-sale) and chaos_soak (every fault kind churning for ten minutes at 200 payments/s,
+then the money and the gateway judged; two minutes with --quick). A full run takes about an
+hour (capacity and spread about 30 minutes of it, the chaos soak 12),
 `--quick` about 15. growth (1,000 versus 1,000,000 accounts, a ledger of 10 million payments,
 memory after a million payments: about 8 minutes and 8 GB of temporary disk) runs only when
 named: `--only growth` (`make bench-growth`). schemathesis (schemathesis
@@ -35,6 +37,7 @@ from pathlib import Path
 from bench import (
     arrival_suite,
     capacity,
+    chaos_soak,
     fault_cost,
     gateway_cost,
     generator_cost,
@@ -69,6 +72,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "ui_cost": ui_cost.section,
     "capacity": capacity.section,
     "spread": spread.section,
+    "chaos_soak": chaos_soak.bench_section,
     "growth": growth.section,
 }
 assert tuple(BENCHMARKS) == ORDER

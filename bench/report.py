@@ -33,6 +33,7 @@ ORDER = (
     "ui_cost",
     "capacity",
     "spread",
+    "chaos_soak",
     "growth",
 )
 _BLOCK = re.compile(r"<!-- bench:(\w+) -->\n(.*?)<!-- /bench:\1 -->\n", re.S)
