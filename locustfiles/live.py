@@ -10,6 +10,7 @@ holds every worker's payments, merged as they arrive (see locustfiles.distribute
 from __future__ import annotations
 
 import math
+from collections import Counter
 from typing import Any
 
 from contract import palette
@@ -46,8 +47,12 @@ class LatencySoFar:
         self.count = 0
         self._seen: dict[int, int] = {}  # per second: latencies already counted
 
-    def update(self, recorder: Recorder) -> None:
+    def update(self, recorder: Recorder, settled: set[int]) -> None:
+        """Count the latencies of settled seconds not counted yet (a second still in flight
+        holds only its fast payments so far: counted, they would pull the tail down)."""
         for sec, bucket in recorder.seconds.items():
+            if sec not in settled:
+                continue
             values = bucket.latencies_ms
             seen = self._seen.get(sec, 0)
             if len(values) == seen:
@@ -107,11 +112,12 @@ class LiveRun:
         """The view from second `since` on."""
         ctx, recorder = self.ctx, self.ctx.recorder
         ended_s = self.ended_s
-        self.latency.update(recorder)
         last = recorder.last_second
         first = max(0, min(since, last + 1))
-        totals = self.totals()
         open_by_second = recorder.open_by_second()
+        settled = self.settled(open_by_second)
+        self.latency.update(recorder, settled)
+        totals = self.totals(settled)
         p50, p95, p99 = self.latency.quantiles(0.50, 0.95, 0.99)
         return {
             "scenario": ctx.scenario.name,
@@ -136,12 +142,24 @@ class LiveRun:
             "palette": PALETTE,
         }
 
-    def totals(self) -> dict[str, Any]:
-        """Counts over every second so far (finished payments; dropped arrivals as counted)."""
+    def settled(self, open_by_second: Counter[int]) -> set[int]:
+        """Seconds whose payments have all ended: their rates are final. While the run goes
+        the current second is still being offered; once it has ended, every second is."""
+        recorder = self.ctx.recorder
+        if not self.ctx.started:
+            return set()
+        now = recorder.last_second + 1 if self.ended_s is not None else int(self.ctx.now_s())
+        return {
+            sec for sec in range(0, min(now, recorder.last_second + 1)) if not open_by_second[sec]
+        }
+
+    def totals(self, settled: set[int]) -> dict[str, Any]:
+        """Counts over every second so far; the rates over the settled seconds only, as a
+        payment still in flight is more likely the slow one that will fail."""
         recorder = self.ctx.recorder
         sums = dict.fromkeys(("payments", "refunds", "had_credit", "had_credit_failed"), 0)
         causes: dict[str, int] = {}
-        succeeded = 0
+        succeeded = had_credit = had_credit_failed = dropped_settled = offered_settled = 0
         for bucket in recorder.seconds.values():
             sums["payments"] += bucket.payments
             sums["refunds"] += bucket.refunds
@@ -150,18 +168,26 @@ class LiveRun:
             succeeded += bucket.outcomes["succeeded"]
             for code, n in bucket.causes.items():
                 causes[code] = causes.get(code, 0) + n
+        for sec in settled:
+            dropped_here = recorder.dropped_at(sec)
+            dropped_settled += dropped_here
+            offered_settled += dropped_here
+            done = recorder.seconds.get(sec)
+            if done is not None:
+                had_credit += done.had_credit
+                had_credit_failed += done.had_credit_failed
+                offered_settled += done.payments + done.refunds
         dropped = recorder.dropped_total
-        offered = sums["payments"] + sums["refunds"] + dropped
-        people = sums["had_credit"] + dropped
-        paid = sums["had_credit"] - sums["had_credit_failed"]
+        people = had_credit + dropped_settled
         return {
             **sums,
-            "offered": offered,
+            "offered": sums["payments"] + sums["refunds"] + dropped,
             "dropped": dropped,
             "succeeded": succeeded,
+            "settled_to": max(settled, default=None),
             "people_with_credit": people,
-            "success_rate": paid / people if people else None,
-            "dropped_rate": dropped / offered if offered else None,
+            "success_rate": (had_credit - had_credit_failed) / people if people else None,
+            "dropped_rate": dropped_settled / offered_settled if offered_settled else None,
             "causes": dict(sorted(causes.items(), key=lambda kv: (-kv[1], kv[0]))),
         }
 

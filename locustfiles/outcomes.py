@@ -259,6 +259,11 @@ class Recorder:
         """The latest second anything was counted in; -1 before the first."""
         return max([*self.seconds, *(sec for w in self._workers.values() for sec in w)], default=-1)
 
+    def dropped_at(self, sec: int) -> int:
+        """Arrivals of second `sec` dropped, this process's and every worker's."""
+        mine = self.seconds[sec].dropped if sec in self.seconds else 0
+        return mine + sum(w.get(sec, (0, 0))[0] for w in self._workers.values())
+
     @property
     def dropped_total(self) -> int:
         """Arrivals dropped so far, this process's and every worker's."""

@@ -213,6 +213,9 @@
     clock.textContent = data.started ? `${Math.floor(data.elapsed_s)} / ${Math.round(data.duration_s)} s` : connecting;
     const totals = data.totals;
     const objective = data.objectives.find((o) => o.name === "success_rate");
+    const upTo = totals.settled_to === null ? "" : `, to ${totals.settled_to} s`;
+    $("#ps-success .k").textContent = `success rate${upTo || " so far"}`;
+    $("#ps-p99 .k").textContent = `p99${upTo || " so far"}`;
     setStat("ps-success", pct(totals.success_rate, 2), objective ? (objective.state === "met" ? "good" : objective.state === "failing" ? "bad" : "") : "");
     // The latest complete second whose payments have all ended: its achieved count is final
     // (a later second's would still grow as its payments in flight end).
@@ -362,6 +365,9 @@
     const running = ["running", "spawning"].includes(state);
     const times = [...rows.keys()].filter((t) => !running || t < Math.floor(now)).sort((a, b) => a - b);
     const series = (f) => times.map((t) => [t, f(rows.get(t))]);
+    // Rates and percentiles only where a second's payments have all ended: before, only its
+    // fast payments are in, and they flatter it.
+    const settledSeries = (f) => times.map((t) => [t, rows.get(t).in_flight ? null : f(rows.get(t))]);
     const windows = last.gateway.windows;
     const common = { xMax, now, windows };
     const kinds = faultKinds(windows.map((wd) => wd.kind));
@@ -380,7 +386,7 @@
     const slo = last.objectives.find((o) => o.name === "success_rate");
     panel(document.getElementById("ps-chart-success"), {
       ...common, yMax: 100, fmt: (v) => `${v}%`,
-      series: [{ colour: p.success, points: series((r) => (r.success_rate === null ? null : 100 * r.success_rate)) }],
+      series: [{ colour: p.success, points: settledSeries((r) => (r.success_rate === null ? null : 100 * r.success_rate)) }],
       hlines: slo ? [{ y: 100 * slo.target, colour: "#000" }] : [],
     });
     legend("success", [[p.success, "success rate"], ...(slo ? [["#000", `SLO ≥ ${pct(slo.target, 2)}`]] : []), ...faultLegend]);
@@ -392,7 +398,7 @@
     legend("causes", Object.entries(last.totals.causes).map(([code, n]) => [colours[code], `${code} ${num(n)}`]));
 
     const lat = [["p50", p.achieved], ["p95", p.unknown], ["p99", p.failed]].map(([q, colour]) => ({
-      colour, label: q, points: series((r) => (r[`${q}_ms`] === "" ? null : r[`${q}_ms`])),
+      colour, label: q, points: settledSeries((r) => (r[`${q}_ms`] === "" ? null : r[`${q}_ms`])),
     }));
     const latTargets = last.objectives.filter((o) => o.name.endsWith("_ms"));
     const latValues = lat.flatMap((s) => s.points.map(([, v]) => v)).filter((v) => v > 0);
