@@ -143,15 +143,18 @@ class LiveRun:
         }
 
     def settled(self, open_by_second: Counter[int]) -> set[int]:
-        """Seconds whose payments have all ended: their rates are final. While the run goes
-        the current second is still being offered; once it has ended, every second is."""
+        """The seconds from 0 up to the first one with a payment still in flight: their rates
+        are final. While the run goes the current second is still being offered, and a later
+        one may be empty only because the load generator has not reached it; once the run
+        has ended, every second whose payments have all ended counts."""
         recorder = self.ctx.recorder
         if not self.ctx.started:
             return set()
-        now = recorder.last_second + 1 if self.ended_s is not None else int(self.ctx.now_s())
-        return {
-            sec for sec in range(0, min(now, recorder.last_second + 1)) if not open_by_second[sec]
-        }
+        if self.ended_s is not None:
+            return {s for s in range(recorder.last_second + 1) if not open_by_second[s]}
+        now = min(int(self.ctx.now_s()), recorder.last_second + 1)
+        first_open = min((s for s in open_by_second if s < now), default=now)
+        return set(range(0, first_open))
 
     def totals(self, settled: set[int]) -> dict[str, Any]:
         """Counts over every second so far; the rates over the settled seconds only, as a

@@ -220,7 +220,8 @@
     // The latest complete second whose payments have all ended: its achieved count is final
     // (a later second's would still grow as its payments in flight end).
     const lastFull = Math.floor(data.elapsed_s) - 1;
-    const settledAt = [...rows.keys()].filter((t) => t <= lastFull && rows.get(t).in_flight === 0 && rows.get(t).offered > 0)
+    const settledTo = totals.settled_to === null ? -1 : Math.min(lastFull, totals.settled_to);
+    const settledAt = [...rows.keys()].filter((t) => t <= settledTo && rows.get(t).offered > 0)
       .reduce((a, b) => Math.max(a, b), -1);
     const row = rows.get(settledAt);
     setStat("ps-offered", row ? num(row.offered) : "–");

@@ -43,7 +43,7 @@ def _pay(rec: Recorder, start_s: float, code: str | None, latency_s: float) -> P
 
 
 def test_rows_are_the_recorders_and_rates_wait_for_a_second_to_end() -> None:
-    ctx = _run(elapsed_s=4.5)
+    ctx = _run(elapsed_s=5.5)
     rec = ctx.recorder
     for i in range(10):  # seconds 0-2: nine of ten paid
         for sec in range(3):
@@ -55,20 +55,23 @@ def test_rows_are_the_recorders_and_rates_wait_for_a_second_to_end() -> None:
         slow = Payment(key=f"s{i}", user_id="u", merchant_id="m", amount=100, start_s=3.5 + i / 10)
         rec.started(slow)
 
+    # Second 4 started fast and ended: it does not count while second 3 has not.
+    _pay(rec, 4.1, None, 0.05)
+
     view = LiveRun(ctx).snapshot(0)
 
-    assert [r["time"] for r in view["seconds"]] == [0, 1, 2, 3]
+    assert [r["time"] for r in view["seconds"]] == [0, 1, 2, 3, 4]
     for row in view["seconds"]:
         expected = rec.row(row["time"])
         assert {k: row[k] for k in ("offered", "succeeded", "p99_ms")} == {
             k: expected[k] for k in ("offered", "succeeded", "p99_ms")
         }
-    assert [r["in_flight"] for r in view["seconds"]] == [0, 0, 0, 5]
+    assert [r["in_flight"] for r in view["seconds"]] == [0, 0, 0, 5, 0]
     assert view["seconds"][0]["causes"] == {"SYSTEM_BUSY": 1}
     # Second 3 is all success so far, but not over: the rate is 27 of 30, not 32 of 35.
     assert view["totals"]["settled_to"] == 2
     assert view["totals"]["success_rate"] == pytest.approx(27 / 30)
-    assert view["totals"]["offered"] == 40 and view["in_flight"] == 5
+    assert view["totals"]["offered"] == 41 and view["in_flight"] == 5
     judged = {o["name"]: o for o in view["objectives"]}
     assert judged["success_rate"]["state"] == "met"
     assert judged["success_rate"]["words"] == "90.00 % so far, >= 90.00 %"
