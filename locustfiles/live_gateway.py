@@ -16,7 +16,7 @@ from contract.gauges import parse_sample
 from locustfiles.chaos_proxy import ChaosProxy
 
 REFRESH_S = 0.9  # a view polled every second sees a fresh sample each time
-TIMEOUT_S = 1.0  # a stalled gateway must not hold the view (it says so instead)
+TIMEOUT_S = 2.5  # an overloaded gateway (or Locust) answers late; a stalled one must not hang
 KEPT_SAMPLES = 3600  # an hour of seconds: the chart's history, bounded
 BREAKER_PREFIX = "breaker_"
 
