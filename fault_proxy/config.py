@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 
 from contract.profile import DEFAULT, Capacity, Profile
 
@@ -11,12 +11,7 @@ DEFAULT_KEY_HEADER = "Idempotency-Key"
 # No limit of its own on what it forwards: only a capacity fault shrinks it. Past the limit a
 # fault sets, requests queue up to `queue` and the rest are shed with 503 SYSTEM_BUSY.
 PROXY_CAPACITY = Capacity(max_inflight=None, queue=256, shedding=True, retry_after_s=1)
-
-
-def _profile() -> Profile:
-    from dataclasses import replace
-
-    return replace(DEFAULT, capacity=PROXY_CAPACITY)
+PROXY_PROFILE = replace(DEFAULT, capacity=PROXY_CAPACITY)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +29,7 @@ class ProxyConfig:
     """The largest answer forwarded; past it the client's connection is cut."""
     upstream_timeout_s: float = 30.0
     """How long an answer may take before the proxy answers 504 CHANNEL_TIMEOUT."""
-    profile: Profile = field(default_factory=_profile)
+    profile: Profile = PROXY_PROFILE
     """Only its capacity (the proxy's admission) and retry_after_s are read."""
 
     def __post_init__(self) -> None:
