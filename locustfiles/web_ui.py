@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import time
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib import resources
@@ -28,6 +29,7 @@ from locust.stats import PERCENTILES_TO_REPORT, StatsCSV
 
 from contract import routes, runfolder
 from contract.admin import TOKEN_ENV
+from contract.codes import error_body, invalid
 from contract.runfolder import RunFolder
 from contract.target import TargetError, check_target
 from locustfiles.chaos_proxy import Answer, ChaosProxy, kind_forms, problem
@@ -182,7 +184,8 @@ def install(
         try:
             since = max(0, int(request.args.get("since", "0")))
         except ValueError:
-            return _send(problem(400, "since: expected a whole number of seconds"))
+            refused = invalid("since", "expected a whole number of seconds")
+            return _send(Answer(refused.spec.http_status, error_body(refused, uuid.uuid4().hex[:16])))
         t0 = ctx.t0 if ctx.started else None
         watch.refresh(host(), t0, sample=view.ended_s is None)
         runner = environment.runner

@@ -60,6 +60,9 @@ def test_the_ui_offers_the_catalogue_and_proxies_the_chaos_api(ui: Ui) -> None:
         assert asset in page
         with urllib.request.urlopen(f"{ui.url}/{asset[2:]}", timeout=10) as resp:
             assert resp.status == 200 and len(resp.read()) > 1000
+    status, refused = _call(f"{ui.url}/paystorm/live?since=soon")
+    assert (status, refused["error"]["code"]) == (400, "INVALID_REQUEST")
+    assert refused["error"]["fields"][0]["field"] == "since"
     status, kinds = _call(f"{ui.url}/paystorm/kinds")
     assert status == 200
     assert {k["kind"] for k in kinds["kinds"]} == set(REGISTRY)
