@@ -42,11 +42,12 @@ from scenarios.pool import longest_person_of, pool_of
 
 log = logging.getLogger(__name__)
 
-STATIC = ("live.js", "live.css")  # what the page loads from locustfiles/static/
+STATIC = ("charts.js", "live.js", "live.css")  # what the page loads from locustfiles/static/
 # Ahead of React's root, so the UI's own renders never touch it.
 PAGE_PARTS = (
     '<link rel="stylesheet" href="./paystorm/static/live.css">\n'
     '<div id="paystorm" data-testid="paystorm"></div>\n'
+    '<script src="./paystorm/static/charts.js" defer></script>\n'
     '<script src="./paystorm/static/live.js" defer></script>\n'
 )
 ROOT = '<div id="root">'
@@ -185,7 +186,9 @@ def install(
             since = max(0, int(request.args.get("since", "0")))
         except ValueError:
             refused = invalid("since", "expected a whole number of seconds")
-            return _send(Answer(refused.spec.http_status, error_body(refused, uuid.uuid4().hex[:16])))
+            return _send(
+                Answer(refused.spec.http_status, error_body(refused, uuid.uuid4().hex[:16]))
+            )
         t0 = ctx.t0 if ctx.started else None
         watch.refresh(host(), t0, sample=view.ended_s is None)
         runner = environment.runner

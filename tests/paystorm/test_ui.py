@@ -56,7 +56,11 @@ def test_the_ui_offers_the_catalogue_and_proxies_the_chaos_api(ui: Ui) -> None:
     assert "results_dir" not in args["extra_options"]
     # paystorm's part of the page, ahead of React's root, served from the package.
     assert page.index('id="paystorm"') < page.index('id="root"')
-    for asset in ("./paystorm/static/live.js", "./paystorm/static/live.css"):
+    for asset in (
+        "./paystorm/static/charts.js",
+        "./paystorm/static/live.js",
+        "./paystorm/static/live.css",
+    ):
         assert asset in page
         with urllib.request.urlopen(f"{ui.url}/{asset[2:]}", timeout=10) as resp:
             assert resp.status == 200 and len(resp.read()) > 1000

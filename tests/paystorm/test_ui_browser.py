@@ -45,6 +45,7 @@ def test_a_person_starts_a_scenario_watches_it_live_and_injects_a_fault(
     sync_api = require_module("playwright.sync_api", "needs the playwright package")
     shots = {"start": tmp_path / "web-ui-start.png", "live": tmp_path / "web-ui-live.png"}
     requested: list[str] = []
+    errors: list[str] = []  # the page's own uncaught errors
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS, timeout=30_000
@@ -53,6 +54,7 @@ def test_a_person_starts_a_scenario_watches_it_live_and_injects_a_fault(
             page = browser.new_page(viewport=VIEWPORT)
             page.set_default_timeout(15_000)
             page.on("request", lambda r: requested.append(r.url))
+            page.on("pageerror", lambda e: errors.append(str(e)))
             page.goto(ui.url)
 
             # The scenario first, with no click: picker open, description, shape, objectives.
@@ -114,6 +116,7 @@ def test_a_person_starts_a_scenario_watches_it_live_and_injects_a_fault(
         finally:
             browser.close()
     assert ui.gateway_faults() == []
+    assert errors == []
     assert all(url.startswith(ui.url) for url in requested), set(requested)  # nothing else
     keep = os.environ.get("PAYSTORM_SCREENSHOTS")
     for shot in shots.values():
