@@ -9,13 +9,11 @@ import socket
 from dataclasses import replace
 from urllib.parse import urlsplit
 
-from aiohttp import web
-
 from contract import limits, serving
 from contract.admin import TOKEN_ENV
 from contract.argparsing import EXIT_USAGE, ArgumentParser, fail
 from contract.target import TargetError, check_target
-from fault_proxy.app import create_app
+from fault_proxy.app import ProxyRunner, create_app
 from fault_proxy.config import DEFAULT_KEY_HEADER, ProxyConfig
 from fault_proxy.kinds import supported
 
@@ -78,7 +76,7 @@ def _reachable(upstream: str) -> str | None:
 
 async def serve(config: ProxyConfig, host: str, port: int) -> int:
     app = create_app(config)
-    runner = web.AppRunner(
+    runner = ProxyRunner(
         app, access_log=None, shutdown_timeout=10.0, **limits.runner_kwargs("fault_proxy.http")
     )
     await runner.setup()

@@ -62,13 +62,15 @@ async def _streamed(request: web.Request, max_bytes: int) -> AsyncIterator[bytes
         yield chunk
 
 
-async def exchange(request: web.Request, body: bytes | None, *, whole: bool) -> web.StreamResponse:
+async def exchange(
+    app: web.Application, request: web.Request, body: bytes | None, *, whole: bool
+) -> web.StreamResponse:
     """Send the request upstream (its `body` if already read, else streamed) and return the
     answer: whole (a `web.Response`, for faults that reshape it) when `whole`, else streamed
     to the client as it comes unless it is small. The upstream unreachable: 502
     UPSTREAM_UNAVAILABLE; too slow: 504 CHANNEL_TIMEOUT; the upstream's answer broken or too
     large once under way: the client's connection is cut (`Dropped`), as it was."""
-    config = request.app[config_key]
+    config = app[config_key]
     sent: bytes | Streamed | None = body
     if body is None and request.body_exists:
         length = request.content_length
@@ -78,7 +80,7 @@ async def exchange(request: web.Request, body: bytes | None, *, whole: bool) -> 
             sent = Streamed(_streamed(request, config.max_body_bytes), length)
     try:
         async with asyncio.timeout(config.upstream_timeout_s):
-            reply = await request.app[upstream_key].send(
+            reply = await app[upstream_key].send(
                 request.method,
                 request.raw_path,
                 passed_on(request.headers),
@@ -129,10 +131,12 @@ async def _stream_back(
     return resp
 
 
-async def slowly(request: web.Request, body: bytes | None, hang_s: float) -> None:
+async def slowly(
+    app: web.Application, request: web.Request, body: bytes | None, hang_s: float
+) -> None:
     """A payment hung by a timeout fault: forwarded all the same (the upstream may take it),
     its answer thrown away once `hang_s` has passed and the upstream is done; then 504."""
-    sent = asyncio.ensure_future(exchange(request, body, whole=True))
+    sent = asyncio.ensure_future(exchange(app, request, body, whole=True))
     await asyncio.sleep(hang_s)
     with contextlib.suppress(GatewayError, Dropped):
         await sent

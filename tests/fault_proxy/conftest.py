@@ -3,7 +3,7 @@ spoken to over real HTTP."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,7 +12,8 @@ import pytest
 from aiohttp import web
 from pytest_aiohttp import AiohttpServer
 
-from contract import routes
+from contract import routes, serving
+from fault_proxy.app import ProxyRunner
 from fault_proxy.app import create_app as create_proxy
 from fault_proxy.config import ProxyConfig
 from mock_gateway.app import create_app as create_gateway
@@ -88,13 +89,21 @@ def start_gateway(
 
 
 @pytest.fixture
-def start_proxy(aiohttp_server: AiohttpServer, session: aiohttp.ClientSession) -> StartServer:
+async def start_proxy(session: aiohttp.ClientSession) -> AsyncIterator[StartServer]:
+    """Proxies served by the command line's runner (ProxyRunner) on ephemeral ports."""
+    runners: list[ProxyRunner] = []
+
     async def start(upstream: str, **settings: Any) -> Server:
         config = ProxyConfig(upstream=upstream, admin_token=TOKEN, **settings)
-        server = await aiohttp_server(create_proxy(config))
-        return Server(str(server.make_url("")).rstrip("/"), session)
+        runner = ProxyRunner(create_proxy(config))
+        await runner.setup()
+        runners.append(runner)
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        return Server(serving.url("127.0.0.1", runner.addresses[0][1]), session)
 
-    return start
+    yield start
+    for runner in runners:
+        await runner.cleanup()
 
 
 @pytest.fixture
