@@ -78,7 +78,7 @@ def build_parser() -> ArgumentParser:
     return p
 
 
-def _check(args: object, scenario: Scenario, search: Search) -> str | None:
+def _check(scenario: Scenario, search: Search, forecast: float | None) -> str | None:
     """The first usage mistake, in words; None when the search can run."""
     if search.min_rate <= 0 or search.max_rate <= 0:
         return f"--min {search.min_rate:g} / --max {search.max_rate:g}: expected rates above 0"
@@ -88,7 +88,6 @@ def _check(args: object, scenario: Scenario, search: Search) -> str | None:
         return "--warmup-s / --step-s: expected a warm-up of 0 or more and a step above 0"
     if not 0 < search.precision < 1:
         return f"--precision {search.precision:g}: expected a share between 0 and 1"
-    forecast = getattr(args, "forecast", None)
     if forecast is not None and forecast <= 0:
         return f"--forecast {forecast:g}: expected a rate above 0"
     one = step_seconds(scenario, search) + STEP_OVERHEAD_S
@@ -134,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         precision=args.precision,
         start_rate=args.start,
     )
-    mistake = _check(args, scenario, search)
+    mistake = _check(scenario, search, args.forecast)
     if mistake:
         return fail(PROG, mistake)
     folder = make_run_dir(args.out, f"{scenario.name}-capacity")
