@@ -102,20 +102,24 @@ def live_row(recorder: Recorder, sec: int, in_flight: int = 0) -> dict[str, Any]
 class LiveRun:
     """The live view of one run context: its rows since a second, its totals and objectives."""
 
-    def __init__(self, ctx: RunContext) -> None:
+    def __init__(self, ctx: RunContext, *, in_flight_known: bool = True) -> None:
+        """`in_flight_known`: False on the master of a distributed run, whose recorder hears
+        of a payment only once it has ended on its worker."""
         self.ctx = ctx
+        self.in_flight_known = in_flight_known
         self.latency = LatencySoFar()
         self.settle_s = math.ceil(longest_person_of(ctx.scenario)) + 1
         self.ended_s: float | None = None  # when the run's load stopped, run seconds
 
-    def snapshot(self, since: int) -> dict[str, Any]:
-        """The view from second `since` on."""
+    def snapshot(self, since: int, *, stopped: bool = False) -> dict[str, Any]:
+        """The view from second `since` on; `stopped`: Locust has stopped the run's users
+        (and, distributed, heard every worker's last payments)."""
         ctx, recorder = self.ctx, self.ctx.recorder
         ended_s = self.ended_s
         last = recorder.last_second
         first = max(0, min(since, last + 1))
         open_by_second = recorder.open_by_second()
-        settled = self.settled(open_by_second)
+        settled = self.settled(open_by_second, stopped)
         self.latency.update(recorder, settled)
         totals = self.totals(settled)
         p50, p95, p99 = self.latency.quantiles(0.50, 0.95, 0.99)
@@ -128,7 +132,7 @@ class LiveRun:
             else 0.0,
             "duration_s": ctx.scenario.run_duration_s,
             "settle_s": self.settle_s,
-            "in_flight": recorder.open_payments,
+            "in_flight": recorder.open_payments if self.in_flight_known else None,
             # Before second 0 an open-model run connects its whole pool (workers' counts
             # are the master's to sum; 0 here then).
             "pool": {"users": ctx.pool_users, "connected": ctx.connected},
@@ -142,17 +146,20 @@ class LiveRun:
             "palette": PALETTE,
         }
 
-    def settled(self, open_by_second: Counter[int]) -> set[int]:
+    def settled(self, open_by_second: Counter[int], stopped: bool = False) -> set[int]:
         """The seconds from 0 up to the first one with a payment still in flight: their rates
         are final. While the run goes the current second is still being offered, and a later
         one may be empty only because the load generator has not reached it; once the run
-        has ended, every second whose payments have all ended counts."""
+        has stopped, every second whose payments have all ended counts. Where payments in
+        flight are not known (a master), a second counts once its slowest person is done."""
         recorder = self.ctx.recorder
         if not self.ctx.started:
             return set()
-        if self.ended_s is not None:
+        if stopped:
             return {s for s in range(recorder.last_second + 1) if not open_by_second[s]}
         now = min(int(self.ctx.now_s()), recorder.last_second + 1)
+        if not self.in_flight_known:
+            return set(range(0, max(0, now - self.settle_s)))
         first_open = min((s for s in open_by_second if s < now), default=now)
         return set(range(0, first_open))
 

@@ -24,7 +24,13 @@ from urllib.parse import quote, urlsplit
 from flask import Response, abort, jsonify, request, send_from_directory
 from locust.env import Environment
 from locust.html import get_html_report
-from locust.runners import STATE_CLEANUP, STATE_RUNNING, STATE_SPAWNING
+from locust.runners import (
+    STATE_CLEANUP,
+    STATE_RUNNING,
+    STATE_SPAWNING,
+    STATE_STOPPED,
+    MasterRunner,
+)
 from locust.stats import PERCENTILES_TO_REPORT, StatsCSV
 
 from contract import routes, runfolder
@@ -76,7 +82,8 @@ def install(
 
     def view_of(ctx: RunContext) -> LiveRun:
         if not live or live[0].ctx is not ctx:
-            live[:] = [LiveRun(ctx)]
+            master = isinstance(environment.runner, MasterRunner)
+            live[:] = [LiveRun(ctx, in_flight_known=not master)]
         return live[0]
 
     def load_stopped(**_: object) -> None:
@@ -192,8 +199,9 @@ def install(
         t0 = ctx.t0 if ctx.started else None
         watch.refresh(host(), t0, sample=view.ended_s is None)
         runner = environment.runner
-        snapshot = view.snapshot(since)
-        snapshot["state"] = runner.state if runner is not None else "ready"
+        state = runner.state if runner is not None else "ready"
+        snapshot = view.snapshot(since, stopped=state == STATE_STOPPED)
+        snapshot["state"] = state
         snapshot["gateway"] = watch.view(since, t0)
         snapshot["host"] = host()
         snapshot["results"] = _results_of(ctx)

@@ -277,7 +277,8 @@
     const series = (f) => times.map((t) => [t, f(rows.get(t))]);
     // Rates and percentiles only where a second's payments have all ended: before, only its
     // fast payments are in, and they flatter it.
-    const settledSeries = (f) => times.map((t) => [t, rows.get(t).in_flight ? null : f(rows.get(t))]);
+    const settledTo = last.totals.settled_to === null ? -1 : last.totals.settled_to;
+    const settledSeries = (f) => times.map((t) => [t, t > settledTo ? null : f(rows.get(t))]);
     const windows = last.gateway.windows;
     const common = { xMax, now, windows };
     const kinds = faultKinds(windows.map((wd) => wd.kind));
@@ -287,7 +288,7 @@
       { colour: p.offered, points: series((r) => r.offered), label: "offered" },
       { colour: p.achieved, points: series((r) => r.succeeded), label: "achieved (succeeded)" },
       { colour: p.failed, points: series((r) => r.dropped), label: "dropped" },
-      { colour: p.unknown, points: series((r) => r.in_flight), label: "in flight", width: 0.8 },
+      { colour: p.unknown, points: series((r) => (last.in_flight === null ? null : r.in_flight)), label: "in flight", width: 0.8 },
     ];
     const loadMax = niceMax(Math.max(1, ...load.flatMap((s) => s.points.map(([, v]) => v || 0))));
     panel(document.getElementById("ps-chart-load"), { ...common, series: load, yMax: loadMax });

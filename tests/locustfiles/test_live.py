@@ -114,3 +114,15 @@ def test_the_scenario_card_draws_its_load_and_faults() -> None:
     assert card["slo"] == {"success_rate": 0.9, "p99_ms": 800}
     steady = scenario_card(load_scenario("steady"))
     assert steady["description"] and steady["shape"]
+
+
+def test_a_master_counts_a_second_once_its_slowest_person_is_done() -> None:
+    # A master hears of a payment only once it has ended on its worker: nothing is open.
+    ctx = _run(elapsed_s=30.0)
+    for sec in range(30):
+        _pay(ctx.recorder, sec + 0.5, None, 0.05)
+    view = LiveRun(ctx, in_flight_known=False)
+    snapshot = view.snapshot(0)
+    assert snapshot["in_flight"] is None
+    assert snapshot["totals"]["settled_to"] == 29 - view.settle_s
+    assert view.snapshot(0, stopped=True)["totals"]["settled_to"] == 29

@@ -89,7 +89,7 @@ def test_the_live_view_agrees_with_outcomes_csv(
         assert time.monotonic() < deadline, "no outcomes.csv"
         time.sleep(0.1)
     final = live(ui)
-    assert final["in_flight"] == 0
+    assert final["in_flight"] in (0, None)  # None: a master, which never holds one open
     rows = _csv_rows(folder / runfolder.OUTCOMES)
 
     # Seconds the view called settled while the run went on, and every second at the end.
