@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from contract.admin import AdminClient
 from locustfiles.client.transport import CONNECTION, TIMEOUT, Answer, Request
+from tests.needs import require_module
 
 ANNOUNCED = re.compile(r"listening on (http://127\.0\.0\.1:\d+)")
 TOKEN = "t"
@@ -44,6 +45,7 @@ def serving(*argv: str) -> Iterator[str]:
 
 @contextmanager
 def localstripe() -> Iterator[str]:
+    require_module("localstripe", "localstripe is not installed (pip install -e '.[dev]')")
     with serving("fault_proxy.localstripe", "--port", "0") as url:
         yield url
 
