@@ -13,6 +13,7 @@ import urllib.request
 import pytest
 
 from contract.argparsing import EXIT_USAGE
+from tests.fault_proxy.servers import TOKEN, proxy
 
 PROXY = [sys.executable, "-m", "fault_proxy"]
 LISTENING = re.compile(r"^paystorm proxy listening on (http://127\.0\.0\.1:\d+) -> (\S+)$")
@@ -76,3 +77,24 @@ def test_it_serves_until_sigterm_and_never_prints_the_token() -> None:
             proc.wait()
     assert proc.returncode == 0
     assert token not in first + out + err
+
+
+def test_paystorm_chaos_against_the_proxy_refuses_a_gateway_kind_in_one_line() -> None:
+    with socket.socket() as upstream:
+        upstream.bind(("127.0.0.1", 0))
+        upstream.listen()
+        with proxy(f"http://127.0.0.1:{upstream.getsockname()[1]}") as url:
+            chaos = [sys.executable, "-m", "paystorm", "chaos", "--url", url, "--token", TOKEN]
+            done = subprocess.run(
+                [*chaos, "add", "risk_strict", "--param", "false_positive_rate=0.5"],
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
+            listed = subprocess.run(
+                [*chaos, "list"], capture_output=True, text=True, timeout=30, check=True
+            )
+    assert done.returncode == EXIT_USAGE
+    (line,) = done.stderr.splitlines()
+    assert "HTTP 400 INVALID_REQUEST: kind: risk_strict acts inside the mock gateway" in line
+    assert '"faults": []' in listed.stdout
