@@ -6,6 +6,7 @@ released only after a commit (so credit is never shown free before the ledger sa
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 import sqlite3
 import time
@@ -72,13 +73,16 @@ class _Claim:
 
     def __enter__(self) -> None:
         in_flight = self._service._in_flight
-        if self._claim in in_flight:
-            raise GatewayError("IDEMPOTENCY_IN_PROGRESS")
-        in_flight.add(self._claim)
+        since = in_flight.get(self._claim)
+        if since is not None:
+            raise GatewayError(
+                "IDEMPOTENCY_IN_PROGRESS", retry_after_s=self._service.answer_due_s(since)
+            )
+        in_flight[self._claim] = time.monotonic()
 
     def __exit__(self, *exc: object) -> None:
         if self._claim not in self._service._detached:
-            self._service._in_flight.discard(self._claim)
+            self._service._in_flight.pop(self._claim, None)
 
 
 class _KeyedLocks:
@@ -123,7 +127,7 @@ class PaymentService:
         self._rng = random.Random(seed)
         # The gateway's own checks of a new payment that faults may come before or after.
         self._rules = (Rule(RISK_RULE, self._risk_declines),)
-        self._in_flight: set[tuple[str, str]] = set()
+        self._in_flight: dict[tuple[str, str], float] = {}  # claim: when it began (monotonic)
         # Claims whose request answered DB_TIMEOUT: released when their commit lands.
         self._detached: set[tuple[str, str]] = set()
         # Payments decided but not yet committed: queries see them PENDING.
@@ -131,6 +135,14 @@ class PaymentService:
         self._payment_locks = _KeyedLocks()
         self._keys = KeyFilter()
         self._keys.preload(idempotency_keys(reader, PRELOAD_MAX))
+
+    def answer_due_s(self, since: float) -> int:
+        """Retry-After for a key still in flight: the whole seconds until its request has had
+        its channel's time (the longest it can take before it answers), at least one. A
+        client that honours it comes back to the stored answer instead of spending its
+        retries on IDEMPOTENCY_IN_PROGRESS while its own first attempt is still at the bank."""
+        left_s = self.router.profile.channel_timeout_ms / 1000 - (time.monotonic() - since)
+        return max(1, math.ceil(left_s))
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -352,7 +364,7 @@ class PaymentService:
             self._uncommitted.pop(payment_id, None)
             if claim in self._detached:
                 self._detached.discard(claim)
-                self._in_flight.discard(claim)
+                self._in_flight.pop(claim, None)
             if error is not None:
                 account.used -= amount  # nothing was written: the reservation goes
 

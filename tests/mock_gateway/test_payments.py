@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from contract.profile import DEFAULT
 from tests.mock_gateway.conftest import StartApi
 from tests.mock_gateway.support import (
     ACCOUNTS,
@@ -21,6 +22,7 @@ from tests.mock_gateway.support import (
 )
 
 AMOUNT = 12_345
+CHANNEL_TIMEOUT_S = DEFAULT.channel_timeout_ms / 1000
 
 
 async def test_payment_succeeds_and_shows_everywhere(api: Api) -> None:
@@ -185,6 +187,8 @@ async def test_twin_in_flight_is_told_to_wait(patient_api: Api, db_path: Path) -
             assert twin.status == 409
             assert twin.error["code"] == "IDEMPOTENCY_IN_PROGRESS"
             assert twin.error["retryable"] is True
+            # When to come back: once the first has had its channel's time.
+            assert 1 <= int(twin.headers["Retry-After"]) <= CHANNEL_TIMEOUT_S
         assert not first.done()
     finally:
         lock.execute("ROLLBACK")

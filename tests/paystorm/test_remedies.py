@@ -50,7 +50,9 @@ def test_each_remedy_changes_one_thing_and_keeps_the_traffic() -> None:
     assert shed.gateway == {**storm.gateway, "capacity": {"shedding": True}}
     assert shed.client == storm.client
     more = with_remedy(storm, BY_NAME["capacity"]).gateway["channels"]
-    assert more == {"bank_a": {"concurrency": 18}, "bank_b": {"concurrency": 12}}
+    # Half again each bank's connections: the scenario's own 150 for bank_a, the profile's 8
+    # for bank_b.
+    assert more == {"bank_a": {"concurrency": 225}, "bank_b": {"concurrency": 12}}
 
 
 def test_remedies_chosen_for_the_top_causes_and_not_already_on() -> None:
