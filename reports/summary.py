@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from contract import runfolder
-from contract.objectives import holds
+from contract.objectives import IMPLICIT_DROPPED_RATE, OBJECTIVES, holds, objectives_for
 from reports.judge import population_meanings, population_measures, split_by_link
 from reports.knee import Knee, find_knee
 from reports.latency import approx_quantiles, exact_quantiles
@@ -18,21 +18,6 @@ from reports.model import Run
 
 __all__ = ["OBJECTIVES", "Knee", "evaluate_slo", "find_knee", "measured_duration_s", "summarize"]
 
-# Each objective a scenario's `slo` may set: its comparison and what it measures.
-OBJECTIVES: Mapping[str, tuple[str, str]] = {
-    "success_rate": (
-        ">=",
-        "success rate of the people with credit, dropped arrivals counted as not served",
-    ),
-    "p95_ms": ("<=", "p95 payment latency, ms"),
-    "p99_ms": ("<=", "p99 payment latency, ms"),
-    "ghost_charges": ("<=", "ghost charges (captured in the ledger, client told it failed)"),
-    "dropped_rate": ("<=", "share of offered arrivals the load generator turned away"),
-    "had_credit_failure_rate": ("<=", "share of the people with credit who could not pay"),
-}
-# An open-model run that turned more of its arrivals away did not offer the load it says it
-# did: it fails this objective unless the scenario sets a dropped_rate of its own.
-IMPLICIT_DROPPED_RATE = 0.001
 _UNSPLIT = "payments.jsonl is absent: the people on each link cannot be told apart"
 LATE_P99_MS = 10.0  # the executor's pick-up tolerance: later than this, the schedule slipped
 # Why an objective's measured value can be unknown; an unknown value fails the objective.
@@ -73,12 +58,8 @@ def measured_duration_s(run: Run) -> float | None:
 def objectives_of(run: Run) -> tuple[dict[str, float], frozenset[str]]:
     """The objectives a run is judged on, and which of them the scenario did not set."""
     slo = dict(run.scenario.slo) if run.scenario else {}
-    implicit = set()
     open_model = run.scenario is not None and run.scenario.load_model == "arrival-rate"
-    if open_model and "dropped_rate" not in slo:
-        slo["dropped_rate"] = IMPLICIT_DROPPED_RATE
-        implicit.add("dropped_rate")
-    return slo, frozenset(implicit)
+    return objectives_for(slo, open_model)
 
 
 def evaluate_slo(
