@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ import msgspec
 
 from bench.common import between, finished_run, python, seconds, total
 from bench.report import RESULTS, Row, Section, table, write
+from contract.gauges import INJECTED
 from contract.runfolder import RunFolder
 from paystorm.soak_cli import DEFAULT_RATE, VERDICT_FILE
 from paystorm.soak_verdict import resolving_types
@@ -117,6 +119,21 @@ def _mix(scenario: Scenario) -> str:
     )
 
 
+def _by_kind(folder: RunFolder) -> str:
+    """Per kind: its faults in the timeline, and the requests they shaped by the gateway's own
+    count (its last sample of paystorm_faults_injected)."""
+    scenario = load_scenario(str(folder.scenario))
+    faults = Counter(f.kind for f in scenario.faults)
+    metrics = _metrics(folder)
+    last = metrics[-1] if metrics else {}
+    shaped = {k[len(INJECTED) :]: v for k, v in last.items() if k.startswith(INJECTED)}
+    rows = [
+        [kind, f"{n:,}", f"{shaped[kind]:,.0f}" if kind in shaped else "none counted"]
+        for kind, n in sorted(faults.items())
+    ]
+    return table(["kind", "faults", "requests shaped"], rows)
+
+
 def _timeline(folder: RunFolder) -> str:
     scenario = load_scenario(str(folder.scenario))
     rows = []
@@ -192,6 +209,11 @@ def section(minutes: float, seed: int, rate: float, work: Path) -> Section:
         f"{verdict['wall_s'] / 60:.1f} min."
     )
     sec.details.append(_per_minute(folder, minutes * 60, windows))
+    sec.details.append(
+        "Faults applied per kind, and the requests they shaped (a kind that acts on the "
+        "ledger, a channel or the admission limits rather than on requests shows none "
+        "counted):\n\n" + _by_kind(folder)
+    )
     sec.details.append("The fault timeline drawn from the seed:\n\n" + _timeline(folder))
     return sec
 

@@ -1,7 +1,8 @@
 """The gateway's /metrics as one flat sample: the columns of `contract.columns.GATEWAY_COLUMNS`,
 `open_fds`, then one value per channel and family (`breaker_bank_a`, `channel_busy_bank_a`,
-`channel_waiting_bank_a`). The runner's sampler writes them to gateway_metrics.csv once a
-second; the web UI's live view shows the latest."""
+`channel_waiting_bank_a`) and the requests each fault kind has shaped so far
+(`faults_injected_latency`, …: counters since the gateway started). The runner's sampler
+writes them to gateway_metrics.csv once a second; the web UI's live view shows the latest."""
 
 from __future__ import annotations
 
@@ -18,15 +19,18 @@ _SUMS = {
     "process_cpu_seconds": "cpu_seconds",
     "process_open_fds": "open_fds",  # files and sockets: flat in a soak, or something leaks
 }
-# Per-channel gauges: one column each, named family_channel.
-_PER_CHANNEL = {
-    "paystorm_channel_breaker_state": "breaker",
-    "paystorm_channel_busy": "channel_busy",
-    "paystorm_channel_waiting": "channel_waiting",
+# Per-channel gauges and per-kind counters: one column each, named family_label.
+_BY_LABEL = {
+    "paystorm_channel_breaker_state": ("breaker", "channel"),
+    "paystorm_channel_busy": ("channel_busy", "channel"),
+    "paystorm_channel_waiting": ("channel_waiting", "channel"),
+    "paystorm_faults_injected": ("faults_injected", "kind"),
 }
+INJECTED = "faults_injected_"
+"""The prefix of the per-kind columns of requests shaped by faults."""
 
 
-_WANTED = (*_SUMS, *_PER_CHANNEL)
+_WANTED = (*_SUMS, *_BY_LABEL)
 _TYPE = "# TYPE "
 
 
@@ -41,14 +45,15 @@ def parse_sample(text: str) -> dict[str, float]:
     )
     for family in text_string_to_metric_families(wanted + "\n"):
         column = _SUMS.get(family.name)
-        per_channel = _PER_CHANNEL.get(family.name)
-        if column is None and per_channel is None:
+        by_label = _BY_LABEL.get(family.name)
+        if column is None and by_label is None:
             continue
         for sample in family.samples:
             if sample.name.endswith(("_created",)):
                 continue
             if column is not None:
                 values[column] += sample.value
-            elif "channel" in sample.labels:
-                values[f"{per_channel}_{sample.labels['channel']}"] = sample.value
+            elif by_label is not None and by_label[1] in sample.labels:
+                prefix, label = by_label
+                values[f"{prefix}_{sample.labels[label]}"] = sample.value
     return values

@@ -1038,7 +1038,7 @@ def test_summary_keys_are_the_documented_ones(try_run: TryRun) -> None:
 
 def test_gateway_metrics_columns_are_described(try_run: TryRun) -> None:
     names = ticked(section_text(DOCS / "results.md", "`gateway_metrics.csv`"))
-    patterns = [re.escape(n).replace(re.escape("<channel>"), r"\w+") for n in names]
+    patterns = [re.sub(r"<[a-z]+>", r"\\w+", re.escape(n)) for n in names]  # <channel>, <kind>
     header = (try_run.run_dir / "gateway_metrics.csv").read_text(encoding="utf-8")
     for column in header.splitlines()[0].split(","):
         assert any(re.fullmatch(p, column) for p in patterns), column
