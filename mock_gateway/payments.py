@@ -237,6 +237,11 @@ class PaymentService:
         if decline is None:
             if self.chaos.engine.active_total:
                 decline = await self.chaos.decide(facts, self._rules)
+                if decline is None:
+                    # A decision that waited (risk_slow) let this account's other payments
+                    # reserve meanwhile: the credit is checked again, and nothing is awaited
+                    # between this check and the reservation.
+                    decline = _decline_code(req, account, merchant)
             else:
                 decline = self._risk_declines(facts)
         if decline is not None:

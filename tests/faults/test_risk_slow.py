@@ -24,6 +24,7 @@ from tests.mock_gateway.chaos_support import (
 )
 from tests.mock_gateway.conftest import StartApi
 from tests.mock_gateway.fault_lifecycle import Case, Outcome, check_lifecycle
+from tests.mock_gateway.support import payment_body
 
 PROFILE = fast_profile()
 BUDGET_MS = 60
@@ -197,3 +198,32 @@ async def test_a_bad_spec_is_400_naming_the_field(
     assert (reply.status, reply.error["code"]) == (400, "INVALID_REQUEST"), reply.body
     assert reply.error["fields"] == [{"field": field, "reason": reason}]
     assert await Chaos(api).faults() == []
+
+
+async def test_a_slow_decision_never_lets_two_payments_spend_the_same_credit(
+    start_api: StartApi, db_path: Path
+) -> None:
+    """Two payments of one account, each within its available credit but not both, decided
+    while risk control takes its time: the credit is checked again after the wait, so one
+    is charged and the other declined (a chaos soak overdrew an account by 3,712 when the
+    only check came before the wait)."""
+    shop = await _open(start_api, db_path)
+    limit = (await shop.api.account(shop.user))["txn_limit"]
+    while (available := await shop.available()) >= 2 * limit:  # spend down to one payment's worth
+        spent = await shop.api.pay(
+            f"k-spend-{available}", payment_body(shop.user, shop.shop, limit)
+        )
+        assert spent.status == 200, spent.body
+    await Chaos(shop.api).add_active(slow(delay_ms=300, budget_ms=5000))
+    amount = available // 2 + 1
+    body = payment_body(shop.user, shop.shop, amount)
+
+    first, second = await asyncio.gather(
+        shop.api.pay("k-slow-a", body), shop.api.pay("k-slow-b", body)
+    )
+
+    assert sorted([first.status, second.status]) == [200, 402], (first.body, second.body)
+    declined = first if first.status == 402 else second
+    assert declined.error["code"] == "INSUFFICIENT_CREDIT"
+    assert await shop.available() == available - amount
+    await settled_audit(shop.api)
