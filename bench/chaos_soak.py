@@ -210,9 +210,9 @@ def section(minutes: float, seed: int, rate: float, work: Path) -> Section:
     )
     sec.details.append(_per_minute(folder, minutes * 60, windows))
     sec.details.append(
-        "Faults applied per kind, and the requests they shaped (a kind that acts on the "
-        "ledger, a channel or the admission limits rather than on requests shows none "
-        "counted):\n\n" + _by_kind(folder)
+        "Faults applied per kind, and the requests they shaped by the gateway's own count "
+        "(0: the drawn params never bit at this load, e.g. a per-user rate limit above what "
+        "one person sends):\n\n" + _by_kind(folder)
     )
     sec.details.append("The fault timeline drawn from the seed:\n\n" + _timeline(folder))
     return sec
