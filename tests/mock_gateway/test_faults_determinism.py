@@ -14,7 +14,9 @@ import pytest
 from tests.mock_gateway.chaos_support import Chaos, Shop, fast_profile, settled_audit
 from tests.mock_gateway.conftest import StartApi
 
-PROFILE = fast_profile()
+# Forty payments at once on a busy machine can outlast the fast profile's 300 ms channel
+# timeout; the draws are the subject here, not the timeouts.
+PROFILE = fast_profile(timeouts={"channel_ms": 10_000, "db_ms": 10_000})
 KEYS = [f"k-{n:02d}" for n in range(40)]
 
 SPECS = {
