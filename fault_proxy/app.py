@@ -3,14 +3,18 @@ as the gateway's); every other request is forwarded to the upstream through the 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import partial
 from random import getrandbits
+from typing import Any
 
 import orjson
 from aiohttp import web
+from aiohttp.web_protocol import _RequestHandler
 from aiohttp.web_request import BaseRequest
 from aiohttp.web_server import Server
 
@@ -26,9 +30,11 @@ from fault_proxy.keys import (
     admission_key,
     chaos_key,
     config_key,
+    lane_key,
     metrics_key,
     upstream_key,
 )
+from fault_proxy.lane import CHAOS_PREFIX, OWN_PATHS, FrontConn, Lane, LaneCollector, own
 from faults import Answer, Chaos, Dropped, FaultEngine, Gateway, RequestFacts
 from faults import api as chaos_api
 from faults.admission import Admission, Shed
@@ -38,9 +44,6 @@ from faults.serve import FAULT_HEADER, answered, dropped, peek_payment, shape
 log = logging.getLogger("fault_proxy")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-OWN_PATHS = (routes.HEALTHZ.path, routes.METRICS.path)
-CHAOS_PREFIX = "/_chaos/"
-"""The proxy's own chaos API; everything else, /_admin/ included, is the upstream's."""
 
 
 @web.middleware
@@ -159,6 +162,9 @@ async def faults_ctx(app: web.Application) -> AsyncIterator[None]:
     app[admission_key] = admission
     app[chaos_key] = chaos
     app[upstream_key] = pool
+    lane = Lane(config, app[metrics_key].http, engine, admission)
+    registry.register(LaneCollector(lane))
+    app[lane_key] = lane
     channels = tuple(
         c.name for c in config.profile.channels
     )  # a target's channel is never met here
@@ -169,6 +175,7 @@ async def faults_ctx(app: web.Application) -> AsyncIterator[None]:
         engine.clear()
         await chaos.close()
         pool.close()
+        lane.close()
 
 
 def create_app(config: ProxyConfig) -> web.Application:
@@ -189,20 +196,17 @@ async def _routed(request: web.Request) -> web.StreamResponse:
     return await proxied(request.app, request)
 
 
-def own(path: str) -> bool:
-    """Whether the proxy answers `path` itself; every other path is the upstream's."""
-    return path in OWN_PATHS or path.startswith(CHAOS_PREFIX)
-
-
 class ProxyRunner(web.AppRunner):
-    """The application's runner, with its server's request handler wrapped: the proxy's own
-    paths go through the application (router, middleware), every other request straight to
-    `proxied`, as observed as the rest. The router and the middleware chain cost about a third
-    of a small request's CPU in aiohttp's server, and a proxied request needs neither."""
+    """The application's runner, whose server starts every connection in the fast lane
+    (fault_proxy/lane.py) and hands it to aiohttp's request handler, wrapped, when a request
+    needs more than forwarding: the proxy's own paths go through the application (router,
+    middleware), every other request straight to `proxied`, as observed as the rest. The
+    router and the middleware chain cost about a third of a small request's CPU in aiohttp's
+    server, and a proxied request needs neither."""
 
     async def _make_server(self) -> Server:
-        server = await super()._make_server()
-        app, routed = self.app, server.request_handler
+        base = await super()._make_server()
+        app, routed = self.app, base.request_handler
 
         async def dispatch(request: BaseRequest) -> web.StreamResponse:
             assert isinstance(request, web.Request)  # the application's request factory
@@ -210,5 +214,58 @@ class ProxyRunner(web.AppRunner):
                 return await routed(request)
             return await observed(app, request, partial(proxied, app))
 
-        server.request_handler = dispatch
-        return server
+        return ProxyServer(
+            app[lane_key],
+            dispatch,
+            request_factory=base.request_factory,
+            handler_cancellation=base.handler_cancellation,
+            loop=asyncio.get_running_loop(),
+            **base._kwargs,  # the runner's settings (parser limits, logger), as aiohttp made them
+        )
+
+
+class ProxyServer(Server):
+    """aiohttp's low-level server, whose protocol for a new connection is the fast lane's;
+    a connection handed over gets aiohttp's own, with the bytes read so far."""
+
+    def __init__(self, lane: Lane, handler: _RequestHandler, **kwargs: Any) -> None:
+        super().__init__(handler, **kwargs)
+        self._lane = lane
+        self._fronts: weakref.WeakSet[FrontConn] = weakref.WeakSet()
+
+    def __call__(self) -> FrontConn:  # type: ignore[override]
+        front = FrontConn(self._lane, self._hand_over)
+        self._fronts.add(front)
+        return front
+
+    def _hand_over(self, front: FrontConn) -> None:
+        transport, front.transport = front.transport, None
+        self._fronts.discard(front)
+        if transport is None:
+            return
+        self._lane.handed_over += 1
+        handler = Server.__call__(self)
+        transport.set_protocol(handler)
+        handler.connection_made(transport)
+        if front.writing_paused:
+            handler.pause_writing()
+        data, front.buf = front.buf, b""
+        if data:
+            handler.data_received(data)
+        if front.eof:
+            handler.eof_received()
+        if front.reading_paused:
+            transport.resume_reading()
+
+    def pre_shutdown(self) -> None:
+        super().pre_shutdown()
+        for front in list(self._fronts):
+            front.close_when_idle()
+
+    async def shutdown(self, timeout: float | None = None) -> None:
+        await super().shutdown(timeout)
+        deadline = time.monotonic() + (timeout or 0)
+        while time.monotonic() < deadline and any(f.exchange for f in self._fronts):
+            await asyncio.sleep(0.02)  # an answer under way is let finish, up to the timeout
+        for front in list(self._fronts):
+            front.abort()

@@ -16,30 +16,9 @@ from contract import limits
 from contract.codes import GatewayError
 from fault_proxy.config import ProxyConfig
 from fault_proxy.keys import REQUEST_ID, config_key, upstream_key
+from fault_proxy.lane import HOP_BY_HOP, WHOLE_BYTES
 from fault_proxy.upstream import Reply, Streamed, Unreachable, Upstream, UpstreamBroken
 from faults import Dropped
-
-# Headers of one hop (RFC 9110 section 7.6.1), never passed on; the lengths are set anew, and
-# an Expect was answered by the proxy's own server already.
-HOP_BY_HOP = frozenset(
-    {
-        "connection",
-        "keep-alive",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "proxy-connection",
-        "te",
-        "trailer",
-        "transfer-encoding",
-        "upgrade",
-        "host",
-        "content-length",
-        "expect",
-    }
-)
-WHOLE_BYTES = 64 * 1024
-"""An answer this small, of known length, is read whole and sent in one write: the usual
-small JSON answer costs one buffer, not a stream."""
 
 
 def upstream(config: ProxyConfig) -> Upstream:

@@ -77,6 +77,10 @@ class Admission:
                 self._waiters.remove(waiter)
             raise
 
+    def leave(self) -> None:
+        """Give back a slot taken without `slot()` (a request admitted with no limit set)."""
+        self._leave()
+
     def _leave(self) -> None:
         self.inflight -= 1
         if self._waiters:

@@ -1,0 +1,205 @@
+"""The proxy's fast lane: plain requests are forwarded by it while no fault is active; a fault,
+the proxy's own paths or anything unusual hand the connection to aiohttp's server, which
+answers as it did; every framing of an upstream's answer comes back as the upstream meant it;
+what the lane forwards is counted like everything else."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from contract import routes
+from tests.fault_proxy.conftest import Server, StartServer
+from tests.fault_proxy.test_proxy import upstream_app
+
+# What a raw upstream answers, by path; "hang" never answers.
+RAW_ANSWERS = {
+    "/close": b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil the end",
+    "/chunked": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+    b"3\r\none\r\n3\r\ntwo\r\n0\r\n\r\n",
+    "/interim": b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n"
+    b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+    "/empty": b"HTTP/1.1 204 No Content\r\nX-Upstream: raw\r\n\r\n",
+    "/short": b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc",
+    "/garbage": b"NOT HTTP AT ALL\r\n\r\n",
+}
+
+
+@pytest.fixture
+async def raw_upstream() -> AsyncIterator[str]:
+    """An upstream written byte by byte: each answer of RAW_ANSWERS, then the connection
+    closed (kept open for /hang)."""
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        path = head.split(b" ", 2)[1].decode()
+        if path == "/hang":
+            await reader.read()  # until the proxy lets go
+        else:
+            writer.write(RAW_ANSWERS[path])
+            await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    yield f"http://127.0.0.1:{port}"
+    server.close()
+    await server.wait_closed()
+
+
+async def _metrics(session: aiohttp.ClientSession, proxy: Server) -> dict[str, Any]:
+    async with session.get(proxy.base + routes.METRICS.path) as r:
+        return {f.name: f for f in text_string_to_metric_families(await r.text())}
+
+
+async def _count(session: aiohttp.ClientSession, proxy: Server, name: str) -> float:
+    (sample,) = (await _metrics(session, proxy))[name].samples
+    return float(sample.value)
+
+
+async def _proxied_requests(session: aiohttp.ClientSession, proxy: Server) -> float:
+    family = (await _metrics(session, proxy))["paystorm_http_requests"]
+    return float(
+        sum(
+            s.value
+            for s in family.samples
+            if s.labels["route"] == "proxied" and s.name.endswith("_total")
+        )
+    )
+
+
+async def _exchange(base: str, raw: bytes) -> bytes:
+    """`raw` written on one new connection; everything read back until it closes."""
+    host, port = base.removeprefix("http://").rsplit(":", 1)
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(raw)
+    got = await asyncio.wait_for(reader.read(), 10)
+    writer.close()
+    return got
+
+
+async def test_plain_requests_take_the_lane_until_a_fault_hands_the_connection_over(
+    start_app: StartServer, start_proxy: StartServer
+) -> None:
+    seen: list[str] = []
+    upstream = await start_app(upstream_app(seen))
+    proxy = await start_proxy(upstream.base)
+    # One connection for everything: the hand-over happens in the middle of it.
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1)) as one:
+        for n in range(3):
+            async with one.post(proxy.base + f"/p?n={n}", data=b"x" * n) as r:
+                assert r.status == 200
+                assert (await r.json())["body"] == "x" * n
+                assert r.headers["X-Upstream"] == "yes"
+                assert len(r.headers["X-Request-Id"]) == 16
+        assert await _count(one, proxy, "paystorm_proxy_lane_requests") == 3
+        assert await _count(one, proxy, "paystorm_proxy_handovers") == 1  # /metrics is own
+
+        fault = await proxy.add_active(
+            {"kind": "error", "params": {"code": "SYSTEM_BUSY"}, "target": {"path": "/p"}}
+        )
+        async with one.post(proxy.base + "/p?n=3") as r:
+            assert r.status == 503
+            assert r.headers["X-Paystorm-Fault"] == fault["id"]
+        async with one.post(proxy.base + "/q") as r:
+            assert r.status == 200  # outside the fault: forwarded by the full path
+        assert await _count(one, proxy, "paystorm_proxy_lane_requests") == 3
+        assert await _proxied_requests(one, proxy) == 5  # counted alike on either path
+    await proxy.clear()
+    async with aiohttp.ClientSession() as fresh:
+        async with fresh.post(proxy.base + "/p?n=4") as r:
+            assert r.status == 200
+        assert await _count(fresh, proxy, "paystorm_proxy_lane_requests") == 4
+    assert seen == [f"POST /p?n={n}" for n in range(3)] + ["POST /q", "POST /p?n=4"]
+
+
+async def test_pipelined_requests_are_answered_in_order_and_close_is_honoured(
+    start_app: StartServer, start_proxy: StartServer
+) -> None:
+    seen: list[str] = []
+    upstream = await start_app(upstream_app(seen))
+    proxy = await start_proxy(upstream.base)
+    got = await _exchange(
+        proxy.base,
+        b"GET /first HTTP/1.1\r\nHost: x\r\n\r\n"
+        b"POST /second HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi"
+        b"GET /third HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    answers = got.split(b"HTTP/1.1 200 OK\r\n")[1:]
+    assert [b'"path": "/first"' in a for a in answers] == [True, False, False]
+    assert b'"body": "hi"' in answers[1] and b'"path": "/third"' in answers[2]
+    assert b"Connection: close" in answers[2]  # and the connection closed: read() ended
+    assert seen == ["GET /first", "POST /second", "GET /third"]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"GET /x HTTP/1.1\r\nBad Header\r\n\r\n",
+        b"GET /x HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+        b"GET /x HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    ],
+    ids=["bad-header", "two-lengths", "length-and-chunked"],
+)
+async def test_a_malformed_request_is_judged_by_aiohttp_and_never_forwarded(
+    start_app: StartServer, start_proxy: StartServer, raw: bytes
+) -> None:
+    seen: list[str] = []
+    upstream = await start_app(upstream_app(seen))
+    proxy = await start_proxy(upstream.base)
+    got = await _exchange(proxy.base, raw)
+    assert got.startswith(b"HTTP/1.0 400 ") or got.startswith(b"HTTP/1.1 400 "), got
+    assert seen == []
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "body"),
+    [
+        ("/close", 200, b"until the end"),
+        ("/chunked", 200, b"onetwo"),
+        ("/interim", 200, b"ok"),
+        ("/empty", 204, b""),
+    ],
+)
+async def test_every_framing_of_an_answer_comes_back_whole(
+    raw_upstream: str,
+    start_proxy: StartServer,
+    session: aiohttp.ClientSession,
+    path: str,
+    status: int,
+    body: bytes,
+) -> None:
+    proxy = await start_proxy(raw_upstream)
+    async with session.get(proxy.base + path) as r:
+        assert (r.status, await r.read()) == (status, body)
+    assert await _count(session, proxy, "paystorm_proxy_lane_requests") == 1
+
+
+@pytest.mark.parametrize("path", ["/short", "/garbage"])
+async def test_a_broken_answer_cuts_the_clients_connection(
+    raw_upstream: str, start_proxy: StartServer, session: aiohttp.ClientSession, path: str
+) -> None:
+    proxy = await start_proxy(raw_upstream)
+    with pytest.raises(aiohttp.ClientError):  # a POST: aiohttp's client sends it only once
+        async with session.post(proxy.base + path) as r:
+            await r.read()
+    family = (await _metrics(session, proxy))["paystorm_http_requests"]
+    cut = [s for s in family.samples if s.labels == {"route": "proxied", "status": "499"}]
+    assert [s.value for s in cut if s.name.endswith("_total")] == [1.0]
+
+
+async def test_an_upstream_too_slow_is_answered_504_from_the_catalogue(
+    raw_upstream: str, start_proxy: StartServer, session: aiohttp.ClientSession
+) -> None:
+    proxy = await start_proxy(raw_upstream, upstream_timeout_s=0.2)
+    async with session.get(proxy.base + "/hang") as r:
+        assert r.status == 504
+        error = (await r.json())["error"]
+    assert error["code"] == "CHANNEL_TIMEOUT"
+    assert error["request_id"] == r.headers["X-Request-Id"]
+    assert "0.2 s" in error["message"]
