@@ -37,6 +37,10 @@ class WrkResult:
     p50_ms: float
     p99_ms: float
     non_2xx: int
+    requests: int = 0
+    """Requests completed in the run."""
+    socket_errors: int = 0
+    """Connect, read, write errors and timeouts, as wrk counts them."""
 
 
 def pinned(core: int) -> list[str]:
@@ -114,8 +118,15 @@ def wrk(
     ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    done = re.search(r"(\d+) requests in", out)
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     return WrkResult(
-        rps, _latency(out, "50%"), _latency(out, "99%"), int(non2xx.group(1)) if non2xx else 0
+        rps,
+        _latency(out, "50%"),
+        _latency(out, "99%"),
+        int(non2xx.group(1)) if non2xx else 0,
+        requests=int(done.group(1)) if done else 0,
+        socket_errors=sum(int(n) for n in errors.groups()) if errors else 0,
     )
 
 

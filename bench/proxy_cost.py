@@ -14,15 +14,20 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import json
 import os
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
+from prometheus_client.parser import text_string_to_metric_families
+
 from bench.common import WrkResult, cpu_seconds, median, python, serve, wrk
 from bench.report import Row, Section, table
+from contract import routes
 
 UPSTREAM_CORE, PROXY_CORE, WRK_CORE = 0, 1, 1
 CONNECTIONS = 64
@@ -34,6 +39,7 @@ RATIO_MIN = 0.5
 RATIO_NOISE_MAX = 0.2
 """Per-round throughput ratios further apart than this say more about the host than the proxy."""
 ROUTES = ("direct", "proxied")
+TOKEN = "bench"
 
 
 @dataclass(frozen=True)
@@ -53,7 +59,7 @@ def upstream() -> Iterator[tuple[str, int]]:
 @contextmanager
 def proxy(upstream_url: str) -> Iterator[tuple[str, int]]:
     argv = [python(), "-m", "fault_proxy", "--upstream", upstream_url, "--port", "0"]
-    with serve([*argv, "--admin-token", "bench"], core=PROXY_CORE) as served:
+    with serve([*argv, "--admin-token", TOKEN], core=PROXY_CORE) as served:
         yield served
 
 
@@ -101,7 +107,76 @@ class _Conn:
         return time.perf_counter() - started
 
 
-def run(rounds: int, seconds: int) -> list[dict[str, Driven]]:
+@dataclass(frozen=True)
+class Carried:
+    """What the proxy's own /metrics say it forwarded, after every round."""
+
+    lane: int  # requests its fast lane forwarded
+    handovers: int  # connections handed to the full path
+    proxied: int  # requests answered on the proxied route, either path
+
+
+def carried(base: str) -> Carried:
+    with urllib.request.urlopen(base + routes.METRICS.path, timeout=10) as r:
+        families = {f.name: f for f in text_string_to_metric_families(r.read().decode())}
+
+    def total(name: str, **labels: str) -> int:
+        return int(
+            sum(
+                s.value
+                for s in families[name].samples
+                if s.name.endswith("_total") and labels.items() <= s.labels.items()
+            )
+        )
+
+    return Carried(
+        lane=total("paystorm_proxy_lane_requests"),
+        handovers=total("paystorm_proxy_handovers"),
+        proxied=total("paystorm_http_requests", route="proxied"),
+    )
+
+
+IDLE_FAULT: dict[str, object] = {
+    "kind": "error",
+    "params": {"code": "SYSTEM_BUSY"},
+    "target": {"path": "/never"},
+}
+"""Active and matching no request: every request takes the full path, and is forwarded."""
+
+
+def _chaos(base: str, method: str, body: dict[str, object] | None = None) -> object:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(
+        base + routes.FAULTS.path,
+        data=data,
+        method=method,
+        headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as r:
+        return json.loads(r.read())
+
+
+def with_a_fault_active(through: str, seconds: int, pid: int) -> Driven:
+    """wrk through the proxy while a fault is active that matches none of its requests."""
+    _chaos(through, "POST", IDLE_FAULT)
+    deadline = time.monotonic() + 10
+    while not _active(through):
+        if time.monotonic() > deadline:
+            raise RuntimeError("the proxy's fault did not become active in 10 s")
+        time.sleep(0.05)
+    try:
+        return drive(through, seconds, "pf", pid)
+    finally:
+        _chaos(through, "DELETE")
+
+
+def _active(base: str) -> bool:
+    listed = _chaos(base, "GET")
+    assert isinstance(listed, dict)
+    return any(f["state"] == "active" for f in listed["faults"])
+
+
+def run(rounds: int, seconds: int) -> tuple[list[dict[str, Driven]], Carried, Driven]:
     results = []
     with upstream() as (up, up_pid), proxy(up) as (through, pid):
         for n in range(rounds):
@@ -127,13 +202,35 @@ def run(rounds: int, seconds: int) -> list[dict[str, Driven]]:
                 f"{p.many.requests_per_s:,.0f}/s",
                 flush=True,
             )
-    return results
+        lane = carried(through)
+        faulted = with_a_fault_active(through, seconds, pid)
+        print(
+            f"a fault active: {faulted.many.requests_per_s:,.0f}/s, "
+            f"{faulted.cpu_us:.0f} µs of CPU per request",
+            flush=True,
+        )
+        return results, lane, faulted
 
 
 def section(quick: bool) -> Section:
     rounds, seconds = (2, 5) if quick else (5, 6)  # short rounds: the host's load comes and goes
     started = time.monotonic()
-    results = run(rounds, seconds)
+    results, through, faulted = run(rounds, seconds)
+    # The independent figure: what the proxy counted against what its clients completed. wrk
+    # stops with up to a request per connection in flight, which the proxy counts and wrk not.
+    completed = sum(
+        r["proxied"].one.requests + r["proxied"].many.requests + WARM_UP + INTERLEAVED * seconds
+        for r in results
+    )
+    in_flight_max = rounds * (1 + CONNECTIONS)
+    faults = sum(
+        d.non_2xx + d.socket_errors for r in results for d in (r["proxied"].one, r["proxied"].many)
+    )
+    counted_ok = (
+        0 <= through.lane - completed <= in_flight_max
+        and through.proxied == through.lane
+        and faults == 0
+    )
     added = median([r["proxied"].one_by_one_ms - r["direct"].one_by_one_ms for r in results])
     added_wrk = median([r["proxied"].one.p50_ms - r["direct"].one.p50_ms for r in results])
     direct_one = median([r["direct"].one_by_one_ms for r in results])
@@ -225,6 +322,31 @@ def section(quick: bool) -> Section:
             passed=None,
         ),
     ]
+    s.rows.append(
+        Row(
+            figure="requests the proxy's fast lane forwarded (its /metrics) / requests its "
+            "clients completed",
+            measured=f"{through.lane:,} of {through.proxied:,} proxied; "
+            f"{through.handovers} connections handed over (its /healthz and /metrics); "
+            f"{faults} non-2xx or socket errors",
+            baseline=f"completed: {completed:,}",
+            ratio=through.lane / completed,
+            target=f"every request forwarded by the lane, at most {in_flight_max} still in "
+            "flight when wrk stopped, no error",
+            passed=counted_ok,
+        )
+    )
+    s.rows.append(
+        Row(
+            figure="with a fault active (matching none of the requests): the full path's "
+            "throughput and CPU per request",
+            measured=f"{faulted.many.requests_per_s:,.0f}/s, {faulted.cpu_us:.0f} µs",
+            baseline=f"direct: {direct_rps:,.0f}/s, handler {handler_cpu:.0f} µs",
+            ratio=faulted.many.requests_per_s / direct_rps,
+            target="reported (a connection met by a fault stays on the full path)",
+            passed=None,
+        )
+    )
     s.details.append(
         table(
             [
@@ -269,7 +391,7 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--seconds", type=int, default=10)
     args = p.parse_args()
-    results = run(args.rounds, args.seconds)
+    results, _, _ = run(args.rounds, args.seconds)
     print(f"{len(results)} rounds")
 
 
