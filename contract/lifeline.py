@@ -77,8 +77,9 @@ def forks_die_with_this_process(sig: int) -> None:
 # `command`'s first step, a Python without site-packages (-I -S): 30 ms instead of the 100 or
 # more of a full start, so it imports nothing of paystorm and repeats die_with_parent.
 _ARM_THEN_EXEC = """\
-import ctypes, os, sys
+import ctypes, os, signal, sys
 parent, sig, argv = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3:]
+signal.signal(signal.SIGINT, signal.SIG_DFL)
 if ctypes.CDLL(None, use_errno=True).prctl(1, sig, 0, 0, 0) != 0:
     sys.exit("prctl(PR_SET_PDEATHSIG) failed: " + os.strerror(ctypes.get_errno()))
 if os.getppid() != parent:
@@ -89,7 +90,10 @@ os.execv(argv[0], argv)
 
 def command(sig: int, argv: list[str]) -> list[str]:
     """`argv`, started so that it receives `sig` when this process dies (Linux): a Python
-    arms the signal, then becomes `argv` (the signal stays armed across exec)."""
+    arms the signal, then becomes `argv` (the signal stays armed across exec). SIGINT is
+    given back its default first: a runner started as a script's background job inherits it
+    ignored, and a child that ignores it could not be stopped the way the runner stops
+    Locust (SIGINT, so that it writes its results)."""
     if sys.platform != "linux":
         return argv
     return [sys.executable, "-I", "-S", "-c", _ARM_THEN_EXEC, str(os.getpid()), str(sig), *argv]

@@ -251,8 +251,7 @@ class UpstreamConn(asyncio.Protocol):
         self._headers: list[tuple[bytes, bytes]] = []
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport) or hasattr(transport, "write")
-        self.transport = transport  # type: ignore[assignment]
+        self.transport = transport  # type: ignore[assignment]  # a stream's, under any loop
         self._lane.opened(self)
 
     def send(self, exchange: Exchange, data: bytes) -> None:
@@ -412,7 +411,11 @@ class Exchange:
                 has_id = has_id or low == "x-request-id"
                 lines.append(name + b": " + value)
             elif low == "content-length":
-                length = int(value)  # the parser refused one that is not a number
+                try:
+                    length = int(value)
+                except ValueError:  # a list of lengths the parser let through
+                    self.broken("a bad Content-Length")
+                    return
             elif low == "transfer-encoding":
                 chunked = b"chunked" in value.lower()
         if not has_id:

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -116,6 +116,7 @@ def _start(
     scenario: dict[str, Any],
     *args: str,
     entry: tuple[str, ...] = ("-m", "paystorm"),
+    preexec_fn: Callable[[], object] | None = None,
 ) -> Run:
     path = tmp_path / f"{scenario['name']}.yaml"
     path.write_text(yaml.safe_dump(scenario))
@@ -128,6 +129,7 @@ def _start(
         stderr=subprocess.PIPE,
         text=True,
         env={**env, "TMPDIR": str(tmpdir)},
+        preexec_fn=preexec_fn,
     )
     return Run(proc, tmp_path / "out", tmpdir)
 
@@ -223,6 +225,29 @@ def test_a_signal_mid_run_stops_everything_and_keeps_the_results(
     info = _nothing_left(run, seen, printed)
     assert info["stop_reason"] == "interrupted"
     assert (run.run_dir / "report.html").is_file()  # what was measured is kept
+
+
+def _sigint_ignored() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def test_a_runner_started_as_a_background_job_still_keeps_its_results(tmp_path: Path) -> None:
+    """`paystorm run x &` in a script: the shell starts it with SIGINT ignored, which its
+    children inherit. SIGTERM still stops it with Locust's results written: the runner stops
+    Locust with SIGINT, which must not be ignored there."""
+    run = _start(tmp_path, LONG, preexec_fn=_sigint_ignored)
+    try:
+        seen = _under_load(run)
+        run.proc.send_signal(signal.SIGTERM)
+        code, stdout, stderr = _finished(run)
+    finally:
+        _ended(run)
+    printed = stdout + stderr
+    assert code == 130, printed
+    info = _nothing_left(run, seen, printed)
+    assert info["stop_reason"] == "interrupted"
+    assert info["locust_exit_code"] == 0, info
+    assert (run.run_dir / "report.html").is_file()
 
 
 def test_a_guard_abort_stops_everything(tmp_path: Path) -> None:
