@@ -44,6 +44,8 @@ from faults.serve import FAULT_HEADER, answered, dropped, peek_payment, shape
 log = logging.getLogger("fault_proxy")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+KEEPALIVE_S = 75.0  # aiohttp's server's default keepalive_timeout
+SWEEP_S = 5.0
 
 
 @web.middleware
@@ -232,11 +234,21 @@ class ProxyServer(Server):
         super().__init__(handler, **kwargs)
         self._lane = lane
         self._fronts: weakref.WeakSet[FrontConn] = weakref.WeakSet()
+        self._sweep: asyncio.TimerHandle | None = None
 
     def __call__(self) -> FrontConn:  # type: ignore[override]
         front = FrontConn(self._lane, self._hand_over)
         self._fronts.add(front)
+        if self._sweep is None:
+            self._sweep = asyncio.get_running_loop().call_later(SWEEP_S, self._close_idle)
         return front
+
+    def _close_idle(self) -> None:
+        """Keep-alive's end in the lane, as aiohttp's server ends its own idle connections."""
+        moment = time.monotonic() - KEEPALIVE_S
+        for front in list(self._fronts):
+            front.close_if_idle_since(moment)
+        self._sweep = asyncio.get_running_loop().call_later(SWEEP_S, self._close_idle)
 
     def _hand_over(self, front: FrontConn) -> None:
         transport, front.transport = front.transport, None
@@ -259,12 +271,14 @@ class ProxyServer(Server):
 
     def pre_shutdown(self) -> None:
         super().pre_shutdown()
+        if self._sweep is not None:
+            self._sweep.cancel()
         for front in list(self._fronts):
             front.close_when_idle()
 
     async def shutdown(self, timeout: float | None = None) -> None:
+        deadline = time.monotonic() + (timeout or 0)  # one timeout for both kinds
         await super().shutdown(timeout)
-        deadline = time.monotonic() + (timeout or 0)
         while time.monotonic() < deadline and any(f.exchange for f in self._fronts):
             await asyncio.sleep(0.02)  # an answer under way is let finish, up to the timeout
         for front in list(self._fronts):

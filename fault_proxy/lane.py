@@ -23,10 +23,11 @@ from urllib.parse import urlsplit
 
 import httptools
 import orjson
+from aiohttp.http_parser import SINGLETON_HEADERS
 from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from contract import routes
+from contract import limits, routes
 from contract.codes import GatewayError, error_body
 from fault_proxy.config import ProxyConfig
 from faults.admission import Admission
@@ -66,6 +67,8 @@ NO_BODY = frozenset({204, 304})
 LABEL = "proxied"
 DROPPED = 499  # never sent: only the metrics see it
 
+# The headers aiohttp's parser refuses to see twice in a request.
+_SINGLETONS = frozenset(name.lower() for name in SINGLETON_HEADERS)
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 # Only printable ASCII, tabs and CRLF line ends: anything else is aiohttp's to judge.
 _ODD = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\xff]|\r(?!\n)|(?<!\r)\n")
@@ -98,17 +101,26 @@ def plain(buf: bytes, end: int, authority: str) -> Plain | None:
     method, target, version = parts
     if version != "HTTP/1.1" or method not in LANE_METHODS or target[:1] != "/":
         return None
+    if "\t" in request_line or "#" in target or len(target) > limits.MAX_URL_BYTES:
+        return None
+    if len(lines) > limits.MAX_HEADERS:
+        return None  # the full path answers 414 or 431 from the catalogue
     path = target.partition("?")[0]
     if "%" in path or own(path):  # aiohttp decodes the path before it routes
         return None
     out = [f"{method} {target} HTTP/1.1", f"Host: {authority}"]
     length: int | None = None
     close = False
+    seen: set[str] = set()
     for line in lines:
         name, colon, value = line.partition(":")
         if not colon or not _TOKEN.fullmatch(name):
             return None
         low = name.lower()
+        if low in _SINGLETONS:
+            if low in seen:
+                return None  # aiohttp refuses a second Host, Content-Type, …
+            seen.add(low)
         if low not in HOP_BY_HOP:
             out.append(line)
         elif low == "content-length":
@@ -123,6 +135,8 @@ def plain(buf: bytes, end: int, authority: str) -> Plain | None:
             close = "close" in tokens
         elif low != "host":
             return None  # a chunked body, an Expect, an upgrade: aiohttp's
+    if "host" not in seen:
+        return None  # aiohttp refuses an HTTP/1.1 request without one
     if length is None:
         length = 0
         if method in BODY_METHODS:
@@ -237,7 +251,8 @@ class LaneCollector(Collector):
 
 class UpstreamConn(asyncio.Protocol):
     """One keep-alive connection to the upstream; the answer's head and body are handed to
-    the exchange that sent the request as they are parsed."""
+    the exchange that sent the request as they are parsed. It goes back to the pool only
+    after a whole read is parsed, reading again, and with nothing in it but that answer."""
 
     def __init__(self, lane: Lane) -> None:
         self._lane = lane
@@ -246,7 +261,11 @@ class UpstreamConn(asyncio.Protocol):
         self.exchange: Exchange | None = None
         self.reused = False
         self.heard = False
+        self.paused = False
         self._interim = False
+        self._finished: Exchange | None = None
+        self._stray = False
+        self._keep_alive = False
         self._reason = b""
         self._headers: list[tuple[bytes, bytes]] = []
 
@@ -264,12 +283,40 @@ class UpstreamConn(asyncio.Protocol):
         if self.transport is not None:
             self.transport.close()
 
+    def pause(self) -> None:
+        if self.transport is not None and not self.paused:
+            self.paused = True
+            self.transport.pause_reading()
+
+    def resume(self) -> None:
+        if self.transport is not None and self.paused:
+            self.paused = False
+            self.transport.resume_reading()
+
     def data_received(self, data: bytes) -> None:
+        if self.exchange is None:
+            self.close()  # nothing was asked: an upstream that speaks out of turn is broken
+            return
         self.heard = True
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserError as exc:
-            self._broken(f"not an HTTP answer ({exc})")
+            if self._finished is None:
+                self._broken(f"not an HTTP answer ({exc})")
+                return
+            self._stray = True  # garbage after a whole answer
+        finished, self._finished = self._finished, None
+        if finished is None:
+            return
+        # Pooled only once this read is done: a second answer in it, or a connection that
+        # says it closes, is never handed to the next request.
+        if self._keep_alive and not self._stray:
+            self.reused = True
+            self.resume()
+            self._lane.release(self)
+        else:
+            self.close()
+        finished.done()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._lane.forget(self)
@@ -286,6 +333,8 @@ class UpstreamConn(asyncio.Protocol):
     # httptools' callbacks
 
     def on_message_begin(self) -> None:
+        if self._finished is not None:
+            self._stray = True  # a second answer to one request
         self._headers = []
         self._reason = b""
 
@@ -306,16 +355,11 @@ class UpstreamConn(asyncio.Protocol):
             self.exchange.body(body)
 
     def on_message_complete(self) -> None:
-        if self._interim:
+        if self._interim or self.exchange is None:
             return
-        exchange, self.exchange = self.exchange, None
-        if self._parser.should_keep_alive():
-            self.reused = True
-            self._lane.release(self)
-        else:
-            self.close()
-        if exchange is not None:
-            exchange.done()
+        self._finished, self.exchange = self.exchange, None
+        self._keep_alive = self._parser.should_keep_alive()
+        self._stray = False
 
 
 class Exchange:
@@ -328,6 +372,7 @@ class Exchange:
         "_data",
         "_head",
         "_length_unknown",
+        "_over",
         "_parts",
         "_seen",
         "_started",
@@ -352,6 +397,7 @@ class Exchange:
         self._length_unknown = False
         self._seen = 0
         self._timer: asyncio.TimerHandle | None = None
+        self._over = False
 
     @property
     def lane(self) -> Lane:
@@ -383,7 +429,7 @@ class Exchange:
             detail = f"({exc.strerror or exc})"
             self._refused(GatewayError("UPSTREAM_UNAVAILABLE", detail=detail))
             return
-        if self._status or self._timer is None:
+        if self._status or self._over:
             conn.close()  # answered meanwhile (timed out)
             return
         conn.send(self, self._data)
@@ -442,6 +488,7 @@ class Exchange:
         else:
             self._head = b""
             self._client.write(head)
+            self._stop_timer()  # as on the full path: a stream under way has no deadline
 
     def body(self, data: bytes) -> None:
         self._seen += len(data)
@@ -455,7 +502,7 @@ class Exchange:
             self._client.write(data)
 
     def done(self) -> None:
-        if self._timer is None:
+        if self._over:
             return  # already answered
         if self._whole:
             assert self._head is not None
@@ -467,7 +514,7 @@ class Exchange:
     def broken(self, why: str) -> None:
         """The answer cannot be passed on: the client's connection is cut, as the upstream's
         was (an answer too large, or broken on the way)."""
-        if self._timer is None:
+        if self._over:
             return
         upstream, self.upstream = self.upstream, None
         if upstream is not None and upstream.exchange is self:
@@ -477,13 +524,16 @@ class Exchange:
         self._finish(DROPPED)
 
     def _refused(self, err: GatewayError) -> None:
-        if self._timer is None:
+        if self._over:
             return
         status, data = error_answer(err, _request_id(), self.close)
         self._client.write(data)
         self._finish(status)
 
     def _timed_out(self) -> None:
+        self._timer = None
+        if self._over:
+            return
         upstream, self.upstream = self.upstream, None
         if upstream is not None and upstream.exchange is self:
             upstream.exchange = None
@@ -495,10 +545,14 @@ class Exchange:
         detail = f"(no answer from upstream in {timeout_s:g} s)"
         self._refused(GatewayError("CHANNEL_TIMEOUT", detail=detail))
 
-    def _finish(self, status: int) -> None:
+    def _stop_timer(self) -> None:
         timer, self._timer = self._timer, None
         if timer is not None:
             timer.cancel()
+
+    def _finish(self, status: int) -> None:
+        self._over = True
+        self._stop_timer()
         lane = self.lane
         lane.http.inflight -= 1
         lane.admission.leave()
@@ -520,6 +574,7 @@ class FrontConn(asyncio.Protocol):
         self.reading_paused = False
         self.writing_paused = False
         self.closing = False
+        self.idle_since = time.monotonic()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -536,14 +591,16 @@ class FrontConn(asyncio.Protocol):
     def pause_writing(self) -> None:
         self.writing_paused = True
         exchange = self.exchange
-        if exchange is not None and exchange.upstream and exchange.upstream.transport:
-            exchange.upstream.transport.pause_reading()
+        if exchange is not None and exchange.upstream is not None:
+            exchange.upstream.pause()
 
     def resume_writing(self) -> None:
         self.writing_paused = False
         exchange = self.exchange
-        if exchange is not None and exchange.upstream and exchange.upstream.transport:
-            exchange.upstream.transport.resume_reading()
+        if exchange is not None and exchange.upstream is not None:
+            exchange.upstream.resume()
+        elif exchange is None:
+            self._next()  # a request that waited for the client to read its last answer
 
     def data_received(self, data: bytes) -> None:
         self.buf = self.buf + data if self.buf else data
@@ -559,10 +616,14 @@ class FrontConn(asyncio.Protocol):
         buf = self.buf
         if not buf or self.transport is None or self.closing:
             return
+        if self.exchange is not None or self.writing_paused:
+            return  # one at a time, and none while the client has not read the last answer
         end = buf.find(b"\r\n\r\n")
         if end < 0:
-            if len(buf) > MAX_HEAD_BYTES:
-                self._hand_over(self)
+            # A head cut short by a read may end in CR: only the rest is judged yet.
+            head = buf[:-1] if buf.endswith(b"\r") else buf
+            if len(buf) > MAX_HEAD_BYTES or _ODD.search(head):
+                self._hand_over(self)  # bare LF line ends and the like: aiohttp's 400
             return
         request = plain(buf, end, self.lane.authority) if self.lane.quiet() else None
         if request is None:
@@ -587,6 +648,7 @@ class FrontConn(asyncio.Protocol):
 
     def finished(self, exchange: Exchange) -> None:
         self.exchange = None
+        self.idle_since = time.monotonic()
         if exchange.close or self.closing or self.eof:
             if self.transport is not None:
                 self.transport.close()
@@ -597,6 +659,11 @@ class FrontConn(asyncio.Protocol):
             self.transport.resume_reading()
         if self.buf:
             asyncio.get_running_loop().call_soon(self._next)  # a pipelined request
+
+    def close_if_idle_since(self, moment: float) -> None:
+        """Close a connection that has been idle since before `moment` (keep-alive's end)."""
+        if self.exchange is None and self.idle_since < moment and self.transport is not None:
+            self.transport.close()
 
     def close_when_idle(self) -> None:
         """The server is stopping: close now if idle, else after the answer under way."""

@@ -6,6 +6,8 @@ what the lane forwards is counted like everything else."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -14,6 +16,11 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from contract import routes
+from fault_proxy import lane
+from fault_proxy.config import ProxyConfig
+from faults.admission import Admission
+from faults.engine import FaultEngine
+from faults.metrics import Recorder
 from tests.fault_proxy.conftest import Server, StartServer
 from tests.fault_proxy.test_proxy import upstream_app
 
@@ -137,24 +144,49 @@ async def test_pipelined_requests_are_answered_in_order_and_close_is_honoured(
     assert seen == ["GET /first", "POST /second", "GET /third"]
 
 
-@pytest.mark.parametrize(
-    "raw",
-    [
-        b"GET /x HTTP/1.1\r\nBad Header\r\n\r\n",
-        b"GET /x HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
-        b"GET /x HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
-    ],
-    ids=["bad-header", "two-lengths", "length-and-chunked"],
-)
-async def test_a_malformed_request_is_judged_by_aiohttp_and_never_forwarded(
-    start_app: StartServer, start_proxy: StartServer, raw: bytes
+H = b"Host: x\r\n"
+MALFORMED = {
+    "bad-header": (b"GET /x HTTP/1.1\r\n" + H + b"Bad Header\r\n\r\n", 400),
+    "two-lengths": (
+        b"GET /x HTTP/1.1\r\n" + H + b"Content-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+        400,
+    ),
+    "length-and-chunked": (
+        b"GET /x HTTP/1.1\r\n"
+        + H
+        + b"Content-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        400,
+    ),
+    "no-host": (b"GET /x HTTP/1.1\r\n\r\n", 400),
+    "two-hosts": (b"GET /x HTTP/1.1\r\n" + H + H + b"\r\n", 400),
+    "two-content-types": (
+        b"GET /x HTTP/1.1\r\n" + H + b"Content-Type: a\r\nContent-Type: b\r\n\r\n",
+        400,
+    ),
+    "tab-in-target": (b"GET /a\tb HTTP/1.1\r\n" + H + b"\r\n", 400),
+    "bare-lf": (b"GET /x HTTP/1.1\nHost: x\n\n", 400),
+    "too-many-headers": (
+        b"GET /x HTTP/1.1\r\n" + H + b"".join(b"X-%d: 1\r\n" % n for n in range(100)) + b"\r\n",
+        431,
+    ),
+    "url-too-long": (b"GET /" + b"a" * 5000 + b" HTTP/1.1\r\n" + H + b"\r\n", 414),
+}
+
+
+@pytest.mark.parametrize(("raw", "status"), MALFORMED.values(), ids=MALFORMED.keys())
+async def test_a_request_aiohttp_refuses_is_refused_and_never_forwarded(
+    start_app: StartServer, start_proxy: StartServer, raw: bytes, status: int
 ) -> None:
     seen: list[str] = []
     upstream = await start_app(upstream_app(seen))
     proxy = await start_proxy(upstream.base)
-    got = await _exchange(proxy.base, raw)
-    assert got.startswith(b"HTTP/1.0 400 ") or got.startswith(b"HTTP/1.1 400 "), got
-    assert seen == []
+    # The request and then a close: aiohttp answers what it refused, or the request it
+    # answered with a catalogue error closes the connection.
+    got = await _exchange(
+        proxy.base, raw + b"GET /after HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    assert got.split(b" ", 2)[1] == str(status).encode(), got[:200]
+    assert seen in ([], ["GET /after"]), seen  # never the refused request
 
 
 @pytest.mark.parametrize(
@@ -203,3 +235,150 @@ async def test_an_upstream_too_slow_is_answered_504_from_the_catalogue(
     assert error["code"] == "CHANNEL_TIMEOUT"
     assert error["request_id"] == r.headers["X-Request-Id"]
     assert "0.2 s" in error["message"]
+
+
+BIG = 4_000_000
+
+
+@pytest.fixture
+async def keepalive_upstream() -> AsyncIterator[tuple[str, asyncio.Event]]:
+    """An upstream that keeps its connections: /unsol answers, then sends a second answer
+    nobody asked for (and sets the event); /slow answers after 0.3 s; /big sends BIG bytes;
+    /trickle sends 8 chunks 0.1 s apart; anything else answers its own path."""
+    stray_sent = asyncio.Event()
+
+    def answer(body: bytes) -> bytes:
+        return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%b" % (len(body), body)
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                path = head.split(b" ", 2)[1]
+                if path == b"/unsol":
+                    writer.write(answer(b"first"))
+                    await asyncio.sleep(0.1)
+                    writer.write(answer(b"STRAY"))
+                    stray_sent.set()
+                elif path == b"/slow":
+                    await asyncio.sleep(0.3)
+                    writer.write(answer(b"slow"))
+                elif path == b"/big":
+                    writer.write(answer(b"x" * BIG))
+                elif path == b"/trickle":
+                    writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+                    for n in range(8):
+                        writer.write(b"2\r\n%02d\r\n" % n)
+                        await writer.drain()
+                        await asyncio.sleep(0.1)
+                    writer.write(b"0\r\n\r\n")
+                else:
+                    writer.write(answer(path))
+                await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    yield f"http://127.0.0.1:{port}", stray_sent
+    server.close()
+    await server.wait_closed()
+
+
+async def test_an_answer_nobody_asked_for_never_reaches_the_next_client(
+    keepalive_upstream: tuple[str, asyncio.Event], start_proxy: StartServer
+) -> None:
+    base, stray_sent = keepalive_upstream
+    proxy = await start_proxy(base)
+    async with aiohttp.ClientSession() as one:
+        async with one.get(proxy.base + "/unsol") as r:
+            assert await r.read() == b"first"
+        await asyncio.wait_for(stray_sent.wait(), 10)
+    async with aiohttp.ClientSession() as a, aiohttp.ClientSession() as b:
+
+        async def get(session: aiohttp.ClientSession, path: str) -> bytes:
+            async with session.get(proxy.base + path) as r:
+                return await r.read()
+
+        slow = asyncio.ensure_future(get(a, "/slow"))
+        await asyncio.sleep(0.05)  # the slow request holds the only pooled connection first
+        assert await get(b, "/mine") == b"/mine"
+        assert await slow == b"slow"
+
+
+async def test_a_client_slow_to_read_a_large_answer_leaves_the_pool_usable(
+    keepalive_upstream: tuple[str, asyncio.Event], start_proxy: StartServer
+) -> None:
+    base, _ = keepalive_upstream
+    proxy = await start_proxy(base)
+    host, port = proxy.base.removeprefix("http://").rsplit(":", 1)
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # the proxy must pause for it
+    sock.connect((host, int(port)))
+    reader, writer = await asyncio.open_connection(sock=sock)
+    writer.write(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+    await writer.drain()
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+    assert b"Content-Length: %d" % BIG in head
+    assert len(await asyncio.wait_for(reader.readexactly(BIG), 30)) == BIG
+    writer.close()
+    async with (
+        aiohttp.ClientSession() as fresh,
+        fresh.get(proxy.base + "/after", timeout=aiohttp.ClientTimeout(total=5)) as r,
+    ):
+        assert (r.status, await r.read()) == (200, b"/after")
+
+
+async def test_a_streamed_answer_has_no_deadline_once_under_way(
+    keepalive_upstream: tuple[str, asyncio.Event],
+    start_proxy: StartServer,
+    session: aiohttp.ClientSession,
+) -> None:
+    base, _ = keepalive_upstream
+    proxy = await start_proxy(base, upstream_timeout_s=0.3)  # shorter than the whole answer
+    async with session.get(proxy.base + "/trickle") as r:
+        assert await r.read() == b"".join(b"%02d" % n for n in range(8))
+
+
+class _Transport:
+    """What FrontConn writes to, recorded."""
+
+    def __init__(self) -> None:
+        self.written: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.written.append(data)
+
+    def is_closing(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        pass
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+
+async def test_pipelined_requests_start_one_at_a_time_however_the_bytes_arrive(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A request completed in the same turn as the previous answer, and another behind it:
+    the second starts, the third waits for the second's answer."""
+    started: list[lane.Exchange] = []
+    monkeypatch.setattr(lane.Exchange, "_send", lambda self, loop: started.append(self))
+    config = ProxyConfig(upstream="http://127.0.0.1:9")
+    engine = FaultEngine(inflight=lambda: 0, now_iso=lambda: "")
+    the_lane = lane.Lane(config, Recorder(), engine, Admission(config.profile.capacity))
+    front = lane.FrontConn(the_lane, lambda f: pytest.fail("handed over"))
+    front.connection_made(_Transport())  # type: ignore[arg-type]
+    front.data_received(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b")
+    first = started[-1]
+    first.done()  # its answer complete: the rest of /b arrives in the same turn
+    front.data_received(b" HTTP/1.1\r\nHost: x\r\n\r\nGET /c HTTP/1.1\r\nHost: x\r\n\r\n")
+    await asyncio.sleep(0)  # what finished() scheduled runs
+    assert [e._data.split(b" ")[1] for e in started] == [b"/a", b"/b"]
+    started[-1].done()
+    await asyncio.sleep(0)
+    assert [e._data.split(b" ")[1] for e in started] == [b"/a", b"/b", b"/c"]
