@@ -35,14 +35,9 @@ demo: $(STAMP) ## run the flagship promo-spike scenario end to end and print whe
 	@# Exit 1 means the run worked and an SLO failed, which is what a flash sale shows.
 	$(BIN)/paystorm run flash-sale || [ $$? -eq 1 ]
 
-# One worker more than the cores, at most four: about half of the suite waits on servers and
-# runs it started, so a spare worker keeps the cores busy (4 min 20 s against 4 min 51 s for
-# the first pass here, on two cores).
-TEST_WORKERS := $(shell n=$$(nproc 2>/dev/null || echo 1); w=$$((n + 1)); [ $$w -gt 4 ] && w=4; echo $$w)
-
 .PHONY: test
 test: $(STAMP) ## run the test suite (about eight minutes): on every core, then the load runs alone
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m "not exclusive"
+	$(BIN)/python -m pytest -q -n auto --maxprocesses 4 --dist loadfile -m "not exclusive"
 	$(BIN)/python -m pytest -q -m exclusive
 
 .PHONY: lint
