@@ -202,6 +202,8 @@ class Lane:
         self.closed = False
         self.forwarded = 0
         self.handed_over = 0
+        self.connecting: set[asyncio.Task[None]] = set()
+        """Connections being opened: the loop keeps only a weak reference to a task."""
 
     def quiet(self) -> bool:
         """No fault active and nobody waiting for admission: a request needs only forwarding."""
@@ -418,7 +420,9 @@ class Exchange:
             if conn.transport is not None and not conn.transport.is_closing():
                 conn.send(self, self._data)
                 return
-        loop.create_task(self._connect())
+        task = loop.create_task(self._connect())
+        lane.connecting.add(task)
+        task.add_done_callback(lane.connecting.discard)
 
     async def _connect(self) -> None:
         lane = self.lane
