@@ -36,7 +36,7 @@ demo: $(STAMP) ## run the flagship promo-spike scenario end to end and print whe
 	$(BIN)/paystorm run flash-sale || [ $$? -eq 1 ]
 
 .PHONY: test
-test: $(STAMP) ## run the test suite (about nine minutes on two cores): on every core, then the load runs alone
+test: $(STAMP) ## run the test suite (9 to 10 minutes on two cores): on every core, then the load runs alone
 	$(BIN)/python -m pytest -q -n auto --maxprocesses 4 --dist loadfile -m "not exclusive"
 	$(BIN)/python -m pytest -q -m exclusive
 
