@@ -10,6 +10,7 @@ import hmac
 import signal
 import sys
 from logging import Logger
+from random import getrandbits
 
 import orjson
 from aiohttp import web
@@ -18,6 +19,12 @@ from contract import lifeline, limits
 from contract.argparsing import fail
 from contract.codes import GatewayError, error_body, invalid
 from contract.target import is_loopback
+
+
+def new_request_id() -> str:
+    """A request's id: not a secret, only unique enough to find one (no getrandom() call per
+    request)."""
+    return f"{getrandbits(64):016x}"
 
 
 def error_response(err: GatewayError, request_id: str) -> web.Response:

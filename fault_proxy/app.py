@@ -9,7 +9,6 @@ import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import partial
-from random import getrandbits
 from typing import Any
 
 import orjson
@@ -21,7 +20,7 @@ from aiohttp.web_server import Server
 from contract import limits, routes
 from contract.clock import utc_now_iso
 from contract.codes import GatewayError
-from contract.serving import authorized, error_response, unexpected
+from contract.serving import authorized, error_response, new_request_id, unexpected
 from fault_proxy import forward, kinds
 from fault_proxy.config import ProxyConfig
 from fault_proxy.facts import request_facts
@@ -58,7 +57,7 @@ async def observed(
     app: web.Application, request: web.Request, handler: Handler
 ) -> web.StreamResponse:
     """Request id, the chaos API's token, sizes, error mapping and metrics, for every request."""
-    request_id = f"{getrandbits(64):016x}"  # not a secret, only unique enough to find one
+    request_id = new_request_id()
     request[REQUEST_ID] = request_id
     http = app[metrics_key].http
     http.inflight += 1

@@ -18,7 +18,6 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http import HTTPStatus
-from random import getrandbits
 from urllib.parse import urlsplit
 
 import httptools
@@ -29,6 +28,7 @@ from prometheus_client.registry import Collector
 
 from contract import limits, routes
 from contract.codes import GatewayError, error_body
+from contract.serving import new_request_id
 from fault_proxy.config import ProxyConfig
 from faults.admission import Admission
 from faults.engine import FaultEngine
@@ -172,10 +172,6 @@ def _reason(status: int) -> str:
         return HTTPStatus(status).phrase
     except ValueError:
         return ""
-
-
-def _request_id() -> str:
-    return f"{getrandbits(64):016x}"  # not a secret, only unique enough to find one
 
 
 class Lane:
@@ -469,7 +465,7 @@ class Exchange:
             elif low == "transfer-encoding":
                 chunked = b"chunked" in value.lower()
         if not has_id:
-            lines.append(b"X-Request-Id: " + _request_id().encode())
+            lines.append(b"X-Request-Id: " + new_request_id().encode())
         if self.close:
             lines.append(b"Connection: close")
         self._status = status
@@ -520,31 +516,31 @@ class Exchange:
         was (an answer too large, or broken on the way)."""
         if self._over:
             return
+        self._let_go_of_upstream()
+        self._client.abort()
+        self._finish(DROPPED)
+
+    def _let_go_of_upstream(self) -> None:
+        """Close the upstream connection with this request's answer still on it."""
         upstream, self.upstream = self.upstream, None
         if upstream is not None and upstream.exchange is self:
             upstream.exchange = None
             upstream.close()
-        self._client.abort()
-        self._finish(DROPPED)
 
     def _refused(self, err: GatewayError) -> None:
         if self._over:
             return
-        status, data = error_answer(err, _request_id(), self.close)
+        status, data = error_answer(err, new_request_id(), self.close)
         self._client.write(data)
         self._finish(status)
 
     def _timed_out(self) -> None:
+        # Only before the head of a streamed answer, or while a whole one is read: nothing of
+        # the answer has reached the client yet.
         self._timer = None
         if self._over:
             return
-        upstream, self.upstream = self.upstream, None
-        if upstream is not None and upstream.exchange is self:
-            upstream.exchange = None
-            upstream.close()
-        if self._head is not None and not self._whole:
-            self.broken("no end to the answer in time")  # some of it was sent already
-            return
+        self._let_go_of_upstream()
         timeout_s = self.lane.config.upstream_timeout_s
         detail = f"(no answer from upstream in {timeout_s:g} s)"
         self._refused(GatewayError("CHANNEL_TIMEOUT", detail=detail))

@@ -10,14 +10,13 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from random import getrandbits
 
 from aiohttp import web
 
 from contract import limits, routes
 from contract.clock import utc_now_iso
 from contract.codes import GatewayError
-from contract.serving import authorized, error_response, unexpected
+from contract.serving import authorized, error_response, new_request_id, unexpected
 from faults import Answer, Chaos, Dropped, FaultEngine, Gateway, RequestFacts
 from faults import api as chaos_api
 from faults.admission import Admission, Shed
@@ -53,8 +52,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 @web.middleware
 async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Request id, admin auth, faults, admission, error mapping and metrics, for every request."""
-    # Not a secret, only unique enough to find a request: no getrandom() call per request.
-    request_id = f"{getrandbits(64):016x}"
+    request_id = new_request_id()
     request[REQUEST_ID] = request_id
     app = request.app
     http = app[metrics_key].http
