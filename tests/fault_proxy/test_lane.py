@@ -13,10 +13,14 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 
 from contract import routes
+from fault_proxy import app as proxy_app
 from fault_proxy import lane
+from fault_proxy.app import ProxyRunner
+from fault_proxy.app import create_app as create_proxy
 from fault_proxy.config import ProxyConfig
 from faults.admission import Admission
 from faults.engine import FaultEngine
@@ -382,3 +386,45 @@ async def test_pipelined_requests_start_one_at_a_time_however_the_bytes_arrive(
     started[-1].done()
     await asyncio.sleep(0)
     assert [e._data.split(b" ")[1] for e in started] == [b"/a", b"/b", b"/c"]
+
+
+async def test_stopping_lets_an_answer_under_way_finish_and_closes_idle_connections(
+    start_app: StartServer,
+) -> None:
+    seen: list[str] = []
+    gate = asyncio.Event()
+    upstream = await start_app(upstream_app(seen, gate))
+    runner = ProxyRunner(create_proxy(ProxyConfig(upstream=upstream.base)))
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    port = runner.addresses[0][1]
+    idle_reader, idle_writer = await asyncio.open_connection("127.0.0.1", port)
+    idle_writer.write(b"GET /first HTTP/1.1\r\nHost: x\r\n\r\n")
+    await idle_reader.readuntil(b'"key": null}')  # answered; the connection now idles
+    busy_reader, busy_writer = await asyncio.open_connection("127.0.0.1", port)
+    busy_writer.write(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+    while "GET /slow" not in seen:
+        await asyncio.sleep(0.01)  # at the upstream, not answered yet
+    stopping = asyncio.ensure_future(runner.cleanup())
+    assert await asyncio.wait_for(idle_reader.read(), 10) == b""  # closed at once
+    gate.set()
+    answer = await asyncio.wait_for(busy_reader.read(), 10)  # then closed
+    assert answer.startswith(b"HTTP/1.1 200 OK\r\n") and b'"path": "/slow"' in answer
+    await asyncio.wait_for(stopping, 10)
+    for writer in (idle_writer, busy_writer):
+        writer.close()
+
+
+async def test_an_idle_lane_connection_closes_after_keep_alive(
+    start_app: StartServer, start_proxy: StartServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(proxy_app, "KEEPALIVE_S", 0.2)
+    monkeypatch.setattr(proxy_app, "SWEEP_S", 0.05)
+    upstream = await start_app(upstream_app([]))
+    proxy = await start_proxy(upstream.base)
+    host, port = proxy.base.removeprefix("http://").rsplit(":", 1)
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(b"GET /x HTTP/1.1\r\nHost: x\r\n\r\n")
+    answer = await asyncio.wait_for(reader.read(), 10)  # the answer, then keep-alive's end
+    assert answer.startswith(b"HTTP/1.1 200 OK\r\n")
+    writer.close()
