@@ -340,7 +340,8 @@ def section(quick: bool) -> Section:
         Row(
             figure="with a fault active (matching none of the requests): the full path's "
             "throughput and CPU per request",
-            measured=f"{faulted.many.requests_per_s:,.0f}/s, {faulted.cpu_us:.0f} µs",
+            measured=f"{faulted.many.requests_per_s:,.0f}/s, {faulted.cpu_us:.0f} µs, "
+            f"{faulted.many.non_2xx + faulted.many.socket_errors} non-2xx or socket errors",
             baseline=f"direct: {direct_rps:,.0f}/s, handler {handler_cpu:.0f} µs",
             ratio=faulted.many.requests_per_s / direct_rps,
             target="reported (a connection met by a fault stays on the full path)",
