@@ -54,7 +54,7 @@ class Admission:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._leave()
+        self.leave()
 
     async def __aenter__(self) -> None:
         if self._waiters:
@@ -72,16 +72,14 @@ class Admission:
             await waiter  # _wake gives us a slot: inflight already counts us
         except asyncio.CancelledError:
             if waiter.done() and not waiter.cancelled():
-                self._leave()  # we were given a slot as we were cancelled: pass it on
+                self.leave()  # we were given a slot as we were cancelled: pass it on
             elif waiter in self._waiters:  # _wake may have dropped it already
                 self._waiters.remove(waiter)
             raise
 
     def leave(self) -> None:
-        """Give back a slot taken without `slot()` (a request admitted with no limit set)."""
-        self._leave()
-
-    def _leave(self) -> None:
+        """Give back a slot: at the end of `slot()`, or one taken without it (the proxy's lane
+        admits with no limit set)."""
         self.inflight -= 1
         if self._waiters:
             self._wake()
